@@ -1,0 +1,406 @@
+"""The instance manifest (``instance.toml``): scalars, promise tiers, segments, targets, settings.
+
+Parsing collects every problem as an :class:`~engine.errors.Issue` (file ``instance.toml``,
+column = the dotted key) instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from engine.errors import ConfigError, Issue
+from engine.solver import Settings
+
+FORMAT_VERSION = 1
+MANIFEST = "instance.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Planning:
+    start_date: dt.date
+    horizon_days: int = 7
+    cycle_days: int = 1
+    scenarios: int = 30
+    picking_min: float = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class Travel:
+    circuity: float = 1.3
+    fleet_speed_kmh: float = 22.0
+    crowd_speed_kmh: float = 15.0
+    service_min: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseTier:
+    name: str
+    max_min: float
+    source: str  # "forward" | "central"
+    coverage_min: float = 0.0  # forward tiers: max travel minutes warehouse -> zone centre
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    id: str
+    share: float
+    promise_min: float
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class StockingParams:
+    fast_value_base: float = 3.0
+    fast_value_rate: float = 0.04
+    transfer_cost_per_m3: float = 25.0
+    leftover_rate: float = 0.01
+    slotting_fixed_cost: float = 0.0
+    min_lot: int = 0
+    budget: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchParams:
+    unserved_penalty: float = 40.0
+    late_penalty_per_min: float = 0.5
+    wave_min: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationParams:
+    replications: int = 5
+    travel_noise_cv: float = 0.15
+    crowd_no_show: float = 0.05
+    damage_rate_fleet: float = 0.002
+    damage_rate_crowd: float = 0.005
+    fragile_damage_factor: float = 3.0
+    loss_rate: float = 0.001
+    return_rate: float = 0.03
+    tracking_gap_rate: float = 0.01  # share of tracking events that fail to be recorded
+    central_on_time: float = 0.93  # share of slow-promise (central DC) orders delivered on time
+
+
+# Defaults of the service-quality targets and weights (values are shares unless named _min).
+DEFAULT_TARGETS: dict[str, float] = {
+    "instant_delivery_rate": 0.80,
+    "forward_fill_rate": 0.85,
+    "peak_assignment_p95_min": 10.0,
+    "special_handling_compliance": 0.99,
+    "special_goods_on_time": 0.95,
+    "on_time_rate": 0.98,
+    "damage_loss_rate": 0.005,
+    "tracking_complete_rate": 0.99,
+    "returns_tracked_rate": 0.95,
+    "high_value_on_allowed_courier": 1.0,
+    "manifest_privacy": 1.0,
+}
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "responsiveness": 0.30,
+    "individual_service": 0.15,
+    "reliability": 0.30,
+    "traceability": 0.15,
+    "security": 0.10,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    targets: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TARGETS))
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    name: str
+    planning: Planning
+    format_version: int = FORMAT_VERSION
+    description: str = ""
+    seed: int = 0
+    currency: str = "CNY"
+    attribution: str = ""
+    tables: Mapping[str, str] = field(default_factory=dict)
+    travel: Travel = field(default_factory=Travel)
+    promise: tuple[PromiseTier, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    stocking: StockingParams = field(default_factory=StockingParams)
+    dispatch: DispatchParams = field(default_factory=DispatchParams)
+    simulation: SimulationParams = field(default_factory=SimulationParams)
+    quality: Quality = field(default_factory=Quality)
+    solver: Mapping[str, Settings] = field(default_factory=dict)
+    notes: Mapping[str, Any] = field(default_factory=dict)  # free-form, e.g. volume scaling of real data
+
+    @property
+    def instant_tier(self) -> PromiseTier:
+        for tier in self.promise:
+            if tier.source == "forward":
+                return tier
+        raise ConfigError("instance has no promise tier served from forward warehouses")
+
+    @property
+    def slow_tier(self) -> PromiseTier:
+        for tier in self.promise:
+            if tier.source == "central":
+                return tier
+        raise ConfigError("instance has no promise tier served from the central DC")
+
+    def segment(self, segment_id: str) -> Segment:
+        for s in self.segments:
+            if s.id == segment_id:
+                return s
+        raise ConfigError(f"unknown segment {segment_id!r}")
+
+    def settings(self, stage: str) -> Settings:
+        return self.solver.get(stage, Settings())
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        """The manifest as plain TOML data (what ``instance.toml`` holds)."""
+        out: dict[str, Any] = {
+            "format_version": self.format_version,
+            "name": self.name,
+            "description": self.description,
+            "seed": self.seed,
+            "currency": self.currency,
+        }
+        if self.attribution:
+            out["attribution"] = self.attribution
+        if self.tables:
+            out["tables"] = dict(self.tables)
+        out["planning"] = asdict(self.planning)
+        out["travel"] = asdict(self.travel)
+        out["promise"] = [asdict(t) for t in self.promise]
+        out["segments"] = [asdict(s) for s in self.segments]
+        stocking = asdict(self.stocking)
+        if stocking["budget"] is None:
+            del stocking["budget"]
+        out["stocking"] = stocking
+        out["dispatch"] = asdict(self.dispatch)
+        out["simulation"] = asdict(self.simulation)
+        out["quality"] = {"targets": dict(self.quality.targets), "weights": dict(self.quality.weights)}
+        if self.solver:
+            out["solver"] = {k: v.to_dict() for k, v in self.solver.items()}
+        if self.notes:
+            out["notes"] = dict(self.notes)
+        return out
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _Reader:
+    """Typed access to nested TOML data that records issues instead of raising."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+
+    def bad(self, key: str, message: str, code: str = "bad_value") -> None:
+        self.issues.append(Issue(MANIFEST, None, key, code, message))
+
+    def value(self, data: Mapping[str, Any], name: str, key: str, kind: type, default: Any,
+              *, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
+              required: bool = False) -> Any:
+        if name not in data:
+            if required:
+                self.bad(key, f"required key '{key}' is missing", "missing_key")
+            return default
+        raw = data[name]
+        if kind is float:
+            ok = isinstance(raw, (int, float)) and not isinstance(raw, bool)
+            val = float(raw) if ok else None
+            if ok and not math.isfinite(val):
+                ok = False
+        elif kind is int:
+            ok = isinstance(raw, int) and not isinstance(raw, bool)
+            val = raw if ok else None
+        elif kind is dt.date:
+            if isinstance(raw, dt.date) and not isinstance(raw, dt.datetime):
+                ok, val = True, raw
+            else:
+                try:
+                    val, ok = dt.date.fromisoformat(str(raw)), True
+                except ValueError:
+                    ok, val = False, None
+        elif kind is str:
+            ok, val = isinstance(raw, str), raw
+        else:  # pragma: no cover - programming error
+            raise TypeError(kind)
+        if not ok:
+            expected = {float: "a finite number", int: "an integer", dt.date: "a date YYYY-MM-DD", str: "a string"}[kind]
+            self.bad(key, f"expected {expected}, got {raw!r}", "wrong_type")
+            return default
+        if lo is not None and (val <= lo if lo_open else val < lo):
+            self.bad(key, f"must be {'>' if lo_open else '>='} {lo:g}, got {val!r}", "out_of_range")
+            return default
+        if hi is not None and val > hi:
+            self.bad(key, f"must be <= {hi:g}, got {val!r}", "out_of_range")
+            return default
+        return val
+
+    def table(self, data: Mapping[str, Any], name: str, key: str) -> Mapping[str, Any]:
+        sub = data.get(name, {})
+        if not isinstance(sub, Mapping):
+            self.bad(key, f"expected a table [{key}]", "wrong_type")
+            return {}
+        return sub
+
+    def section(self, cls: type, data: Mapping[str, Any], prefix: str, bounds: Mapping[str, tuple]) -> Any:
+        """Fill a flat dataclass of numbers from a TOML table, checking names and bounds."""
+        names = {f.name for f in fields(cls)}
+        for extra in sorted(set(data) - names):
+            self.bad(f"{prefix}.{extra}", f"unknown key; expected some of {', '.join(sorted(names))}", "unknown_key")
+        kw = {}
+        defaults = cls()
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            kind = int if f.type in ("int", int) else float
+            lo, hi, lo_open = bounds.get(f.name, (0.0, None, False))
+            default = getattr(defaults, f.name)
+            kw[f.name] = self.value(data, f.name, f"{prefix}.{f.name}", kind, default, lo=lo, hi=hi, lo_open=lo_open)
+        return cls(**kw)
+
+
+_SECTION_BOUNDS: dict[str, dict[str, tuple]] = {
+    "travel": {"circuity": (1.0, 5.0, False), "fleet_speed_kmh": (0.0, 200.0, True), "crowd_speed_kmh": (0.0, 200.0, True)},
+    "stocking": {},
+    "dispatch": {},
+    "simulation": {k: (0.0, 1.0, False) for k in ("travel_noise_cv", "crowd_no_show", "damage_rate_fleet", "damage_rate_crowd", "loss_rate", "return_rate", "tracking_gap_rate", "central_on_time")}
+    | {"replications": (1, 1000, False), "fragile_damage_factor": (0.0, None, False)},
+}
+
+KNOWN_TOP = {
+    "format_version", "name", "description", "seed", "currency", "attribution", "tables", "planning",
+    "travel", "promise", "segments", "stocking", "dispatch", "simulation", "quality", "solver", "notes",
+}
+
+
+def parse_manifest(data: Mapping[str, Any], issues: list[Issue], known_tables: set[str]) -> Manifest | None:
+    """Build a :class:`Manifest` from TOML data, appending every problem to ``issues``."""
+    r = _Reader(issues)
+    n0 = len(issues)
+    for extra in sorted(set(data) - KNOWN_TOP):
+        r.bad(extra, f"unknown key; expected some of {', '.join(sorted(KNOWN_TOP))}", "unknown_key")
+    version = r.value(data, "format_version", "format_version", int, FORMAT_VERSION, required=True)
+    if version != FORMAT_VERSION:
+        r.bad("format_version", f"this nearstock reads format_version {FORMAT_VERSION}, got {version}", "unsupported_version")
+    name = r.value(data, "name", "name", str, "", required=True)
+    description = r.value(data, "description", "description", str, "")
+    seed = r.value(data, "seed", "seed", int, 0, lo=0)
+    currency = r.value(data, "currency", "currency", str, "CNY")
+    attribution = r.value(data, "attribution", "attribution", str, "")
+
+    tables = dict(r.table(data, "tables", "tables"))
+    for t, f in tables.items():
+        if t not in known_tables:
+            r.bad(f"tables.{t}", f"unknown table; expected some of {', '.join(sorted(known_tables))}", "unknown_key")
+        elif not isinstance(f, str) or not f.endswith((".csv", ".csv.gz", ".parquet")):
+            r.bad(f"tables.{t}", f"expected a file name ending .csv, .csv.gz or .parquet, got {f!r}", "wrong_type")
+
+    p = r.table(data, "planning", "planning")
+    if "planning" not in data:
+        r.bad("planning", "required table [planning] is missing", "missing_key")
+    planning = Planning(
+        start_date=r.value(p, "start_date", "planning.start_date", dt.date, dt.date(2000, 1, 1), required=True),
+        horizon_days=r.value(p, "horizon_days", "planning.horizon_days", int, 7, lo=1, hi=366),
+        cycle_days=r.value(p, "cycle_days", "planning.cycle_days", int, 1, lo=1, hi=366),
+        scenarios=r.value(p, "scenarios", "planning.scenarios", int, 30, lo=1, hi=100000),
+        picking_min=r.value(p, "picking_min", "planning.picking_min", float, 8.0, lo=0.0),
+    )
+    for extra in sorted(set(p) - {f.name for f in fields(Planning)}):
+        r.bad(f"planning.{extra}", "unknown key", "unknown_key")
+    if planning.cycle_days > planning.horizon_days:
+        r.bad("planning.cycle_days", f"cycle_days ({planning.cycle_days}) exceeds horizon_days ({planning.horizon_days})", "out_of_range")
+
+    travel = r.section(Travel, r.table(data, "travel", "travel"), "travel", _SECTION_BOUNDS["travel"])
+
+    promise: list[PromiseTier] = []
+    raw_tiers = data.get("promise", [])
+    if not isinstance(raw_tiers, list) or not raw_tiers:
+        r.bad("promise", "expected at least one [[promise]] tier", "missing_key")
+        raw_tiers = []
+    for i, t in enumerate(raw_tiers):
+        key = f"promise[{i}]"
+        if not isinstance(t, Mapping):
+            r.bad(key, "expected a table", "wrong_type")
+            continue
+        source = r.value(t, "source", f"{key}.source", str, "forward", required=True)
+        if source not in ("forward", "central"):
+            r.bad(f"{key}.source", f"expected 'forward' or 'central', got {source!r}", "bad_choice")
+        promise.append(PromiseTier(
+            name=r.value(t, "name", f"{key}.name", str, f"tier{i}", required=True),
+            max_min=r.value(t, "max_min", f"{key}.max_min", float, 60.0, lo=0.0, lo_open=True, required=True),
+            source=source,
+            coverage_min=r.value(t, "coverage_min", f"{key}.coverage_min", float, 0.0, lo=0.0, required=source == "forward"),
+        ))
+    if raw_tiers and not any(t.source == "forward" for t in promise):
+        r.bad("promise", "no tier has source = 'forward' (the instant tier)", "missing_key")
+    if raw_tiers and not any(t.source == "central" for t in promise):
+        r.bad("promise", "no tier has source = 'central' (the slow tier)", "missing_key")
+
+    segments: list[Segment] = []
+    raw_segments = data.get("segments", [{"id": "standard", "share": 1.0, "promise_min": promise[0].max_min if promise else 60.0}])
+    if not isinstance(raw_segments, list) or not raw_segments:
+        r.bad("segments", "expected at least one [[segments]] entry", "missing_key")
+        raw_segments = []
+    for i, s in enumerate(raw_segments):
+        key = f"segments[{i}]"
+        if not isinstance(s, Mapping):
+            r.bad(key, "expected a table", "wrong_type")
+            continue
+        segments.append(Segment(
+            id=r.value(s, "id", f"{key}.id", str, f"s{i}", required=True),
+            share=r.value(s, "share", f"{key}.share", float, 0.0, lo=0.0, hi=1.0, required=True),
+            promise_min=r.value(s, "promise_min", f"{key}.promise_min", float, 60.0, lo=0.0, lo_open=True, required=True),
+            weight=r.value(s, "weight", f"{key}.weight", float, 1.0, lo=0.0),
+        ))
+    if segments:
+        ids = [s.id for s in segments]
+        if len(set(ids)) != len(ids):
+            r.bad("segments", f"segment ids must be unique, got {ids}", "duplicate_key")
+        total = sum(s.share for s in segments)
+        if abs(total - 1.0) > 1e-6:
+            r.bad("segments", f"segment shares must sum to 1, got {total:g}", "out_of_range")
+
+    stocking = r.section(StockingParams, r.table(data, "stocking", "stocking"), "stocking", {})
+    dispatch = r.section(DispatchParams, r.table(data, "dispatch", "dispatch"), "dispatch", {"wave_min": (0.0, None, True)})
+    simulation = r.section(SimulationParams, r.table(data, "simulation", "simulation"), "simulation", _SECTION_BOUNDS["simulation"])
+
+    q = r.table(data, "quality", "quality")
+    targets = dict(DEFAULT_TARGETS)
+    for k, v in r.table(q, "targets", "quality.targets").items():
+        if k not in DEFAULT_TARGETS:
+            r.bad(f"quality.targets.{k}", f"unknown indicator; expected one of {', '.join(DEFAULT_TARGETS)}", "unknown_key")
+            continue
+        targets[k] = r.value({k: v}, k, f"quality.targets.{k}", float, targets[k], lo=0.0)
+    weights = dict(DEFAULT_WEIGHTS)
+    for k, v in r.table(q, "weights", "quality.weights").items():
+        if k not in DEFAULT_WEIGHTS:
+            r.bad(f"quality.weights.{k}", f"unknown factor; expected one of {', '.join(DEFAULT_WEIGHTS)}", "unknown_key")
+            continue
+        weights[k] = r.value({k: v}, k, f"quality.weights.{k}", float, weights[k], lo=0.0)
+
+    solver: dict[str, Settings] = {}
+    for stage, sdata in r.table(data, "solver", "solver").items():
+        if stage not in ("forecast", "stocking", "dispatch"):
+            r.bad(f"solver.{stage}", "unknown stage; expected forecast, stocking or dispatch", "unknown_key")
+            continue
+        if not isinstance(sdata, Mapping):
+            r.bad(f"solver.{stage}", "expected a table", "wrong_type")
+            continue
+        try:
+            solver[stage] = Settings.from_dict(sdata, where=f"solver.{stage}")
+        except ConfigError as exc:
+            r.bad(f"solver.{stage}", str(exc), "bad_settings")
+    notes = r.table(data, "notes", "notes")
+
+    if len(issues) > n0:
+        return None
+    return Manifest(
+        name=name, planning=planning, format_version=version, description=description, seed=seed,
+        currency=currency, attribution=attribution, tables=tables, travel=travel,
+        promise=tuple(promise), segments=tuple(segments), stocking=stocking, dispatch=dispatch,
+        simulation=simulation, quality=Quality(targets, weights), solver=solver, notes=dict(notes),
+    )

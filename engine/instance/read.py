@@ -1,0 +1,193 @@
+"""Load, validate and write instance directories.
+
+``load_instance`` gives either a complete validated :class:`Instance` or raises
+:class:`~engine.errors.InstanceError` listing every problem found; nothing is half-loaded.
+``write_instance`` writes into a temporary directory and moves it into place.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tomli_w
+
+from engine.errors import InstanceError, Issue
+from engine.instance.manifest import MANIFEST, Manifest, parse_manifest
+from engine.instance.model import Instance
+from engine.instance.schema import TABLES, Table
+from engine.instance.tables import IssueLog, check_table, read_raw
+from engine.io import atomic_dir, write_frame
+
+
+def table_file(manifest_tables: dict[str, str], spec: Table) -> str:
+    return manifest_tables.get(spec.name, spec.default_file)
+
+
+def validate_instance(path: str | Path) -> list[Issue]:
+    """Every problem of the instance at ``path`` (empty list = valid)."""
+    try:
+        load_instance(path)
+    except InstanceError as exc:
+        return list(exc.issues)
+    return []
+
+
+def load_instance(path: str | Path) -> Instance:
+    """Read and validate an instance directory."""
+    root = Path(path)
+    log = IssueLog()
+    if not root.is_dir():
+        raise InstanceError(str(root), [Issue(str(root), None, None, "not_a_directory",
+                                              "expected an instance directory holding instance.toml and CSV tables")])
+    manifest_path = root / MANIFEST
+    data: dict = {}
+    if not manifest_path.is_file():
+        log.add(MANIFEST, None, None, "missing_file", "instance.toml is missing: every instance needs its manifest")
+    else:
+        try:
+            data = tomllib.loads(manifest_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            log.add(MANIFEST, None, None, "unreadable", f"not valid TOML: {exc}")
+    manifest_issues: list[Issue] = []
+    manifest = parse_manifest(data, manifest_issues, {t.name for t in TABLES}) if data else None
+    for i in manifest_issues:
+        log.add(i.file, i.row, i.column, i.code, i.message)
+
+    tables_map = dict(data.get("tables", {})) if isinstance(data.get("tables", {}), dict) else {}
+    frames: dict[str, pd.DataFrame | None] = {}
+    for spec in TABLES:
+        fname = table_file(tables_map, spec)
+        fpath = root / fname
+        if not fpath.is_file():
+            if spec.required:
+                log.add(fname, None, None, "missing_file", f"required table file is missing ({spec.description.lower()})")
+                frames[spec.name] = None
+            else:
+                frames[spec.name] = _empty(spec)
+            continue
+        raw = read_raw(fpath, log, fname)
+        frames[spec.name] = None if raw is None else check_table(raw, spec, fname, log)
+
+    _cross_checks(frames, manifest, tables_map, log)
+    issues = log.finish()
+    if issues or manifest is None or any(f is None for f in frames.values()):
+        raise InstanceError(str(root), issues or [Issue(MANIFEST, None, None, "invalid", "instance could not be loaded")])
+    return Instance(manifest=manifest, path=root, **{k: v for k, v in frames.items()})  # type: ignore[arg-type]
+
+
+def _empty(spec: Table) -> pd.DataFrame:
+    dtypes = {"id": "object", "str": "object", "int": "int64", "float": "float64", "bool": "bool", "date": "datetime64[ns]"}
+    return pd.DataFrame({c.name: pd.Series(dtype=dtypes[c.kind]) for c in spec.columns})
+
+
+def _lines(mask: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(mask) + 2
+
+
+def _cross_checks(frames: dict[str, pd.DataFrame | None], manifest: Manifest | None,
+                  tables_map: dict[str, str], log: IssueLog) -> None:
+    def fname(name: str) -> str:
+        return table_file(tables_map, next(t for t in TABLES if t.name == name))
+
+    # references between tables
+    for spec in TABLES:
+        frame = frames.get(spec.name)
+        if frame is None:
+            continue
+        for col in spec.columns:
+            if not col.ref:
+                continue
+            ref_table, ref_col = col.ref.split(".")
+            target = frames.get(ref_table)
+            if target is None:
+                continue
+            known = set(target[ref_col])
+            wrong = ~frame[col.name].isin(known).to_numpy() & (frame[col.name] != "").to_numpy()
+            if wrong.any():
+                log.add_rows(fname(spec.name), _lines(wrong), col.name, "unknown_reference",
+                             [f"{v!r} is not an id in {fname(ref_table)}" for v in frame.loc[wrong, col.name]])
+
+    wh = frames.get("warehouses")
+    if wh is not None and len(wh):
+        n_central = int((wh["kind"] == "central").sum())
+        if n_central != 1:
+            log.add(fname("warehouses"), None, "kind", "central_count",
+                    f"expected exactly one warehouse of kind 'central' (the DC), found {n_central}")
+        if not (wh["kind"] == "forward").any():
+            log.add(fname("warehouses"), None, "kind", "no_forward", "expected at least one warehouse of kind 'forward'")
+        fleet = frames.get("fleet")
+        if fleet is not None and len(fleet):
+            kinds = dict(zip(wh["id"], wh["kind"], strict=True))
+            wrong = (fleet["warehouse"].map(kinds) == "central").to_numpy()
+            if wrong.any():
+                log.add_rows(fname("fleet"), _lines(wrong), "warehouse", "not_forward",
+                             "fleet couriers are based at forward warehouses, not at the central DC")
+
+    fleet, crowd = frames.get("fleet"), frames.get("crowd")
+    if fleet is not None and crowd is not None and len(fleet) and len(crowd):
+        both = crowd["id"].isin(set(fleet["id"])).to_numpy()
+        if both.any():
+            log.add_rows(fname("crowd"), _lines(both), "id", "duplicate_key",
+                         [f"courier id {v!r} is also used in {fname('fleet')}" for v in crowd.loc[both, "id"]])
+
+    if manifest is None:
+        return
+    start = pd.Timestamp(manifest.planning.start_date)
+    demand = frames.get("demand")
+    if demand is not None and len(demand):
+        late = (demand["date"] >= start).to_numpy()
+        if late.any():
+            log.add_rows(fname("demand"), _lines(late), "date", "after_start",
+                         f"demand history must end before planning.start_date {start.date()}")
+    orders = frames.get("orders")
+    if orders is not None and len(orders):
+        early = (orders["date"] < start).to_numpy()
+        if early.any():
+            log.add_rows(fname("orders"), _lines(early), "date", "before_start",
+                         f"orders are realised demand of the planning days: on or after {start.date()}")
+        seg_ids = {s.id for s in manifest.segments}
+        wrong = ~orders["segment"].isin(seg_ids).to_numpy()
+        if wrong.any():
+            log.add_rows(fname("orders"), _lines(wrong), "segment", "unknown_reference",
+                         [f"{v!r} is not a segment in instance.toml (known: {', '.join(sorted(seg_ids))})"
+                          for v in orders.loc[wrong, "segment"]])
+
+
+def write_instance(instance: Instance, path: str | Path, *, overwrite: bool = True) -> Path:
+    """Write ``instance`` as a directory (atomically: temporary directory, then move)."""
+    target = Path(path)
+    tables_map = dict(instance.manifest.tables)
+    with atomic_dir(target, replace=overwrite) as tmp:
+        (tmp / MANIFEST).write_text(tomli_w.dumps(instance.manifest.to_toml_dict()), encoding="utf-8")
+        for spec in TABLES:
+            frame: pd.DataFrame = getattr(instance, spec.name)
+            if not spec.required and frame.empty:
+                continue
+            write_frame(format_table(frame, spec), tmp / table_file(tables_map, spec))
+    return target
+
+
+def format_table(frame: pd.DataFrame, spec: Table) -> pd.DataFrame:
+    """A copy ready for CSV: schema column order, dates as YYYY-MM-DD, flags as true/false."""
+    out = pd.DataFrame(index=frame.index)
+    for col in spec.columns:
+        s = frame[col.name]
+        if col.kind == "date":
+            out[col.name] = pd.to_datetime(s).dt.strftime("%Y-%m-%d")
+        elif col.kind == "bool":
+            out[col.name] = np.where(s.astype(bool), "true", "false")
+        elif col.kind == "float":
+            # whole numbers print without ".0"; others with up to 6 decimals, deterministic
+            out[col.name] = [_fmt(v) for v in s.to_numpy(dtype=float)]
+        else:
+            out[col.name] = s
+    return out.reset_index(drop=True)
+
+
+def _fmt(v: float) -> str:
+    if float(v).is_integer():
+        return str(int(v))
+    return f"{v:.6f}".rstrip("0").rstrip(".")

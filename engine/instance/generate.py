@@ -133,6 +133,10 @@ def generate(config: GeneratorConfig, seed: int) -> Instance:
     value = np.round(val_med * rng.lognormal(0, 0.6, c.skus), 2)
     fragile = rng.random(c.skus) < p_frag
     high_value = (rng.random(c.skus) < p_high) | (value >= 1500)
+    # every city carries some special goods, however few SKUs it has
+    by_value = np.argsort(-value, kind="stable")
+    high_value[by_value[: max(1, round(0.04 * c.skus))]] = True
+    fragile[rng.permutation(c.skus)[: max(1, round(0.06 * c.skus))]] |= True
     skus = pd.DataFrame({
         "id": [f"S{i + 1:05d}" for i in range(c.skus)], "category": cat, "unit_volume_m3": volume,
         "unit_value": value, "fragile": fragile, "high_value": high_value,
@@ -156,8 +160,8 @@ def generate(config: GeneratorConfig, seed: int) -> Instance:
     growth = rng.normal(0.08, 0.15, c.skus)
     featured = rng.random(c.skus) < 0.35  # SKUs that live-streams push
     t = np.arange(n_days)
-    dow = days.dayofweek.to_numpy()
-    doy = days.dayofyear.to_numpy()
+    dow = days.day_of_week.to_numpy()
+    doy = days.day_of_year.to_numpy()
     weekday = WEEKDAY[dow][None, :] * np.where(dow >= 5, wkend[:, None], 1.0)  # (S, T)
     season = 1 + amp[:, None] * np.sin(2 * np.pi * (doy[None, :] - phase[:, None]) / 365.25)
     trend = np.exp(growth[:, None] * (t[None, :] - c.days) / 365.0)

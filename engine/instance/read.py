@@ -63,7 +63,7 @@ def load_instance(path: str | Path) -> Instance:
         fpath = root / fname
         if not fpath.is_file():
             if spec.required:
-                log.add(fname, None, None, "missing_file", f"required table file is missing ({spec.description.lower()})")
+                log.add(fname, None, None, "missing_file", f"required table file is missing: {spec.description.rstrip('.').lower()}")
                 frames[spec.name] = None
             else:
                 frames[spec.name] = _empty(spec)

@@ -1,0 +1,35 @@
+"""Shared CLI pieces: the console, common options, rendering helpers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (default: the instance's seed).")]
+TimeLimitOpt = Annotated[float | None, typer.Option("--time-limit", help="Solver time limit in seconds.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+
+
+def kv_table(title: str, rows: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for k, v in rows.items():
+        table.add_row(str(k), fmt(v))
+    return table
+
+
+def fmt(v: Any) -> str:
+    if isinstance(v, float):
+        if v != v:  # NaN
+            return "–"
+        return f"{v:,.3f}" if abs(v) < 1000 else f"{v:,.0f}"
+    if v is None:
+        return "–"
+    return str(v)

@@ -1,0 +1,295 @@
+"""The forecast pipeline: panel -> holdout check -> method (or auto's pick) -> distribution.
+
+Every forecast is fitted twice in the same call: once at a holdout origin ``T - hv`` (the
+last ``hv`` periods hidden) and once at the real origin ``T``. The holdout errors choose the
+method per segment (``auto``) and give the dispersion and copula parameters, so the spread of
+the predictive distribution is out-of-sample by construction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import ConfigError
+from engine.forecast import distribution as dist
+from engine.forecast.methods import FORECASTERS, MethodUnavailable
+from engine.forecast.panel import Panel, build_panel, classify
+from engine.forecast.result import DEFAULT_QUANTILES, ForecastResult
+from engine.solver import Settings, SolveStats, SolveStatus, stopwatch
+
+AUTO_CANDIDATES = (
+    "seasonal_naive", "seasonal_naive_yearly", "moving_average", "ses", "ets",
+    "croston", "sba", "tsb", "global",
+)
+KNOWN_OPTIONS = {
+    # input handling (panel.py)
+    "freq", "negative", "duplicates", "gaps",
+    # auto and holdout
+    "candidates", "select", "holdout",
+    # local methods
+    "ma_window", "croston_alpha", "tsb_alpha", "tsb_beta", "intermittent_window",
+    "ets_window", "ets_alphas", "ets_yearly", "yearly_harmonics", "yearly_min_years", "weekly_weeks",
+    # global model
+    "gbm_max_rows", "gbm_max_iter", "gbm_learning_rate", "gbm_leaves", "gbm_min_leaf", "gbm_refit",
+    "gbm_train_years",
+    # distribution
+    "dispersion_prior",
+}
+MIN_HOLDOUT_HISTORY = 8  # periods; below this there is no honest holdout
+
+
+def _check_quantiles(quantiles: Sequence[float]) -> tuple[float, ...]:
+    levels = tuple(float(q) for q in quantiles)
+    if not levels:
+        raise ConfigError("quantiles must not be empty")
+    if any(not (0.0 < q < 1.0) for q in levels):
+        raise ConfigError(f"quantile levels must lie strictly between 0 and 1, got {levels}")
+    if list(levels) != sorted(set(levels)):
+        raise ConfigError(f"quantile levels must be increasing and distinct, got {levels}")
+    return levels
+
+
+def _score(mu: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Selection loss per series: absolute error plus absolute bias over the holdout.
+
+    The bias term keeps intermittent series from picking forecasts that are merely low (the
+    median of a sparse series is zero, but stocking needs its mean).
+    """
+    e = mu - y
+    return np.abs(e).sum(axis=1) + np.abs(e.sum(axis=1))
+
+
+@dataclass(frozen=True, slots=True)
+class FittedForecast:
+    """A fitted forecast: means per series for the horizon and the fitted distribution parameters."""
+
+    panel: Panel
+    method: str
+    mean: np.ndarray  # (N, h)
+    chosen: np.ndarray  # (N,) method per series
+    segment: np.ndarray  # (N,)
+    alpha: np.ndarray  # (N,) NB dispersion
+    dependence: dist.Dependence
+    notes: tuple[str, ...]
+    holdout: dict[str, float]
+    build_seconds: float
+    fit_seconds: float
+
+    def predict(
+        self, *, quantiles: Sequence[float] = DEFAULT_QUANTILES, n_scenarios: int = 0, seed: int = 0
+    ) -> ForecastResult:
+        """Quantiles and ``n_scenarios`` joint sample paths around the fitted means."""
+        levels = _check_quantiles(quantiles)
+        if isinstance(n_scenarios, bool) or int(n_scenarios) != n_scenarios or n_scenarios < 0:
+            raise ConfigError(f"n_scenarios must be a whole number >= 0, got {n_scenarios!r}")
+        with stopwatch() as elapsed:
+            q = dist.nb_quantiles(self.mean, self.alpha, np.asarray(levels))
+            sku = self.panel.series["sku"].to_numpy().astype(str)
+            scen = dist.sample_scenarios(self.mean, self.alpha, self.dependence, sku, int(n_scenarios), int(seed))
+        p = self.panel
+        dates = tuple(d.date() for d in p.dates[p.t :])
+        stats = SolveStats(
+            backend=self.method,
+            status=SolveStatus.FEASIBLE,
+            objective=self.holdout.get("wmape"),
+            build_seconds=self.build_seconds,
+            solve_seconds=self.fit_seconds + elapsed(),
+            message="; ".join(self.notes),
+        )
+        return ForecastResult(
+            method=self.method,
+            series=p.series.copy(),
+            dates=dates,
+            mean=self.mean.copy(),
+            quantile_levels=levels,
+            quantiles=q,
+            scenarios=scen,
+            chosen=tuple(str(c) for c in self.chosen),
+            segment=tuple(str(s) for s in self.segment),
+            dispersion=self.alpha.copy(),
+            notes=self.notes,
+            stats=stats,
+            dependence=self.dependence.to_dict(),
+            holdout=dict(self.holdout),
+        )
+
+
+def _run_method(
+    name: str, panel: Panel, origins: list[int], h: int, opts: Mapping[str, Any], notes: list[str]
+) -> list[np.ndarray]:
+    out = FORECASTERS.get(name)(panel, origins, h, opts, notes)
+    clean = []
+    for arr in out:
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            notes.append(f"{name}: {int(bad.any(axis=1).sum())} series had non-finite forecasts, set to zero")
+        clean.append(np.clip(np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None))
+    return clean
+
+
+def fit_panel(panel: Panel, method: str, opts: Mapping[str, Any], *, build_seconds: float = 0.0) -> FittedForecast:
+    """Fit ``method`` (a registry name, or "auto") on a panel whose calendar runs ``panel.h`` ahead."""
+    FORECASTERS.info(method)  # unknown / unavailable names fail here, with the list of choices
+    notes = list(panel.notes)
+    with stopwatch() as elapsed:
+        n, t, h = panel.n, panel.t, panel.h
+        segment = classify(panel.y)
+        hv = int(opts.get("holdout", min(h, t // 3)))
+        has_holdout = t >= MIN_HOLDOUT_HISTORY and 1 <= hv < t
+        origins = [t - hv, t] if has_holdout else [t]
+
+        if method == "auto":
+            names = [c for c in opts.get("candidates", AUTO_CANDIDATES) if c != "auto"]
+            for c in names:
+                FORECASTERS.info(c)
+            if not has_holdout:
+                notes.append(f"history of {t} periods is too short to compare methods: auto used moving_average")
+                names = ["moving_average"]
+        else:
+            names = [method]
+
+        holds: dict[str, np.ndarray] = {}
+        futures: dict[str, np.ndarray] = {}
+        for name in names:
+            try:
+                out = _run_method(name, panel, origins, h, opts, notes)
+            except MethodUnavailable as exc:
+                if method == "auto":
+                    notes.append(f"auto skipped {name}: {exc}")
+                    continue
+                notes.append(f"{exc}; fell back to moving_average")
+                name = "moving_average"
+                out = _run_method(name, panel, origins, h, opts, notes)
+            futures[name] = out[-1]
+            if has_holdout:
+                holds[name] = out[0][:, :hv]
+        names = list(futures)
+
+        y_hold = panel.y[:, t - hv :] if has_holdout else None
+        hist_seg = classify(panel.y[:, : t - hv]) if has_holdout else segment
+        chosen = np.full(n, names[0], dtype=object)
+        if method == "auto" and len(names) > 1 and y_hold is not None:
+            chosen = _select(names, holds, y_hold, hist_seg, panel, opts)
+        idx = {nm: k for k, nm in enumerate(names)}
+        pick = np.array([idx[c] for c in chosen])
+        stack = np.stack([futures[nm] for nm in names])  # (C, N, h)
+        rows = np.arange(n)
+        mean = stack[pick, rows]
+
+        zero = segment == "zero"
+        if zero.any():
+            mean[zero] = 0.0
+            chosen[zero] = "zero"
+            notes.append(f"{int(zero.sum())} all-zero series forecast as zero")
+
+        if y_hold is not None:
+            mu_hold = np.stack([holds[nm] for nm in names])[pick, rows]
+            prior = float(opts.get("dispersion_prior", 14.0))
+            alpha = dist.fit_dispersion(mu_hold, y_hold, hist_seg, prior_periods=prior)
+            dep = dist.fit_dependence(mu_hold, y_hold, alpha, panel.series["sku"].to_numpy().astype(str), prior_periods=prior)
+            holdout = _holdout_metrics(mu_hold[~zero], y_hold[~zero], hv)
+        else:
+            alpha = _insample_dispersion(panel.y)
+            dep = dist.Dependence(np.zeros(panel.series["sku"].nunique()), 0.0, 0.0)
+            holdout = {}
+            notes.append("no holdout: dispersion from the variance of the history, scenarios independent")
+    return FittedForecast(
+        panel=panel, method=method, mean=mean, chosen=chosen, segment=segment, alpha=alpha,
+        dependence=dep, notes=tuple(notes), holdout=holdout,
+        build_seconds=build_seconds, fit_seconds=elapsed(),
+    )
+
+
+def _select(
+    names: list[str], holds: dict[str, np.ndarray], y_hold: np.ndarray, seg: np.ndarray,
+    panel: Panel, opts: Mapping[str, Any],
+) -> np.ndarray:
+    """Per-series method choice: the best of each segment (or of each series) on the holdout."""
+    scores = np.stack([_score(holds[nm], y_hold) for nm in names])  # (C, N)
+    # methods that cannot see a series' history are not allowed for it: a series that started
+    # within the last year has no same-day-last-year value
+    allowed = np.ones_like(scores, dtype=bool)
+    t = panel.t
+    first = np.where((panel.y > 0).any(axis=1), (panel.y > 0).argmax(axis=1), t)
+    for k, nm in enumerate(names):
+        if nm == "seasonal_naive_yearly":
+            allowed[k] = first <= t - panel.season_year - y_hold.shape[1]
+    big = np.inf
+    how = opts.get("select", "segment")
+    if how == "series":
+        s = np.where(allowed, scores, big)
+        return np.asarray(names, dtype=object)[s.argmin(axis=0)]
+    if how != "segment":
+        raise ConfigError(f"options select must be 'segment' or 'series', got {how!r}")
+    chosen = np.empty(len(seg), dtype=object)
+    for g in np.unique(seg):  # a handful of segments
+        m = seg == g
+        order = np.argsort(scores[:, m].sum(axis=1), kind="stable")
+        ranked = allowed[order][:, m]  # (C, n_g) allowed, best method first
+        best = ranked.argmax(axis=0)
+        chosen[m] = np.asarray(names, dtype=object)[order[best]]
+    return chosen
+
+
+def _insample_dispersion(y: np.ndarray) -> np.ndarray:
+    m = y.mean(axis=1)
+    v = y.var(axis=1)
+    a = np.where(m > 0, np.maximum(v - m, 0.0) / np.maximum(m, 1e-12) ** 2, 0.1)
+    return np.clip(a, dist.ALPHA_MIN, dist.ALPHA_MAX)
+
+
+def _holdout_metrics(mu: np.ndarray, y: np.ndarray, hv: int) -> dict[str, float]:
+    tot = float(y.sum())
+    return {
+        "periods": float(hv),
+        "wmape": float(np.abs(mu - y).sum() / tot) if tot > 0 else float("nan"),
+        "bias": float((mu - y).sum() / tot) if tot > 0 else float("nan"),
+    }
+
+
+def _settings(settings: Settings | None) -> Settings:
+    s = settings or Settings()
+    s.check_options(KNOWN_OPTIONS, where="forecast settings")
+    return s
+
+
+def forecast(
+    history: pd.DataFrame,
+    *,
+    horizon: int,
+    start: dt.date | None = None,
+    events: pd.DataFrame | None = None,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    n_scenarios: int = 0,
+    settings: Settings | None = None,
+) -> ForecastResult:
+    """Probabilistic demand forecast per (sku, zone) for ``horizon`` periods after the history.
+
+    ``settings.backend`` names the method ("" = "auto"), ``settings.seed`` seeds the
+    scenarios, ``settings.options`` holds method options (see ``KNOWN_OPTIONS``).
+    """
+    s = _settings(settings)
+    _check_quantiles(quantiles)
+    fitted = fit(history, horizon=horizon, start=start, events=events, settings=s)
+    return fitted.predict(quantiles=quantiles, n_scenarios=n_scenarios, seed=s.seed)
+
+
+def fit(
+    history: pd.DataFrame,
+    *,
+    horizon: int,
+    start: dt.date | None = None,
+    events: pd.DataFrame | None = None,
+    settings: Settings | None = None,
+) -> FittedForecast:
+    """The fitting half of :func:`forecast`; ``fit(...).predict(...)`` gives the same result."""
+    s = _settings(settings)
+    with stopwatch() as elapsed:
+        panel = build_panel(history, horizon=horizon, start=start, events=events, options=s.options)
+    return fit_panel(panel, s.backend or "auto", s.options, build_seconds=elapsed())

@@ -82,6 +82,7 @@ class SimulationParams:
     return_rate: float = 0.03
     tracking_gap_rate: float = 0.01  # share of tracking events that fail to be recorded
     central_on_time: float = 0.93  # share of slow-promise (central DC) orders delivered on time
+    return_pickup_on_time: float = 0.95  # share of return pickups made inside their window
 
 
 # Defaults of the service-quality targets and weights (values are shares unless named _min).
@@ -267,7 +268,7 @@ _SECTION_BOUNDS: dict[str, dict[str, tuple]] = {
     "travel": {"circuity": (1.0, 5.0, False), "fleet_speed_kmh": (0.0, 200.0, True), "crowd_speed_kmh": (0.0, 200.0, True)},
     "stocking": {},
     "dispatch": {},
-    "simulation": {k: (0.0, 1.0, False) for k in ("travel_noise_cv", "crowd_no_show", "damage_rate_fleet", "damage_rate_crowd", "loss_rate", "return_rate", "tracking_gap_rate", "central_on_time")}
+    "simulation": {k: (0.0, 1.0, False) for k in ("travel_noise_cv", "crowd_no_show", "damage_rate_fleet", "damage_rate_crowd", "loss_rate", "return_rate", "tracking_gap_rate", "central_on_time", "return_pickup_on_time")}
     | {"replications": (1, 1000, False), "fragile_damage_factor": (0.0, None, False)},
 }
 

@@ -1,0 +1,107 @@
+"""`nearstock run`: the whole chain on one instance, a compact scorecard, outputs on disk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from engine.cli.common import JsonOpt, SeedOpt, console, fmt
+from engine.instance import load_instance
+from engine.io import to_json_text
+from engine.pipeline import STAGES, RunResult, RunSettings, run
+from engine.solver import Settings
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    app.command("run")(run_cmd)
+
+
+def _settings(backend: str | None, time_limit: float | None, base: Settings) -> Settings | None:
+    if backend is None and time_limit is None:
+        return None
+    changes: dict = {}
+    if backend is not None:
+        changes["backend"] = backend
+    if time_limit is not None:
+        changes["time_limit"] = time_limit
+    return base.with_(**changes)
+
+
+def run_cmd(
+    instance: Annotated[Path, typer.Argument(help="Instance directory.")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory (replaced atomically).")] = Path("runs/latest"),
+    seed: SeedOpt = None,
+    day: Annotated[str | None, typer.Option(help="Day to dispatch and simulate, YYYY-MM-DD (default: planning start).")] = None,
+    forecast: Annotated[str | None, typer.Option("--forecast", help="Forecast method (see `nearstock forecast --help`).")] = None,
+    stocking: Annotated[str | None, typer.Option("--stocking", help="Stocking back-end or rule, e.g. highs, decomp, newsvendor, days_of_cover.")] = None,
+    dispatch: Annotated[str | None, typer.Option("--dispatch", help="Dispatch back-end: ortools or pyvrp.")] = None,
+    couriers: Annotated[str, typer.Option(help="Courier pool: all, fleet-only or crowd-only.")] = "all",
+    stocking_time_limit: Annotated[float | None, typer.Option(help="Stocking time limit, seconds.")] = None,
+    dispatch_time_limit: Annotated[float | None, typer.Option(help="Dispatch time limit per wave, seconds.")] = None,
+    scenarios: Annotated[int | None, typer.Option(help="Demand scenarios for the stocking model.")] = None,
+    replications: Annotated[int | None, typer.Option(help="Simulation replications.")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Forecast → stock → dispatch one day → simulate → score, and write every output to --out."""
+    inst = load_instance(instance)
+    m = inst.manifest
+    try:
+        the_day = dt.date.fromisoformat(day) if day else None
+    except ValueError:
+        raise typer.BadParameter(f"--day expects YYYY-MM-DD, got {day!r}") from None
+    settings = RunSettings(
+        day=the_day, seed=seed,
+        forecast=_settings(forecast, None, m.settings("forecast")),
+        stocking=_settings(stocking, stocking_time_limit, m.settings("stocking")),
+        dispatch=_settings(dispatch, dispatch_time_limit, m.settings("dispatch")),
+        scenarios=scenarios, replications=replications, couriers=couriers,
+    )
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, transient=True, disable=json) as bar:
+        task = bar.add_task(f"{inst.name}: forecast", total=len(STAGES))
+
+        def step(stage: str) -> None:
+            i = STAGES.index(stage)
+            nxt = STAGES[i + 1] if i + 1 < len(STAGES) else "done"
+            bar.update(task, completed=i + 1, description=f"{inst.name}: {nxt}")
+
+        result = run(inst, settings, progress=step)
+    result.write(out)
+    if json:
+        typer.echo(to_json_text(result.to_dict()), nl=False)
+        return
+    render(result)
+    console.print(f"outputs in [bold]{out}[/]")
+
+
+def render(result: RunResult) -> None:
+    s = result.summary()
+    head = Table(title=f"{s['instance']} · {s['day']} · seed {s['seed']}", show_header=False, title_justify="left")
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("orders", f"{s['orders']} ({s['from_forward_stock']} forward stock, {s['from_central_dc']} central DC)")
+    head.add_row("dispatched", f"{s['dispatched_fleet']} fleet, {s['dispatched_crowd']} crowd, "
+                               f"{s['unserved_by_dispatch'] - s['from_central_dc']} unserved")
+    for stage in ("forecast", "stocking", "dispatch"):
+        st = s[stage]
+        gap = "" if st["gap"] is None else f", gap {st['gap']:.2%}"
+        head.add_row(stage, f"{st['backend']} · {st['status']}{gap} · {st['wall_seconds']:.2f}s")
+    eff = s["efficiency"]
+    head.add_row("cost / order", fmt(eff.get("cost_per_order")))
+    console.print(head)
+
+    card = Table(title=f"service quality index {result.scorecard.index:.1f} / 100"
+                       f"  ({result.scorecard.replications} replications, 95% CI)", title_justify="left")
+    for col in ("factor", "indicator", "value", "95% CI", "target", ""):
+        card.add_column(col, justify="right" if col in ("value", "95% CI", "target") else "left")
+    for r in result.scorecard.rows.itertuples(index=False):
+        share = r.unit == "share"
+        v = (lambda x: "–" if x != x else (f"{x:.1%}" if share else f"{x:.1f}"))
+        mark = "[green]pass[/]" if r.passed else ("[dim]n/a[/]" if r.value != r.value else "[red]fail[/]")
+        card.add_row(r.factor, r.label, v(r.value), f"{v(r.ci_low)}–{v(r.ci_high)}", f"{r.direction} {v(r.target)}", mark)
+    console.print(card)

@@ -1,0 +1,94 @@
+"""The scorecard: indicator values with confidence intervals, targets, pass/fail, composite index.
+
+Score of one indicator: 1 when it meets its target, else the shortfall ratio (value/target
+for ">=", target/value for "<="), clipped to [0, 1]. A factor's score is the mean score of its
+indicators; the composite service-quality index is the weighted mean of factor scores (weights
+from the instance, normalised to sum 1), in [0, 100].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from engine.quality.indicators import FACTORS, INDICATORS, Context
+
+
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    rows: pd.DataFrame  # indicator, factor, label, value, ci_low, ci_high, target, direction, passed, score
+    factors: pd.DataFrame  # factor, weight, score
+    index: float  # composite service-quality index, 0..100
+    efficiency: Mapping[str, float]
+    replications: int
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "replications": self.replications,
+            "indicators": _records(self.rows),
+            "factors": _records(self.factors),
+            "efficiency": dict(self.efficiency),
+            "passed": int(self.rows["passed"].sum()),
+            "failed": int((~self.rows["passed"] & self.rows["value"].notna()).sum()),
+        }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for rec in frame.to_dict(orient="records"):
+        out.append({k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in rec.items()})
+    return out
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a Student-t confidence interval over replications (NaNs ignored)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(v.mean())
+    if v.size == 1:
+        return m, m, m
+    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return m, m - half, m + half
+
+
+def _score(value: float, target: float, direction: str) -> float:
+    if not np.isfinite(value):
+        return float("nan")
+    if direction == ">=":
+        return 1.0 if value >= target else (float(np.clip(value / target, 0, 1)) if target > 0 else 0.0)
+    return 1.0 if value <= target else float(np.clip(target / value, 0, 1)) if value > 0 else 1.0
+
+
+def build_scorecard(outcomes: pd.DataFrame, context: Context, *, targets: Mapping[str, float],
+                    weights: Mapping[str, float], efficiency: Mapping[str, float] | None = None) -> Scorecard:
+    """Score simulated outcomes (all replications) against targets."""
+    reps = [g for _, g in outcomes.groupby("replication", sort=True)]
+    rows = []
+    for ind in INDICATORS:
+        per_rep = np.array([ind.compute(g, context) for g in reps], dtype=float)
+        value, lo, hi = mean_ci(per_rep)
+        target = float(targets[ind.name])
+        passed = bool(np.isfinite(value) and (value >= target if ind.direction == ">=" else value <= target))
+        rows.append({
+            "indicator": ind.name, "factor": ind.factor, "label": ind.label, "value": value, "ci_low": lo,
+            "ci_high": hi, "target": target, "direction": ind.direction, "unit": ind.unit, "passed": passed,
+            "score": _score(value, target, ind.direction), "measured_as": ind.measured_as,
+        })
+    frame = pd.DataFrame(rows)
+    w = pd.Series({f: float(weights.get(f, 0.0)) for f in FACTORS})
+    fscore = frame.groupby("factor")["score"].mean().reindex(FACTORS)
+    valid = fscore.notna() & (w > 0)
+    index = float(100 * (fscore[valid] * w[valid]).sum() / w[valid].sum()) if valid.any() else float("nan")
+    factors = pd.DataFrame({"factor": list(FACTORS), "weight": (w / w.sum()).to_numpy(), "score": fscore.to_numpy()})
+    return Scorecard(rows=frame, factors=factors, index=index, efficiency=dict(efficiency or {}), replications=len(reps))

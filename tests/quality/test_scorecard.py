@@ -1,0 +1,99 @@
+"""Indicators on hand-made outcomes whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.instance import DEFAULT_TARGETS, DEFAULT_WEIGHTS
+from engine.quality import INDICATOR_BY_NAME, Context, build_scorecard, courier_manifest, mean_ci, privacy_checks
+
+CTX = Context(peak_windows=((1140.0, 1260.0),), manifest_privacy=1.0)
+
+
+def outcomes(n: int = 10, replication: int = 0, **cols) -> pd.DataFrame:
+    base = dict(
+        replication=replication, order=[f"O{i}" for i in range(n)], source="forward", special=False,
+        high_value=False, allowed_courier=True, created_min=600.0, assigned_min=610.0, state="delivered",
+        on_time=True, instant=True, trail_complete=True, returned=False, return_picked_on_time=False,
+    )
+    base.update(cols)
+    return pd.DataFrame({k: (v if isinstance(v, (list, np.ndarray)) else [v] * n) for k, v in base.items()})
+
+
+def value(name: str, o: pd.DataFrame, ctx: Context = CTX) -> float:
+    return INDICATOR_BY_NAME[name].compute(o, ctx)
+
+
+def test_on_time_and_instant_shares() -> None:
+    o = outcomes(on_time=[True] * 7 + [False] * 3, instant=[True] * 5 + [False] * 5)
+    assert value("on_time_rate", o) == pytest.approx(0.7)
+    assert value("instant_delivery_rate", o) == pytest.approx(0.5)
+
+
+def test_forward_fill_and_damage() -> None:
+    o = outcomes(source=["forward"] * 8 + ["central"] * 2, state=["delivered"] * 8 + ["damaged", "lost"])
+    assert value("forward_fill_rate", o) == pytest.approx(0.8)
+    assert value("damage_loss_rate", o) == pytest.approx(0.2)
+
+
+def test_special_goods_only_among_special_orders() -> None:
+    o = outcomes(special=[True] * 4 + [False] * 6, allowed_courier=[True, True, False, True] + [False] * 6,
+                 on_time=[True, False, True, True] + [True] * 6, state=["delivered"] * 3 + ["damaged"] + ["delivered"] * 6)
+    assert value("special_handling_compliance", o) == pytest.approx(2 / 4)  # allowed and undamaged
+    assert value("special_goods_on_time", o) == pytest.approx(2 / 4)  # on time and allowed
+
+
+def test_peak_assignment_p95_uses_peak_orders_only() -> None:
+    created = np.array([600.0] * 5 + [1150.0] * 5)
+    assigned = created + np.array([100.0] * 5 + [1, 2, 3, 4, 5])
+    o = outcomes(created_min=created, assigned_min=assigned)
+    assert value("peak_assignment_p95_min", o) == pytest.approx(np.percentile([1, 2, 3, 4, 5], 95))
+
+
+def test_returns_share_is_over_returns() -> None:
+    o = outcomes(returned=[True, True, False, False] + [False] * 6, return_picked_on_time=[True, False] + [False] * 8)
+    assert value("returns_tracked_rate", o) == pytest.approx(0.5)
+
+
+def test_scorecard_ci_targets_and_index() -> None:
+    reps = [outcomes(replication=r, on_time=[True] * (8 + r % 2) + [False] * (2 - r % 2)) for r in range(4)]
+    card = build_scorecard(pd.concat(reps), CTX, targets=DEFAULT_TARGETS, weights=DEFAULT_WEIGHTS)
+    row = card.rows.set_index("indicator").loc["on_time_rate"]
+    assert row["value"] == pytest.approx(0.85)
+    assert row["ci_low"] < 0.85 < row["ci_high"]
+    assert not row["passed"]  # target 0.98
+    assert row["score"] == pytest.approx(0.85 / 0.98)
+    assert 0 <= card.index <= 100
+    assert card.replications == 4
+    d = card.to_dict()
+    assert d["index"] == card.index and len(d["indicators"]) == len(card.rows)
+
+
+def test_perfect_service_scores_100() -> None:
+    o = outcomes(special=[True] * 2 + [False] * 8, high_value=[True] + [False] * 9,
+                 returned=[True] + [False] * 9, return_picked_on_time=[True] + [False] * 9, created_min=1150.0)
+    card = build_scorecard(pd.concat([o, o.assign(replication=1)]), CTX, targets=DEFAULT_TARGETS, weights=DEFAULT_WEIGHTS)
+    assert card.rows["passed"].all()
+    assert card.index == pytest.approx(100.0)
+
+
+def test_mean_ci() -> None:
+    m, lo, hi = mean_ci(np.array([1.0, 2.0, 3.0]))
+    assert m == 2.0 and lo < 2.0 < hi
+    assert mean_ci(np.array([5.0])) == (5.0, 5.0, 5.0)
+
+
+def test_courier_manifest_passes_privacy_and_detects_leaks() -> None:
+    asg = pd.DataFrame({"order": ["A", "B"], "status": ["served", "unserved"], "courier": ["F1", None],
+                        "trip": [0, None], "stop_seq": [1, None], "warehouse": ["W1", None]})
+    alloc = pd.DataFrame({"id": ["A", "B"], "lat": [30.123456, 30.2], "lon": [120.987654, 120.1], "zone": ["Z1", "Z1"],
+                          "due_min": [700.0, 710.0], "size_m3": [0.01, 0.02], "special": [False, True], "segment": ["member", "standard"]})
+    m = courier_manifest(asg, alloc)
+    assert list(m["order"]) == ["A"]
+    assert all(privacy_checks(m).values())
+    assert m.loc[0, "lat"] == pytest.approx(30.123)
+    leaky = m.assign(lat=30.123456, segment="member")
+    checks = privacy_checks(leaky)
+    assert not checks["coordinates_rounded"] and not checks["only_needed_columns"] and not checks["no_personal_columns"]

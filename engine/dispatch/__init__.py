@@ -1,0 +1,35 @@
+"""Dispatch: assign the orders of a day to fleet and crowdsourced couriers and route them.
+
+Public API::
+
+    DispatchProblem, DispatchResult      static problem / result types
+    DISPATCH                             back-end registry ("ortools", "pyvrp")
+    build_problem(instance, orders, ...) one static problem from an instance
+    dispatch(problem, settings)          solve one static problem
+    plan_day(instance, orders, settings) a full day in waves, or rolling re-plans
+    check_solution(problem, result)      independent feasibility checker
+    read_vrptw(path), solve_vrptw_file(path, settings)   Solomon / VRPLIB benchmarks
+
+See :mod:`engine.dispatch.problem` for the route shape (how several warehouses,
+fleet and crowd couriers fit in one model).
+"""
+
+from engine.dispatch.build import problem_from_frames
+from engine.dispatch.check import check_solution
+from engine.dispatch.day import build_problem, orders_for_day, plan_day
+from engine.dispatch.problem import DispatchInputError, DispatchProblem
+from engine.dispatch.result import DispatchResult
+from engine.dispatch.solve import DISPATCH, dispatch
+
+__all__ = [
+    "DISPATCH",
+    "DispatchInputError",
+    "DispatchProblem",
+    "DispatchResult",
+    "build_problem",
+    "check_solution",
+    "dispatch",
+    "orders_for_day",
+    "plan_day",
+    "problem_from_frames",
+]

@@ -1,0 +1,144 @@
+"""PyVRP back-end: hybrid genetic search over the same problem.
+
+Mapping (integer-scaled, see :mod:`engine.dispatch.scaling`):
+
+* depots = warehouses (+ extra end locations) + one dummy free-end depot for crowd couriers;
+  clients = the orders that passed screening, optional, with the unserved penalty as prize,
+  ``release_time`` = ready (the trip leaves the warehouse only when all its orders are ready);
+* one vehicle type per courier: own start/end depot, start window (available + ride to the
+  warehouse), shift end, shift duration = max work, fixed cost (+ the ride's km pay),
+  cost per hour as unit duration cost;
+* a routing profile per courier cost class: its "distance" matrix is money (per-km cost
+  + per-delivery pay and expected decline cost on every arc into a client), unit distance
+  cost 1; crowd profiles reach the dummy end for free;
+* load dimensions: one per warehouse (a courier has capacity only in its own warehouse's
+  dimension, so it can carry only that warehouse's orders) + one "special goods" dimension
+  (capacity 0 for couriers not allowed to carry them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from engine.dispatch.problem import FLEET, DispatchProblem
+from engine.dispatch.scaling import BIG, load_down, load_up, money, t_down, t_up
+from engine.solver import Settings, SolveStatus
+
+OPTIONS = {"display"}
+_HUGE = 10**9
+
+
+def solve_pyvrp(
+    P: DispatchProblem,
+    settings: Settings,
+    cand: np.ndarray,
+    initial: Sequence[Sequence[int]] | None = None,
+) -> tuple[list[list[int]], SolveStatus, float | None, str]:
+    import pyvrp
+    from pyvrp.stop import MaxRuntime
+
+    settings.check_options(OPTIONS, where="dispatch pyvrp")
+    seqs: list[list[int]] = [[] for _ in range(P.n_couriers)]
+    active = np.flatnonzero(cand.any(axis=1))
+    vehicles = np.flatnonzero(cand[active].any(axis=0)) if len(active) else np.zeros(0, int)
+    if len(active) == 0 or len(vehicles) == 0:
+        return seqs, SolveStatus.FEASIBLE, None, "nothing to route"
+    W = len(P.warehouse_ids)
+    ends = P.end_loc[vehicles]
+    extra_end = sorted(set(int(e) for e in ends if e >= 0) - set(int(x) for x in P.warehouse_loc))
+    depot_loc = np.concatenate([P.warehouse_loc, np.asarray(extra_end, dtype=np.int64)])
+    nd = len(depot_loc)
+    dummy = nd  # depot index of the free end
+    k = len(active)
+    real_loc = np.concatenate([depot_loc, P.order_loc[active]])
+    n_real = len(real_loc)
+    L = n_real + 1  # + dummy location (placed after the clients)
+    dummy_loc = n_real
+    # pyvrp: depots first (incl. dummy), then clients; location list in our own order
+    loc_index_depot = [*range(nd), dummy_loc]
+    client_loc = list(range(nd, nd + k))
+    xy = np.concatenate([P.loc_lon[real_loc], [P.loc_lon[real_loc].mean()]]), np.concatenate(
+        [P.loc_lat[real_loc], [P.loc_lat[real_loc].mean()]])
+    locations = [pyvrp.Location(x=float(x), y=float(y)) for x, y in zip(*xy, strict=True)]
+    depots = [pyvrp.Depot(location=loc) for loc in loc_index_depot]
+
+    dims = W + 1
+    size = load_up(P.size[active])
+    clients = []
+    for j, o in enumerate(active):
+        dl = [0] * dims
+        dl[int(P.order_wh[o])] = int(size[j])
+        dl[W] = 1 if P.special[o] else 0
+        clients.append(pyvrp.Client(
+            location=client_loc[j], delivery=dl, service_duration=int(t_up(P.service[o])),
+            tw_early=int(t_up(P.open_min[o])), tw_late=int(t_down(P.due[o])),
+            release_time=int(t_up(P.ready[o])), prize=int(max(money(P.penalty[o]), 1)), required=False,
+        ))
+
+    ix = np.ix_(real_loc, real_loc)
+    is_client = np.zeros(L, bool)
+    is_client[nd:nd + k] = True
+    pay = P.planning_pay()
+    classes: dict[tuple[int, float, float], int] = {}
+    dist_mats, dur_mats = [], []
+    reach_min, reach_km = P.reach_min(), P.reach_km()
+    vtypes = []
+    for v in vehicles:
+        p = int(P.courier_profile[v])
+        key = (p, round(float(P.cost_per_km[v]), 6), round(float(pay[v]), 6))
+        if key not in classes:
+            dm = np.zeros((L, L), dtype=np.int64)
+            dm[:n_real, :n_real] = money(P.cost_per_km[v] * P.dist_km[p][ix])
+            dm[:, is_client] += int(money(pay[v]))
+            tm = np.zeros((L, L), dtype=np.int64)
+            tm[:n_real, :n_real] = t_up(P.time_min[p][ix])
+            if p == FLEET:  # fleet never uses the free end
+                dm[:, dummy_loc] = _HUGE
+                tm[:, dummy_loc] = _HUGE
+            else:
+                dm[:, dummy_loc] = 0
+                tm[:, dummy_loc] = 0
+            np.fill_diagonal(dm, 0)
+            np.fill_diagonal(tm, 0)
+            classes[key] = len(dist_mats)
+            dist_mats.append(dm)
+            dur_mats.append(tm)
+        cap = [0] * dims
+        cap[int(P.courier_warehouse[v])] = int(min(load_down(P.capacity[v]), BIG))
+        cap[W] = k + 1 if P.may_carry_special[v] else 0
+        e = int(P.end_loc[v])
+        end_depot = dummy if e < 0 else (int(np.flatnonzero(depot_loc == e)[0]))
+        kw = {}
+        if np.isfinite(P.max_work[v]):
+            kw["shift_duration"] = int(max(t_down(P.max_work[v] - reach_min[v]), 0))
+        if np.isfinite(P.end_min[v]):
+            kw["tw_late"] = int(t_down(P.end_min[v]))
+        vtypes.append(pyvrp.VehicleType(
+            num_available=1, capacity=cap, start_depot=int(P.courier_warehouse[v]), end_depot=end_depot,
+            fixed_cost=int(money(P.fixed_cost[v] + P.cost_per_km[v] * reach_km[v])),
+            tw_early=int(t_up(P.start_min[v] + reach_min[v])),
+            unit_distance_cost=1, unit_duration_cost=int(money(P.cost_per_hour[v] / 600.0)),
+            profile=classes[key], **kw,
+        ))
+    data = pyvrp.ProblemData(locations, clients, depots, vtypes, dist_mats, dur_mats)
+
+    init = None
+    if initial is not None:
+        pos = {int(o): j for j, o in enumerate(active)}
+        try:
+            routes = [pyvrp.Route(data, [pos[o] for o in initial[v] if o in pos and cand[o, v]], j)
+                      for j, v in enumerate(vehicles) if any(o in pos for o in initial[v])]
+            init = pyvrp.Solution(data, routes)
+        except (ValueError, IndexError, RuntimeError):
+            init = None
+    res = pyvrp.solve(data, stop=MaxRuntime(float(settings.time_limit)), seed=int(settings.seed) % (2**31),
+                      display=bool(settings.option("display", False)), collect_stats=False, initial_solution=init)
+    best = res.best
+    if not best.is_feasible():
+        return seqs, SolveStatus.NO_SOLUTION, None, "PyVRP found no feasible solution in the time limit"
+    for route in best.routes():
+        v = int(vehicles[route.vehicle_type()])
+        seqs[v] = [int(active[a.idx]) for a in route.schedule() if a.is_client()]
+    return seqs, SolveStatus.TIME_LIMIT, res.cost() / 1000.0, f"{res.num_iterations} iterations"

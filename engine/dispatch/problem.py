@@ -1,0 +1,209 @@
+"""The static dispatch problem: locations, orders and couriers as arrays.
+
+A :class:`DispatchProblem` is one routing problem at one moment (a wave, a re-plan of the
+rolling mode, or a benchmark instance). Everything is held as numpy arrays indexed by
+order / courier / location position, so back-ends and the checker read the same data.
+
+Route shape (the multi-warehouse design)
+-----------------------------------------
+Orders are picked at one warehouse each. One courier trip serves the orders of a single
+warehouse::
+
+    courier start ──► warehouse (pick up, leave when every order on board is ready)
+                  ──► delivery 1 ──► … ──► delivery k ──► end
+
+* fleet couriers start at their warehouse (start leg of length 0) and must be back there
+  before their shift ends; they do several trips per shift across waves (``plan_day``);
+* crowd couriers start at their own place and time, ride to the warehouse they are given
+  for this problem (``courier_warehouse``; ``build_problem`` assigns the nearest warehouse
+  with work), and end where their last delivery is (free end, ``end_loc = -1``);
+* a courier may carry special goods only if ``may_carry_special``.
+
+Times are minutes from local midnight; distances kilometres; money in the instance currency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.errors import EngineError
+
+FLEET, CROWD = 0, 1  # routing profile index of each courier kind
+KINDS = ("fleet", "crowd")
+
+FloatA = NDArray[np.float64]
+IntA = NDArray[np.int64]
+BoolA = NDArray[np.bool_]
+
+
+class DispatchInputError(EngineError):
+    """Dispatch input that cannot form a routing problem (missing columns, bad shapes)."""
+
+
+def _f(x: object, n: int, name: str) -> FloatA:
+    a = np.asarray(x, dtype=float).reshape(-1)
+    if a.shape[0] != n:
+        raise DispatchInputError(f"{name}: expected {n} values, got {a.shape[0]}")
+    if np.isnan(a).any():
+        raise DispatchInputError(f"{name}: missing values at positions {np.flatnonzero(np.isnan(a))[:5].tolist()}")
+    return a
+
+
+def _i(x: object, n: int, name: str) -> IntA:
+    a = np.asarray(x).reshape(-1)
+    if a.shape[0] != n:
+        raise DispatchInputError(f"{name}: expected {n} values, got {a.shape[0]}")
+    return a.astype(np.int64)
+
+
+def _b(x: object, n: int, name: str) -> BoolA:
+    a = np.asarray(x).reshape(-1)
+    if a.shape[0] != n:
+        raise DispatchInputError(f"{name}: expected {n} values, got {a.shape[0]}")
+    return a.astype(bool)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DispatchProblem:
+    """One static routing problem (see the module docstring for the route shape).
+
+    Locations ``0..L-1`` carry ``dist_km[p]`` / ``time_min[p]`` matrices per routing profile
+    ``p`` (0 fleet, 1 crowd). Order arrays have length n, courier arrays length m.
+    """
+
+    # locations
+    loc_ids: tuple[str, ...]
+    loc_lat: FloatA
+    loc_lon: FloatA
+    dist_km: FloatA  # (2, L, L)
+    time_min: FloatA  # (2, L, L)
+    warehouse_ids: tuple[str, ...]
+    warehouse_loc: IntA  # (W,) location of each warehouse
+    # orders
+    order_ids: tuple[str, ...]
+    order_loc: IntA
+    order_wh: IntA  # index into warehouse_ids
+    ready: FloatA  # earliest departure from the warehouse with it (picking done)
+    due: FloatA  # latest service start at the customer (promise deadline)
+    size: FloatA  # m3
+    service: FloatA  # minutes at the customer
+    special: BoolA
+    penalty: FloatA  # cost if unserved (already × segment weight)
+    # couriers
+    courier_ids: tuple[str, ...]
+    courier_profile: IntA  # FLEET or CROWD
+    start_loc: IntA
+    start_min: FloatA  # when the courier is at start_loc and free
+    end_loc: IntA  # -1 = free end (crowd)
+    courier_warehouse: IntA  # warehouse whose orders it carries in this problem; -1 = any (day checks)
+    capacity: FloatA  # m3
+    end_min: FloatA  # shift end (fleet: back at end_loc) / availability end (crowd: last delivery done)
+    max_work: FloatA  # minutes of work allowed (inf = none)
+    fixed_cost: FloatA
+    cost_per_km: FloatA
+    cost_per_hour: FloatA
+    pay_per_delivery: FloatA
+    may_carry_special: BoolA
+    accept_prob: FloatA
+    # optional
+    open_min: FloatA | None = None  # earliest service start at the customer (VRPTW benchmarks)
+    late_weight: FloatA | None = None  # cost per minute late (used only when max_late_min > 0)
+    max_late_min: float = 0.0  # lateness tolerated by the checker (0 = hard deadlines)
+    decline_cost: float = 0.0  # planning cost of a declined crowd offer, per order (× (1-p))
+    plan_min: float = 0.0  # the moment this problem is planned at
+    name: str = ""
+    meta: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        L = len(self.loc_ids)
+        n = len(self.order_ids)
+        m = len(self.courier_ids)
+        W = len(self.warehouse_ids)
+        s = object.__setattr__
+        s(self, "loc_lat", _f(self.loc_lat, L, "loc_lat"))
+        s(self, "loc_lon", _f(self.loc_lon, L, "loc_lon"))
+        for name in ("dist_km", "time_min"):
+            a = np.asarray(getattr(self, name), dtype=float)
+            if a.ndim == 2:
+                a = np.stack([a, a])
+            if a.shape != (2, L, L):
+                raise DispatchInputError(f"{name}: expected shape (2, {L}, {L}), got {a.shape}")
+            if not np.isfinite(a).all() or (a < 0).any():
+                raise DispatchInputError(f"{name}: values must be finite and >= 0")
+            a.setflags(write=False)
+            s(self, name, a)
+        s(self, "warehouse_loc", _i(self.warehouse_loc, W, "warehouse_loc"))
+        for name in ("order_loc", "order_wh"):
+            s(self, name, _i(getattr(self, name), n, name))
+        for name in ("ready", "due", "size", "service", "penalty"):
+            s(self, name, _f(getattr(self, name), n, name))
+        s(self, "special", _b(self.special, n, "special"))
+        s(self, "open_min", np.zeros(n) if self.open_min is None else _f(self.open_min, n, "open_min"))
+        s(self, "late_weight", np.zeros(n) if self.late_weight is None else _f(self.late_weight, n, "late_weight"))
+        for name in ("courier_profile", "start_loc", "end_loc", "courier_warehouse"):
+            s(self, name, _i(getattr(self, name), m, name))
+        for name in ("start_min", "capacity", "end_min", "max_work", "fixed_cost", "cost_per_km",
+                     "cost_per_hour", "pay_per_delivery", "accept_prob"):
+            a = np.asarray(getattr(self, name), dtype=float).reshape(-1)
+            if a.shape[0] != m or np.isnan(a).any():
+                raise DispatchInputError(f"{name}: expected {m} numbers without gaps")
+            s(self, name, a)
+        s(self, "may_carry_special", _b(self.may_carry_special, m, "may_carry_special"))
+        # index sanity: a bad index is a programming/input error worth a clear message
+        if n and ((self.order_loc < 0) | (self.order_loc >= L)).any():
+            raise DispatchInputError("order_loc: index outside the location table")
+        if n and ((self.order_wh < 0) | (self.order_wh >= W)).any():
+            raise DispatchInputError("order_wh: index outside the warehouse table")
+        if m and ((self.start_loc < 0) | (self.start_loc >= L)).any():
+            raise DispatchInputError("start_loc: index outside the location table")
+        if m and ((self.end_loc < -1) | (self.end_loc >= L)).any():
+            raise DispatchInputError("end_loc: index outside the location table")
+        if m and ((self.courier_warehouse < -1) | (self.courier_warehouse >= W)).any():
+            raise DispatchInputError("courier_warehouse: index outside the warehouse table")
+        if not set(np.unique(self.courier_profile)).issubset({FLEET, CROWD}):
+            raise DispatchInputError("courier_profile: must be 0 (fleet) or 1 (crowd)")
+        if len(set(self.order_ids)) != n:
+            raise DispatchInputError("order ids must be unique")
+        if len(set(self.courier_ids)) != m:
+            raise DispatchInputError("courier ids must be unique")
+        if ((self.accept_prob < 0) | (self.accept_prob > 1)).any():
+            raise DispatchInputError("accept_prob: must be in [0, 1]")
+
+    # ---- sizes and small helpers -------------------------------------------------------
+    @property
+    def n_orders(self) -> int:
+        return len(self.order_ids)
+
+    @property
+    def n_couriers(self) -> int:
+        return len(self.courier_ids)
+
+    @property
+    def courier_kind(self) -> NDArray[np.str_]:
+        return np.where(self.courier_profile == FLEET, "fleet", "crowd")
+
+    def reach_min(self) -> FloatA:
+        """Minutes from each courier's start to the warehouse it serves (0 if none fixed)."""
+        wh = self.courier_warehouse
+        out = np.zeros(self.n_couriers)
+        ok = wh >= 0
+        out[ok] = self.time_min[self.courier_profile[ok], self.start_loc[ok], self.warehouse_loc[wh[ok]]]
+        return out
+
+    def reach_km(self) -> FloatA:
+        wh = self.courier_warehouse
+        out = np.zeros(self.n_couriers)
+        ok = wh >= 0
+        out[ok] = self.dist_km[self.courier_profile[ok], self.start_loc[ok], self.warehouse_loc[wh[ok]]]
+        return out
+
+    def planning_pay(self) -> FloatA:
+        """Per-delivery planning cost of each courier: pay + expected cost of a decline."""
+        crowd = self.courier_profile == CROWD
+        return self.pay_per_delivery + np.where(crowd, (1.0 - self.accept_prob) * self.decline_cost, 0.0)
+
+
+__all__ = ["CROWD", "FLEET", "KINDS", "DispatchInputError", "DispatchProblem"]

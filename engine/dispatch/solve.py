@@ -1,0 +1,99 @@
+"""The back-end registry and :func:`dispatch`, the one entry point for a static problem."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from engine.dispatch.check import check_solution
+from engine.dispatch.problem import DispatchProblem
+from engine.dispatch.result import DispatchResult
+from engine.dispatch.schedule import Trip, build_result, screen, trips_from_sequences
+from engine.errors import BackendError
+from engine.solver import Registry, Settings, SolveStats, SolveStatus, stopwatch
+
+BackendFn = Callable[..., tuple[list[list[int]], SolveStatus, float | None, str]]
+
+DISPATCH: Registry[BackendFn] = Registry("dispatch", default="pyvrp")
+
+
+def _has(mod: str) -> Callable[[], bool]:
+    return lambda: importlib.util.find_spec(mod) is not None
+
+
+@DISPATCH.register("ortools", description="OR-Tools RoutingModel, parallel cheapest insertion + GLS",
+                   available=_has("ortools"))
+def _ortools(*args, **kw):  # type: ignore[no-untyped-def]
+    from engine.dispatch.backend_ortools import solve_ortools
+
+    return solve_ortools(*args, **kw)
+
+
+@DISPATCH.register("pyvrp", description="PyVRP hybrid genetic search", available=_has("pyvrp"))
+def _pyvrp(*args, **kw):  # type: ignore[no-untyped-def]
+    from engine.dispatch.backend_pyvrp import solve_pyvrp
+
+    return solve_pyvrp(*args, **kw)
+
+
+def _repair(P: DispatchProblem, trips: list[Trip], stats: SolveStats, reasons: dict[int, str]
+            ) -> tuple[list[Trip], list[str]]:
+    """Drop orders from trips the checker rejects (never trust a solver blindly)."""
+    notes: list[str] = []
+    for _ in range(5):
+        res = build_result(P, trips, stats, reasons=reasons)
+        issues = check_solution(P, res)
+        if not issues:
+            return trips, notes
+        notes.extend(issues[:3])
+        bad = {c for c in res.routes["courier"].unique() if any(f"courier {c} " in s for s in issues)}
+        # drop the last order of each offending trip; a shorter trip is never less feasible
+        trips = [Trip(t.courier, t.warehouse, t.orders[:-1], t.start_loc, t.start_min, t.trip_no)
+                 if P.courier_ids[t.courier] in bad else t for t in trips]
+    return [t for t in trips if P.courier_ids[t.courier] not in bad], notes
+
+
+def dispatch(
+    problem: DispatchProblem,
+    settings: Settings | None = None,
+    *,
+    initial: Sequence[Sequence[int]] | None = None,
+) -> DispatchResult:
+    """Solve one static dispatch problem with the back-end named in ``settings``.
+
+    ``initial`` (optional) is a warm start: for each courier, a sequence of order indices.
+    Orders no courier can serve are reported unserved with the reason; a back-end that finds
+    nothing returns an all-unserved plan with status ``no_solution`` rather than raising.
+    """
+    settings = settings or Settings()
+    name = settings.backend or DISPATCH.default
+    fn = DISPATCH.get(name)
+    with stopwatch() as build:
+        cand, why = screen(problem)
+    reasons = {int(i): str(r) for i, r in enumerate(why) if r}
+    with stopwatch() as solve:
+        try:
+            seqs, status, objective, msg = fn(problem, settings, cand, initial)
+        except BackendError:
+            raise
+        except (ValueError, RuntimeError) as exc:  # a back-end rejecting its own model
+            raise BackendError(f"dispatch back-end {name!r} failed: {exc}") from exc
+    stats = SolveStats(backend=name, status=status, objective=None, bound=None,
+                       build_seconds=build(), solve_seconds=solve(), message=msg)
+    trips = trips_from_sequences(problem, seqs)
+    trips, notes = _repair(problem, trips, stats, reasons)
+    if notes:
+        stats = SolveStats(backend=name, status=status, build_seconds=build(), solve_seconds=solve(),
+                           message=f"{msg}; repaired: {'; '.join(notes)}")
+    res = build_result(problem, trips, stats, reasons=reasons)
+    # planning objective: total cost + expected cost of declined crowd offers
+    obj = res.cost["total"] + float(res.meta.get("expected_decline_cost", 0.0))
+    final = SolveStats(backend=name, status=status if status.has_solution or len(trips) else status,
+                       objective=obj if status.has_solution else None, bound=None,
+                       build_seconds=stats.build_seconds, solve_seconds=stats.solve_seconds,
+                       message=stats.message)
+    return DispatchResult(assignments=res.assignments, routes=res.routes, cost=res.cost, stats=final,
+                          problem=problem, meta={**res.meta, "backend_objective": objective,
+                                                 "screened_out": int(np.sum(why != ""))})

@@ -1,0 +1,49 @@
+"""Whole-day planning on the shipped small instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.dispatch import build_problem, check_solution, dispatch, orders_for_day, plan_day
+from engine.solver import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ROOT / "instances" / "metro-small"
+
+
+@pytest.fixture(scope="module")
+def small():
+    if not SMALL.exists():
+        pytest.skip("instances/metro-small not present")
+    from engine.instance import load_instance
+
+    inst = load_instance(SMALL)
+    day = inst.orders["date"].min()
+    orders = orders_for_day(inst, day)
+    return inst, orders
+
+
+def test_build_problem_static(small) -> None:
+    inst, orders = small
+    peak = orders[(orders.created_min >= 1080) & (orders.created_min < 1110)]
+    P = build_problem(inst, peak, start_min=1110)
+    assert P.n_orders == len(peak) and P.n_couriers == len(inst.fleet) + len(inst.crowd)
+    r = dispatch(P, Settings(backend="ortools", time_limit=0.5))
+    assert check_solution(P, r) == []
+
+
+@pytest.mark.parametrize("mode", ["waves", "rolling"])
+def test_plan_day_feasible(small, mode: str) -> None:
+    inst, orders = small
+    kw = {"wave_min": 30} if mode == "waves" else {"rolling": 10}
+    r = plan_day(inst, orders, Settings(backend="pyvrp", time_limit=0.3, seed=1), **kw)
+    assert check_solution(r.problem, r) == []
+    a = r.assignments
+    assert len(a) == len(orders) and set(a["order"]) == set(orders["id"])
+    assert (a.status == "served").sum() > 0.3 * len(a)
+    assert (a.loc[a.status == "unserved", "reason"] != "").all()
+    assert r.meta["mode"] == mode
+    # several trips per fleet courier over the day
+    assert r.routes[r.routes.courier_kind == "fleet"].groupby("courier")["trip"].max().max() > 1

@@ -28,7 +28,7 @@ class Column:
 
     def range_text(self) -> str:
         if self.choices:
-            return " | ".join(self.choices)
+            return " or ".join(self.choices)
         if self.min is None and self.max is None:
             return ""
         lo = "" if self.min is None else (f"> {self.min:g}" if self.min_exclusive else f">= {self.min:g}")
@@ -198,3 +198,23 @@ TABLES: tuple[Table, ...] = (
 )
 
 TABLE_BY_NAME = {t.name: t for t in TABLES}
+
+
+def schema_markdown() -> str:
+    """The table reference of ``docs/instance-format.md``, generated from :data:`TABLES`."""
+    out: list[str] = []
+    for t in TABLES:
+        need = "required" if t.required else "optional"
+        out.append(f"### `{t.default_file}` ({need})\n")
+        out.append(f"{t.description} Key: `{', '.join(t.key)}`."
+                   + (" Must have at least one row." if t.nonempty else "")
+                   + "".join(f" `{o.lo}` < `{o.hi}` on every row." for o in t.orders) + "\n")
+        out.append("| column | type | unit | allowed | refers to | notes |")
+        out.append("|---|---|---|---|---|---|")
+        for c in t.columns:
+            note = c.description
+            if c.optional:
+                note = (note + "; " if note else "") + f"optional column, default `{c.default}`"
+            out.append(f"| `{c.name}` | {c.kind} | {c.unit} | {c.range_text()} | {f'`{c.ref}`' if c.ref else ''} | {note} |")
+        out.append("")
+    return "\n".join(out)

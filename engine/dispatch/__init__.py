@@ -20,6 +20,7 @@ from engine.dispatch.day import build_problem, orders_for_day, plan_day
 from engine.dispatch.problem import DispatchInputError, DispatchProblem
 from engine.dispatch.result import DispatchResult
 from engine.dispatch.solve import DISPATCH, dispatch
+from engine.dispatch.vrptw import read_vrptw, solve_vrptw_file
 
 __all__ = [
     "DISPATCH",
@@ -32,4 +33,6 @@ __all__ = [
     "orders_for_day",
     "plan_day",
     "problem_from_frames",
+    "read_vrptw",
+    "solve_vrptw_file",
 ]

@@ -13,8 +13,10 @@ starting where and when they become free), solved by :func:`dispatch`.
 
 Fleet couriers thus do several trips per shift, each starting at their warehouse; crowd
 couriers continue from where their last trip ended, within their availability and maximum
-working time. Crowd offers are accepted with the courier's probability (seeded); a declined
-trip's orders are re-offered at the next epoch and that courier is not asked again in it.
+working time. With the option ``simulate_declines`` (off by default: the simulation stage
+draws declines when it executes the plan) crowd offers are accepted with the courier's
+probability (seeded); a declined trip's orders are re-offered at the next epoch and that
+courier is not asked again in it.
 Plans price crowd work on expected cost: pay + (1 - p) × ``decline_cost`` per order.
 """
 
@@ -220,7 +222,7 @@ def plan_problem_day(
     rolling: bool,
     created: np.ndarray,
     wave_time_per_order: float = 0.005,
-    simulate_declines: bool = True,
+    simulate_declines: bool = False,
     decline_cost: float | None = None,
 ) -> DispatchResult:
     """:func:`plan_day` on a day problem whose crowd couriers have no fixed warehouse."""

@@ -1,0 +1,89 @@
+"""Build a :class:`StockingProblem` from an instance and a forecast with scenarios."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import ConfigError
+from engine.stocking.problem import StockingProblem
+
+
+def build_problem(
+    instance: Any,
+    forecast_result: Any,
+    *,
+    cycle_days: int | None = None,
+    scenarios: int | None = None,
+) -> StockingProblem:
+    """Stocking problem of ``instance`` with demand from ``forecast_result.scenarios``.
+
+    Scenario demand of (sku, zone) = the forecast sample path summed over the first
+    ``cycle_days`` horizon days (default: the instance's cycle); the first ``scenarios`` sample
+    paths are used (default: the instance's scenario count, capped by what the forecast has).
+    """
+    m = instance.manifest
+    days = int(cycle_days if cycle_days is not None else m.planning.cycle_days)
+    sc = np.asarray(forecast_result.scenarios)
+    if sc.ndim != 3 or sc.shape[0] == 0:
+        raise ConfigError("the forecast has no demand scenarios: run the forecast with n_scenarios > 0")
+    K_all, N, H = sc.shape
+    if days < 1 or days > H:
+        raise ConfigError(f"cycle_days must be in 1..{H} (the forecast horizon), got {days}")
+    want = int(scenarios) if scenarios is not None else min(int(m.planning.scenarios), K_all)
+    if want < 1:
+        raise ConfigError(f"scenarios must be >= 1, got {want}")
+    if want > K_all:
+        raise ConfigError(f"asked for {want} scenarios but the forecast has only {K_all}")
+    series = forecast_result.series
+    if "zone" not in series.columns:
+        raise ConfigError("the forecast must be per (sku, zone) for stocking; its series have no zone")
+
+    fw = instance.forward_warehouses
+    if len(fw) == 0:
+        raise ConfigError(f"instance {instance.name!r} has no forward warehouse to stock")
+    skus = instance.skus["id"].astype(str).tolist()
+    zones = instance.zones["id"].astype(str).tolist()
+    wids = fw["id"].astype(str).tolist()
+    s_idx = pd.Index(skus).get_indexer(series["sku"].astype(str))
+    z_idx = pd.Index(zones).get_indexer(series["zone"].astype(str))
+    unknown = (s_idx < 0) | (z_idx < 0)
+    if unknown.any():
+        raise ConfigError(f"{int(unknown.sum())} forecast series name a SKU or zone that is not in the instance")
+    cyc = sc[:want, :, :days].sum(axis=2).astype(float)  # (K, N)
+    demand = np.zeros((len(skus), len(zones), want))
+    np.add.at(demand, (s_idx, z_idx), cyc.T)
+    demand = np.maximum(demand, 0.0)
+
+    st = m.stocking
+    sk = instance.skus
+    vol = sk["unit_volume_m3"].to_numpy(float)
+    value = sk["unit_value"].to_numpy(float)
+    handling = fw["handling_cost_per_unit"].to_numpy(float)
+    holding = fw["holding_cost_per_m3_day"].to_numpy(float)
+    unit_cost = st.transfer_cost_per_m3 * vol[:, None] + handling[None, :] + holding[None, :] * vol[:, None] * days
+    cov = instance.coverage().reindex(index=wids, columns=zones).fillna(False).to_numpy(bool)
+    high = sk["high_value"].to_numpy(bool)
+    allows = fw["allows_high_value"].to_numpy(bool)
+    allowed = ~(high[:, None] & ~allows[None, :])
+    return StockingProblem(
+        skus=tuple(skus),
+        warehouses=tuple(wids),
+        zones=tuple(zones),
+        volume_m3=vol,
+        unit_value=value,
+        fast_value=st.fast_value_base + st.fast_value_rate * value,
+        unit_cost=unit_cost,
+        leftover_cost=st.leftover_rate * value,
+        demand=demand,
+        probability=np.full(want, 1.0 / want),
+        covers=cov,
+        capacity_m3=fw["capacity_m3"].to_numpy(float),
+        allowed=allowed,
+        slotting_fixed_cost=float(st.slotting_fixed_cost),
+        min_lot=int(st.min_lot),
+        budget=None if st.budget is None else float(st.budget),
+        cycle_days=days,
+    )

@@ -1,0 +1,139 @@
+"""Exact second stage: fast-served units for given stock, vectorised over SKUs and scenarios.
+
+For one SKU and scenario the second stage is a bipartite max-flow: warehouses with stock q_w,
+zone groups with demand d_p, arcs where w covers p. Because one fast unit is worth the same
+wherever it goes, only the flow value matters, and by max-flow/min-cut
+
+    flow(q) = min over warehouse subsets T of  q(W \\ T) + d(groups touched by T).
+
+``cut_oracle`` enumerates the 2^W subsets with one matrix product per SKU chunk (W <= 14).
+Beside the flow it returns, per warehouse, delta = A_w - B_w where A_w (B_w) is the minimum over
+subsets containing (not containing) w. Then, holding the other stocks fixed,
+
+    flow(q + t e_w) = flow + min(t, max(delta, 0))      (room to add)
+    flow(q - t e_w) = flow - max(0, t - max(-delta, 0)) (slack to remove)
+
+which is all the decomposition needs for exact one-dimensional moves and for its dual bound.
+``allocation`` returns an optimal allocation per warehouse (scipy max-flow) for reporting.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import maximum_flow
+
+from engine.errors import BackendError
+
+MAX_ENUM_W = 14
+
+
+def _subsets(W: int) -> np.ndarray:
+    """(2^W, W) bool: bit w of t set <=> w in T."""
+    t = np.arange(2**W, dtype=np.int64)
+    return ((t[:, None] >> np.arange(W)[None, :]) & 1).astype(bool)
+
+
+def _min_except_each_axis(X: np.ndarray, n_lead: int, axes: list[int], out: dict[int, np.ndarray]) -> None:
+    """For every axis a in ``axes`` (size 2 each), the min of X over all other listed axes.
+
+    Divide and conquer: two reductions of the full array per level instead of one per axis.
+    """
+    if len(axes) == 1:
+        out[axes[0]] = X
+        return
+    half = len(axes) // 2
+    first, second = axes[:half], axes[half:]
+    # positions of the listed axes in X are n_lead + index in ``axes``
+    pos = {a: n_lead + i for i, a in enumerate(axes)}
+    X1 = X.min(axis=tuple(pos[a] for a in second))
+    X2 = X.min(axis=tuple(pos[a] for a in first))
+    _min_except_each_axis(X1, n_lead, first, out)
+    _min_except_each_axis(X2, n_lead, second, out)
+
+
+class CutOracle:
+    """Min-cut enumeration for a fixed coverage graph (W warehouses x P zone groups)."""
+
+    def __init__(self, covers: np.ndarray, *, chunk_rows: int = 16384) -> None:
+        W, P = covers.shape
+        if W > MAX_ENUM_W:
+            raise BackendError(
+                f"the cut oracle enumerates 2^W warehouse subsets and supports W <= {MAX_ENUM_W} "
+                f"forward warehouses (got {W}); use an exact MIP back-end"
+            )
+        self.W, self.P = W, P
+        T = _subsets(W)
+        touched = (T.astype(np.float32) @ covers.astype(np.float32)) > 0  # (2^W, P)
+        self.touch = np.ascontiguousarray(touched.T.astype(np.float32))  # (P, 2^W)
+        self.outside = np.ascontiguousarray((~T).T.astype(np.float32))  # (W, 2^W)
+        self.chunk_rows = chunk_rows
+
+    def __call__(
+        self, q: np.ndarray, dem: np.ndarray, *, want_delta: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """q (S, W), dem (S, P, K) -> flow (S, K) and delta (S, W, K) (or None)."""
+        S, P, K = dem.shape
+        W = self.W
+        flow = np.empty((S, K), dtype=np.float64)
+        delta = np.empty((S, W, K), dtype=np.float32) if want_delta else None
+        b = max(1, self.chunk_rows // max(K, 1))
+        qf = q.astype(np.float32)
+        for lo in range(0, S, b):
+            hi = min(S, lo + b)
+            n = hi - lo
+            dT = np.ascontiguousarray(dem[lo:hi].transpose(0, 2, 1), dtype=np.float32).reshape(n * K, P)
+            C = (dT @ self.touch).reshape(n, K, -1)
+            C += (qf[lo:hi] @ self.outside)[:, None, :]
+            flow[lo:hi] = C.min(axis=2)
+            if delta is not None:
+                # subset index t = sum_w bit_w 2^w; C-order reshape puts bit W-1 first
+                Cr = C.reshape(n, K, *([2] * W))
+                parts: dict[int, np.ndarray] = {}
+                _min_except_each_axis(Cr, 2, [W - 1 - i for i in range(W)], parts)
+                for w in range(W):
+                    ab = parts[w]  # (n, K, 2): [..., 0] = w not in T (B), [..., 1] = w in T (A)
+                    delta[lo:hi, w, :] = ab[..., 1] - ab[..., 0]
+        return flow, delta
+
+
+def allocation(q: np.ndarray, dem: np.ndarray, covers: np.ndarray, *, chunk: int = 20000) -> np.ndarray:
+    """Optimal fast-served units per warehouse and scenario, (S, W, K), by max-flow.
+
+    Demand and stock are rounded to integers (scipy's max-flow is integral); the returned
+    allocation is one optimal second stage (optimal allocations are not unique).
+    """
+    S, P, K = dem.shape
+    W = covers.shape[0]
+    aw, ap = np.nonzero(covers)
+    A = aw.size
+    qi = np.rint(q).astype(np.int64)
+    di = np.rint(dem).astype(np.int64)
+    out = np.zeros((S, W, K))
+    if A == 0:
+        return out
+    # rows (s, k) flattened; process in chunks of blocks
+    rows = S * K
+    n = W + P
+    big = int(max(di.sum(axis=1).max(initial=0), 1))
+    for lo in range(0, rows, chunk):
+        hi = min(rows, lo + chunk)
+        B = hi - lo
+        r = np.arange(lo, hi)
+        s, k = np.divmod(r, K)
+        base = 2 + np.arange(B)[:, None] * n
+        tails = np.concatenate([
+            np.zeros(B * W, np.int64), (base + aw[None, :]).ravel(), (base + W + np.arange(P)[None, :]).ravel()
+        ])
+        heads = np.concatenate([
+            (base + np.arange(W)[None, :]).ravel(), (base + W + ap[None, :]).ravel(), np.ones(B * P, np.int64)
+        ])
+        caps = np.concatenate([qi[s].ravel(), np.full(B * A, big), di[s, :, k].ravel()])
+        N = 2 + B * n
+        G = sp.csr_matrix((caps.astype(np.int32), (tails, heads)), shape=(N, N))
+        res = maximum_flow(G, 0, 1, method="dinic")
+        F = res.flow.tocsr()
+        # flow on source -> warehouse arcs = units served from that warehouse
+        src = F[0].toarray().ravel()[2:].reshape(B, n)[:, :W]
+        out[s, :, k] = np.maximum(src, 0)
+    return out

@@ -6,6 +6,7 @@
 """
 
 from engine.forecast import gbm as _gbm  # noqa: F401  (registers the global model)
+from engine.forecast.backtest import backtest, read_demand_csv
 from engine.forecast.core import AUTO_CANDIDATES, FittedForecast, fit, fit_panel, forecast
 from engine.forecast.methods import FORECASTERS
 from engine.forecast.panel import ForecastInputError, Panel, build_panel
@@ -20,8 +21,10 @@ __all__ = [
     "ForecastInputError",
     "ForecastResult",
     "Panel",
+    "backtest",
     "build_panel",
     "fit",
     "fit_panel",
     "forecast",
+    "read_demand_csv",
 ]

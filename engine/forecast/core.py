@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from engine.errors import ConfigError
 from engine.forecast import distribution as dist
@@ -133,9 +134,20 @@ def _run_method(
     return clean
 
 
-def fit_panel(panel: Panel, method: str, opts: Mapping[str, Any], *, build_seconds: float = 0.0) -> FittedForecast:
-    """Fit ``method`` (a registry name, or "auto") on a panel whose calendar runs ``panel.h`` ahead."""
+def fit_panel(
+    panel: Panel, method: str, opts: Mapping[str, Any], *, build_seconds: float = 0.0, threads: int = 1
+) -> FittedForecast:
+    """Fit ``method`` (a registry name, or "auto") on a panel whose calendar runs ``panel.h`` ahead.
+
+    ``threads`` caps the native thread pools (the tree ensemble's OpenMP); on a shared
+    machine one thread is often faster than two contended ones.
+    """
     FORECASTERS.info(method)  # unknown / unavailable names fail here, with the list of choices
+    with threadpool_limits(limits=max(1, int(threads))):
+        return _fit_panel(panel, method, opts, build_seconds)
+
+
+def _fit_panel(panel: Panel, method: str, opts: Mapping[str, Any], build_seconds: float) -> FittedForecast:
     notes = list(panel.notes)
     with stopwatch() as elapsed:
         n, t, h = panel.n, panel.t, panel.h
@@ -292,4 +304,4 @@ def fit(
     s = _settings(settings)
     with stopwatch() as elapsed:
         panel = build_panel(history, horizon=horizon, start=start, events=events, options=s.options)
-    return fit_panel(panel, s.backend or "auto", s.options, build_seconds=elapsed())
+    return fit_panel(panel, s.backend or "auto", s.options, build_seconds=elapsed(), threads=s.threads)

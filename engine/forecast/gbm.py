@@ -96,7 +96,7 @@ class _Design:
         return np.concatenate(parts, axis=1), leff
 
 
-def _fit_model(des: _Design, before: int, h: int, opts: Mapping[str, Any]) -> Any:
+def _fit_model(des: _Design, before: int, h: int, opts: Mapping[str, Any]) -> tuple[Any, np.ndarray]:
     """Fit on targets strictly before period ``before``."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
@@ -109,7 +109,7 @@ def _fit_model(des: _Design, before: int, h: int, opts: Mapping[str, Any]) -> An
     if span < 1 or n * span < 200:
         raise MethodUnavailable(f"global model needs more history (got {p.t} periods)")
     rng = np.random.default_rng(0)
-    rows = int(min(int(opts.get("gbm_max_rows", 150_000)), n * span * h))
+    rows = int(min(int(opts.get("gbm_max_rows", 40_000)), n * span * h))
     i = rng.integers(0, n, rows)
     t = rng.integers(t_lo, before, rows)
     k = rng.integers(1, h + 1, rows)
@@ -120,15 +120,16 @@ def _fit_model(des: _Design, before: int, h: int, opts: Mapping[str, Any]) -> An
         raise MethodUnavailable("global model: no demand in the training window")
     model = HistGradientBoostingRegressor(
         loss="poisson",
-        max_iter=int(opts.get("gbm_max_iter", 200)),
-        learning_rate=float(opts.get("gbm_learning_rate", 0.1)),
-        max_leaf_nodes=int(opts.get("gbm_leaves", 31)),
+        max_iter=int(opts.get("gbm_max_iter", 80)),
+        learning_rate=float(opts.get("gbm_learning_rate", 0.15)),
+        max_leaf_nodes=int(opts.get("gbm_leaves", 15)),
         min_samples_leaf=int(opts.get("gbm_min_leaf", 40)),
         early_stopping=False,
         random_state=0,
     )
-    model.fit(x, target, sample_weight=leff)
-    return model
+    keep = ~np.isnan(x).all(axis=0)  # e.g. "two years ago" on a short history: no information
+    model.fit(x[:, keep], target, sample_weight=leff)
+    return model, keep
 
 
 @FORECASTERS.register("global", description="gradient-boosted trees across series on lags, calendar and events")
@@ -142,12 +143,12 @@ def global_model(
     model = None if refit else _fit_model(des, min(origins), h, opts)
     out = []
     for o in origins:
-        mdl = _fit_model(des, o, h, opts) if refit else model
+        mdl, keep = _fit_model(des, o, h, opts) if refit else model
         i = np.repeat(np.arange(n), h)
         k = np.tile(np.arange(1, h + 1), n)
         t = o - 1 + k
         x, leff = des.rows(i, t, k)
-        pred = mdl.predict(x) * leff
+        pred = mdl.predict(x[:, keep]) * leff
         # series without any demand before the origin stay at zero
         alive = des.c[:, o] > 0
         out.append(np.where(alive[:, None], pred.reshape(n, h), 0.0))

@@ -6,8 +6,8 @@ orders (created by ``t``, not yet committed) and the couriers free by then form 
 starting where and when they become free), solved by :func:`dispatch`.
 
 * **waves** (``wave_min``): every planned trip is committed;
-* **rolling** (``rolling``): only trips that leave their warehouse before the next re-plan
-  are committed; the rest go back to the pool and are re-planned at the next epoch with the
+* **rolling** (``rolling``): only trips whose courier must set off before the next re-plan
+  (to be at the warehouse when the trip leaves) are committed; the rest go back to the pool and are re-planned at the next epoch with the
   previous plan as a warm start. Committed trips are frozen (the courier is busy until the
   trip ends), so re-plans never move a committed stop.
 
@@ -296,12 +296,13 @@ def plan_problem_day(
         oid_to_sub = {o: j for j, o in enumerate(sub.order_ids)}
         warm = {}
         committed_here = 0
+        lead = sub.reach_min()  # ride to the warehouse: the courier must set off this much earlier
         for cid, g in served.groupby("courier", sort=False):
             j = cid_to_sub[cid]
             seq = [oid_to_sub[o] for o in g["order"]]
             v = int(cour[j])
             depart = float(g["depart_min"].iloc[0])
-            if rolling and depart > t + period + 1e-9:
+            if rolling and depart - lead[j] > t + period + 1e-9:
                 warm[cid] = list(g["order"])  # re-planned next epoch, warm start
                 continue
             if P.courier_profile[v] == CROWD and simulate_declines and rng.random() >= P.accept_prob[v]:

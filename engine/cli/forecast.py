@@ -142,12 +142,15 @@ def backtest_cmd(
         return
     m = res.metrics
     rows = m[m["fold"] == "all"] if segments else res.overall()
-    cov = [c for c in m.columns if c.startswith("coverage_")]
+    cov = [c for c in ("coverage_80", "coverage_60") if c in m.columns]
     t = Table(title=f"backtest {source}: {folds} fold(s) × {horizon} periods, origins {', '.join(map(str, res.origins))}",
               title_justify="left")
     cols = ["method", "segment", "n_series", "wmape", "mase", "bias", "pinball_scaled", *cov, "seconds"]
+    heads = {"n_series": "series", "pinball_scaled": "pinball/Σy", "coverage_80": "cov 80%", "coverage_60": "cov 60%",
+             "seconds": "s"}
     for c in cols:
-        t.add_column(c, justify="left" if c in ("method", "segment") else "right")
+        text = c in ("method", "segment")
+        t.add_column(heads.get(c, c), justify="left" if text else "right", no_wrap=text)
     best = rows[rows["segment"] == "all"]["wmape"].min()
     for _, r in rows.iterrows():
         style = "bold green" if r["segment"] == "all" and r["wmape"] == best else None

@@ -213,7 +213,7 @@ def _fit_panel(panel: Panel, method: str, opts: Mapping[str, Any], build_seconds
             notes.append("no holdout: dispersion from the variance of the history, scenarios independent")
     return FittedForecast(
         panel=panel, method=method, mean=mean, chosen=chosen, segment=segment, alpha=alpha,
-        dependence=dep, notes=tuple(notes), holdout=holdout,
+        dependence=dep, notes=tuple(dict.fromkeys(notes)), holdout=holdout,
         build_seconds=build_seconds, fit_seconds=elapsed(),
     )
 

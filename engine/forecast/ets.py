@@ -59,7 +59,7 @@ def yearly_factors(
     mid = np.arange(half, t - half)
     cma = (c[:, mid + half] - c[:, mid - half]) / (2 * half)
     ratio = np.where(cma > 0, y[:, mid] / np.maximum(cma, 1e-12), 1.0)
-    phase = (dates.dayofyear.to_numpy() - 1) / 365.25
+    phase = (dates.day_of_year.to_numpy() - 1) / 365.25
     k = np.arange(1, harmonics + 1)
     ang = 2 * np.pi * phase[:, None] * k[None, :]
     x = np.concatenate([np.ones((len(dates), 1)), np.sin(ang), np.cos(ang)], axis=1)
@@ -84,8 +84,12 @@ def seasonal_factors(p: Panel, opts: Mapping[str, Any], notes: list[str]) -> np.
         )
         if fy is not None:
             f = fy
+        else:
+            notes.append(f"ets: {t} periods is under two years of history, so no yearly seasonality")
     if p.season_week:
-        dow = p.dates.dayofweek.to_numpy()
+        if t < 14:
+            notes.append(f"ets: {t} periods is under two weeks of history, so no weekday profile")
+        dow = p.dates.day_of_week.to_numpy()
         fw = weekly_factors(p.y / f[:, :t], dow, weeks=int(opts.get("weekly_weeks", 26)))
         f = f * fw[:, dow]
     return f

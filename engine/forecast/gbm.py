@@ -46,9 +46,9 @@ class _Design:
         self.wins = (7, 28, 91) if daily else (4, 13, 26)
         self.smooth = 3 if daily else 1
         d = panel.dates
-        cal = [d.dayofyear.to_numpy(), d.month.to_numpy()]
+        cal = [d.day_of_year.to_numpy(), d.month.to_numpy()]
         if daily:
-            cal += [d.dayofweek.to_numpy(), d.day.to_numpy()]
+            cal += [d.day_of_week.to_numpy(), d.day.to_numpy()]
         else:
             cal += [d.isocalendar().week.to_numpy().astype(np.int64)]
         self.cal = np.stack(cal, axis=1).astype(float)

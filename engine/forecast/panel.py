@@ -91,7 +91,13 @@ def _fail(msg: str, rows: pd.Index | np.ndarray | None = None) -> ForecastInputE
 
 
 def _parse_dates(col: pd.Series, what: str) -> pd.Series:
-    parsed = pd.to_datetime(col, errors="coerce")
+    if pd.api.types.is_datetime64_any_dtype(col):
+        parsed = pd.to_datetime(col)
+    else:
+        parsed = pd.to_datetime(col, errors="coerce", format="ISO8601")
+        retry = parsed.isna() & col.notna()
+        if retry.any():  # dates objects or other spellings: parse those one by one
+            parsed[retry] = pd.to_datetime(col[retry].astype(str), errors="coerce", format="mixed")
     bad = parsed.isna()
     if bad.any():
         raise _fail(f"{what}: 'date' is not a valid date", col.index[bad.to_numpy()])

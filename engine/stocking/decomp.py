@@ -1,3 +1,422 @@
+"""Decomposition back-end: per-SKU structure, capacity prices, and a proven bound.
+
+The problem separates by SKU except for the capacity (and budget) rows. With prices lambda_w
+on warehouse volume (and mu on inventory value) each SKU faces its own small two-stage problem.
+
+Primal (a plan): block coordinate ascent over warehouses. For one warehouse column the exact
+second stage gives, per SKU and scenario, how many more units that warehouse could still
+serve and how many it could give up for free (``flow.CutOracle``), so the best stock level of
+that column alone is a newsvendor quantile — exact, fixed cost and minimum lot included. The
+price of the column is set by bisection so that its warehouse is exactly full (market
+clearing), so every plan the loop visits respects capacity. Warehouses that share no zone are
+updated together (a colouring of the coverage graph). The budget is priced by a multiplier
+and, if still exceeded, repaired by removing the cheapest units.
+
+Dual (the bound): for any prices, any alpha[s,w,k] in [0, p_k g_s] with
+sum_k alpha[s,w,k] <= price-adjusted unit charge is a feasible dual of the LP relaxation of
+each SKU's subproblem, with beta[s,p,k] = p_k g_s - min over warehouses covering p of alpha.
+So  sum d * beta + lambda . capacity + mu * budget  >= LP optimum >= MIP optimum.  alpha is
+read from the min cuts of the current plan (stock that binds in scenario k gets its full
+share), scaled to fit the charge; it is tight when the plan is LP-optimal at the prices. With
+slotting fixed costs the charge includes F / U (the LP relaxation of the slot variable), which
+is valid but weak, as is any LP bound with fixed costs.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from engine.solver import Settings, SolveStatus
+from engine.stocking.dual import sku_bounds
+from engine.stocking.exact_sku import solve_sku
+from engine.stocking.flow import CutOracle
 from engine.stocking.outcome import Outcome
-def solve_decomp(problem, settings):
-    raise NotImplementedError
+from engine.stocking.problem import StockingProblem
+from engine.stocking.rules import newsvendor
+
+OPTIONS = {"max_sweeps", "start", "polish_rounds", "exact_share"}
+
+
+def _colour_classes(cov: np.ndarray) -> list[np.ndarray]:
+    """Greedy colouring of warehouses: same colour = no shared zone group."""
+    W = cov.shape[0]
+    adj = (cov.astype(int) @ cov.T.astype(int)) > 0
+    deg = adj.sum(axis=1)
+    colour = np.full(W, -1)
+    for w in np.argsort(-deg, kind="stable"):
+        used = {int(colour[v]) for v in np.flatnonzero(adj[w]) if colour[v] >= 0 and v != w}
+        c = 0
+        while c in used:
+            c += 1
+        colour[w] = c
+    return [np.flatnonzero(colour == c) for c in range(int(colour.max()) + 1)]
+
+
+class _Column:
+    """Exact one-dimensional stock choice for one warehouse column, all SKUs at once."""
+
+    def __init__(self, delta: np.ndarray, q: np.ndarray, prob: np.ndarray, g: np.ndarray,
+                 F: np.ndarray, U: np.ndarray, min_lot: int) -> None:
+        self.r = np.maximum(delta, 0.0)  # (S, K) more units this column could serve
+        self.sl = np.maximum(-delta, 0.0)  # (S, K) units it could give up for free
+        self.q, self.prob, self.g, self.F, self.U, self.m = q, prob, g, F, U, min_lot
+        o = np.argsort(-self.r, axis=1, kind="stable")
+        self.r_desc = np.take_along_axis(self.r, o, axis=1)
+        self.cum_r = np.cumsum(prob[o], axis=1)
+        o = np.argsort(self.sl, axis=1, kind="stable")
+        self.sl_asc = np.take_along_axis(self.sl, o, axis=1)
+        self.cum_sl = np.cumsum(prob[o], axis=1)
+        self.p_up1 = (self.r >= 1) @ prob
+
+    def change(self, t: np.ndarray, price: np.ndarray) -> np.ndarray:
+        """Exact change of (value - price * stock - fixed cost) from q to t."""
+        q, g = self.q, self.g
+        up = np.maximum(t - q, 0.0)
+        dn = np.maximum(q - t, 0.0)
+        gain_up = np.minimum(up[:, None], self.r) @ self.prob
+        loss_dn = np.maximum(dn[:, None] - self.sl, 0.0) @ self.prob
+        fixed = self.F * ((t > 0).astype(float) - (q > 0).astype(float))
+        return g * (gain_up - loss_dn) - price * (up - dn) - fixed
+
+    def best(self, price: np.ndarray) -> np.ndarray:
+        """Best stock level per SKU for per-unit ``price`` (charge + capacity/budget prices)."""
+        S, K = self.r.shape
+        g = self.g
+        rho = np.where(g > 0, price / np.where(g > 0, g, 1.0), np.inf)
+        eps = 1e-12
+        i_up = (self.cum_r < rho[:, None] - eps).sum(axis=1)
+        n_up = np.where(i_up < K, self.r_desc[np.arange(S), np.minimum(i_up, K - 1)], 0.0)
+        i_dn = (self.cum_sl < rho[:, None] - eps).sum(axis=1)
+        m_dn = np.where(i_dn < K, self.sl_asc[np.arange(S), np.minimum(i_dn, K - 1)], np.inf)
+        t = np.where(n_up > 0, self.q + n_up, np.maximum(self.q - m_dn, 0.0))
+        t = np.minimum(t, self.U)
+        if self.m > 0 or (self.F > 0).any():
+            cands = [t, np.zeros_like(t), self.q]
+            if self.m > 0:
+                cands.append(np.where(self.U > 0, np.maximum(t, self.m), 0.0))
+            vals = np.stack([self.change(c, price) for c in cands])
+            if self.m > 0:  # levels between 0 and the minimum lot are not allowed
+                for i, c in enumerate(cands):
+                    vals[i, (c > 0) & (c < self.m)] = -np.inf
+            t = np.stack(cands)[np.argmax(vals, axis=0), np.arange(S)]
+        return t
+
+
+class _Decomp:
+    def __init__(self, problem: StockingProblem, settings: Settings) -> None:
+        self.p = problem
+        self.settings = settings
+        self.t0 = time.perf_counter()
+        groups = problem.zone_groups()
+        self.cov = groups.covers
+        self.dem = problem.grouped_demand().astype(np.float32)
+        self.prob = problem.probability
+        self.g = problem.gain
+        self.charge = problem.charge
+        self.F = problem.fixed_cost
+        U = problem.upper_units()
+        if problem.min_lot > 0:
+            U = np.where(U > 0, np.maximum(U, problem.min_lot), 0.0)
+        self.U = U
+        self.oracle = CutOracle(self.cov)
+        self.colours = _colour_classes(self.cov)
+        S, W = U.shape
+        self.lam = np.zeros(W)
+        self.mu = 0.0
+        self.best_q: np.ndarray | None = None
+        self.best_obj = -np.inf
+        self.best_ub = np.inf
+        self.history: list[tuple[float, float, float]] = []
+
+    # -- evaluation -------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def refresh(self, q: np.ndarray, rows: np.ndarray | None = None) -> None:
+        if rows is None:
+            self.flow, self.delta = self.oracle(q, self.dem)
+        elif rows.size:
+            f, d = self.oracle(q[rows], self.dem[rows])
+            self.flow[rows] = f
+            self.delta[rows] = d  # type: ignore[index]
+        self.q = q
+
+    def profit(self, q: np.ndarray) -> float:
+        value = float(self.g @ (self.flow @ self.prob))
+        return value - float((self.charge * q).sum()) - float((self.F * (q > 0)).sum())
+
+    def budget_ok(self, q: np.ndarray) -> bool:
+        b = self.p.budget
+        return b is None or float((self.p.unit_value @ q).sum()) <= b * (1 + 1e-9)
+
+    def record(self, sweeps: int = 0) -> None:
+        q = self.q
+        vol = self.p.volume_m3 @ q
+        if (vol <= self.p.capacity_m3 * (1 + 1e-9) + 1e-12).all() and self.budget_ok(q):
+            obj = self.profit(q)
+            if obj > self.best_obj:
+                self.best_obj, self.best_q = obj, q.copy()
+        ub = self.bound(self.lam, self.mu, sweeps=sweeps)
+        self.best_ub = min(self.best_ub, ub)
+        self.history.append((self.elapsed(), self.best_obj, self.best_ub))
+
+    def bound(self, lam: np.ndarray, mu: float, sweeps: int = 1) -> float:
+        """Valid upper bound from the current cuts at prices (lam, mu); see ``dual``."""
+        p = self.p
+        price = self.charge + lam[None, :] * p.volume_m3[:, None] + mu * p.unit_value[:, None]
+        price = price + np.where(self.U > 0, self.F / np.maximum(self.U, 1.0), 0.0)
+        free = (~p.allowed) | (self.U <= 0)
+        per_sku = sku_bounds(self.delta, self.dem, self.cov, self.prob, self.g, price, free, sweeps=sweeps)
+        total = float(per_sku.sum()) + float(lam @ p.capacity_m3)
+        if p.budget is not None:
+            total += mu * float(p.budget)
+        return total
+
+    # -- primal moves ------------------------------------------------------------------------
+    def clear_column(self, w: int, q: np.ndarray) -> tuple[np.ndarray, float]:
+        """Best column w for all SKUs at the market-clearing capacity price of w."""
+        p = self.p
+        col = _Column(self.delta[:, w, :].astype(float), q[:, w], self.prob, self.g, self.F[:, w],
+                      self.U[:, w], p.min_lot)
+        base = self.charge[:, w] + self.mu * p.unit_value
+        v, cap = p.volume_m3, float(p.capacity_m3[w])
+
+        def at(lam: float) -> np.ndarray:
+            return col.best(base + lam * v)
+
+        t = at(0.0)
+        if float(v @ t) <= cap:
+            return t, 0.0
+        hi = float(np.max(self.g / v)) * 1.01 + 1.0
+        t_hi = at(hi)
+        lo = hi * 1e-9
+        if float(v @ at(lo)) <= cap:
+            hi, t_hi, lo = lo, at(lo), 0.0
+        else:
+            for _ in range(60):  # geometric bisection: prices span orders of magnitude
+                mid = float(np.sqrt(lo * hi))
+                tm = at(mid)
+                if float(v @ tm) <= cap:
+                    hi, t_hi = mid, tm
+                else:
+                    lo = mid
+                if hi - lo <= 1e-6 * hi:
+                    break
+        # fill what is left at the threshold with units of the SKUs that are indifferent there
+        t_lo = at(lo)
+        extra = np.maximum(t_lo - t_hi, 0.0)
+        left = cap - float(v @ t_hi)
+        if left > 0 and extra.any():
+            order = np.argsort(-(self.g / v), kind="stable")
+            order = order[extra[order] > 0]
+            n = extra[order]
+            room = left - np.concatenate([[0.0], np.cumsum(n * v[order])[:-1]])
+            take = np.clip(np.floor(room / v[order] + 1e-9), 0.0, n)
+            t_hi = t_hi.copy()
+            t_hi[order] += take
+        return t_hi, hi
+
+    def adjust_budget_price(self, q: np.ndarray) -> None:
+        b = self.p.budget
+        if b is None:
+            return
+        used = float((self.p.unit_value @ q).sum())
+        if used > b:
+            base = float(np.median(self.g / np.maximum(self.p.unit_value, 1e-9)))
+            self.mu = max(self.mu * 1.6, 0.02 * base)
+        elif used < 0.99 * b and self.mu > 0:
+            self.mu *= 0.75
+
+    def sweep(self, deadline: float) -> bool:
+        changed_any = False
+        for cls in self.colours:
+            if self.elapsed() > deadline:
+                break
+            q = self.q.copy()
+            for w in cls:
+                t, lam = self.clear_column(int(w), self.q)
+                q[:, w] = t
+                self.lam[w] = lam
+            rows = np.flatnonzero((q != self.q).any(axis=1))
+            changed_any |= bool(rows.size)
+            self.refresh(q, rows)
+            self.adjust_budget_price(q)
+            self.record()
+            if self.gap() <= self.settings.mip_gap:
+                return False
+        return changed_any
+
+    def gap(self) -> float:
+        if not np.isfinite(self.best_obj):
+            return np.inf
+        return (self.best_ub - self.best_obj) / max(abs(self.best_obj), 1e-9)
+
+    def repair_budget(self) -> None:
+        """Remove the units that lose least per unit of value until the budget holds."""
+        p = self.p
+        for _ in range(200):
+            q = self.q
+            if self.budget_ok(q):
+                return
+            excess = float((p.unit_value @ q).sum()) - float(p.budget)  # type: ignore[arg-type]
+            sl0 = (self.delta <= -1).astype(float)  # removing one unit costs nothing there
+            loss = self.g[:, None] * (1.0 - sl0 @ self.prob) - self.charge
+            ratio = np.where(q > 0, loss / p.unit_value[:, None], np.inf)
+            # one unit per SKU per round: its cheapest warehouse
+            w_best = np.argmin(ratio, axis=1)
+            r_best = ratio[np.arange(len(q)), w_best]
+            order = np.argsort(r_best, kind="stable")
+            order = order[np.isfinite(r_best[order])]
+            cum = np.cumsum(p.unit_value[order])
+            k = int(np.searchsorted(cum, excess)) + 1
+            pick = order[:k]
+            q = q.copy()
+            q[pick, w_best[pick]] -= 1
+            if p.min_lot > 0:
+                low = (q > 0) & (q < p.min_lot)
+                q[low] = 0
+            self.refresh(q, pick)
+        q = self.q.copy()
+        scale = float(p.budget) / float((p.unit_value @ q).sum())  # type: ignore[arg-type]
+        q = np.floor(q * scale)
+        self.refresh(q)
+
+    def polish(self, rounds: int) -> None:
+        """Add single units with the best value per m3 where capacity (and budget) is left."""
+        p = self.p
+        for _ in range(rounds):
+            q = self.q
+            room = p.capacity_m3 - p.volume_m3 @ q
+            gain = self.g[:, None] * ((self.delta >= 1).astype(float) @ self.prob) - self.charge
+            gain = gain - np.where(q == 0, self.F, 0.0)
+            ok = (gain > 1e-9) & p.allowed & (q < self.U) & (p.volume_m3[:, None] <= room[None, :])
+            if p.min_lot > 1:
+                ok &= q > 0
+            if not ok.any():
+                return
+            ratio = np.where(ok, gain / p.volume_m3[:, None], -np.inf)
+            w_best = np.argmax(ratio, axis=1)
+            r_best = ratio[np.arange(len(q)), w_best]
+            cand = np.flatnonzero(np.isfinite(r_best))
+            cand = cand[np.argsort(-r_best[cand], kind="stable")]
+            add = np.zeros_like(q)
+            left = room.copy()
+            budget_left = None if p.budget is None else float(p.budget) - float((p.unit_value @ q).sum())
+            vol_c = p.volume_m3[cand]
+            for w in range(q.shape[1]):  # per warehouse: prefix of candidates that fits
+                sel = cand[w_best[cand] == w]
+                if not sel.size:
+                    continue
+                cum = np.cumsum(p.volume_m3[sel])
+                take = sel[cum <= left[w] + 1e-12]
+                add[take, w] = 1
+            del vol_c
+            if budget_left is not None:
+                picked = np.flatnonzero(add.any(axis=1))
+                picked = picked[np.argsort(-r_best[picked], kind="stable")]
+                cum = np.cumsum(p.unit_value[picked])
+                drop = picked[cum > budget_left + 1e-9]
+                add[drop] = 0
+            rows = np.flatnonzero(add.any(axis=1))
+            if not rows.size:
+                return
+            self.refresh(q + add, rows)
+            self.record()
+
+
+def _exact_phase(d: _Decomp, deadline: float) -> tuple[float, int]:
+    """Tighten the bound SKU by SKU with exact priced subproblems (loosest SKUs first).
+
+    Returns the bound at the current prices and the number of SKUs solved exactly. Plans of
+    solved SKUs that improve their priced value are switched in where capacity allows.
+    """
+    p = d.p
+    lam, mu = d.lam.copy(), d.mu
+    price = d.charge + lam[None, :] * p.volume_m3[:, None] + mu * p.unit_value[:, None]
+    price = price + np.where(d.U > 0, d.F / np.maximum(d.U, 1.0), 0.0)
+    free = (~p.allowed) | (d.U <= 0)
+    per_sku = sku_bounds(d.delta, d.dem, d.cov, d.prob, d.g, price, free, sweeps=2)
+    val = d.g * (d.flow @ d.prob) - (price * d.q).sum(axis=1)
+    loose = per_sku - val
+    order = np.argsort(-loose, kind="stable")
+    order = order[loose[order] > 1e-9 * max(1.0, abs(d.best_obj))]
+    solved = 0
+    q_new = d.q.copy()
+    gain_s = np.zeros(len(val))
+    integer = not p.has_slotting
+    for s in order:
+        if d.elapsed() > deadline:
+            break
+        res = solve_sku(d.dem[s].astype(float), d.cov, d.prob, float(d.g[s]), price[s], d.U[s],
+                        integer=integer, time_limit=1.0)
+        if res is None:
+            continue
+        solved += 1
+        ub_s, q_s = res
+        per_sku[s] = min(per_sku[s], ub_s)
+        if integer and p.min_lot <= 1:
+            q_new[s] = q_s
+            gain_s[s] = ub_s - val[s]
+    total = float(per_sku.sum()) + float(lam @ p.capacity_m3) + (mu * float(p.budget) if p.budget is not None else 0.0)
+    # switch in the exact responses; the next sweeps re-clear capacity around them
+    cand = np.flatnonzero((q_new != d.q).any(axis=1) & (gain_s > 1e-9))
+    if cand.size:
+        d.refresh(q_new, cand)
+    return total, solved
+
+
+def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
+    """Decomposition back-end (see module docstring)."""
+    settings.check_options(OPTIONS, where="stocking back-end decomp")
+    t_build = time.perf_counter()
+    S, W, _, _ = problem.shape
+    if problem.zone_groups().covers.shape[1] == 0 or not (problem.demand > 0).any():
+        # nothing can be served fast: stocking only costs, the empty plan is optimal
+        return Outcome(np.zeros((S, W)), SolveStatus.OPTIMAL, 0.0, 0.0, time.perf_counter() - t_build, 0.0,
+                       "nothing to serve on the fast promise: empty plan is optimal")
+    d = _Decomp(problem, settings)
+    start = settings.option("start", "newsvendor")
+    q0 = newsvendor(problem) if start == "newsvendor" else np.zeros((S, W))
+    d.refresh(q0)
+    build_s = time.perf_counter() - t_build
+    d.t0 = time.perf_counter()
+    d.record()
+    limit = settings.time_limit
+    max_sweeps = int(settings.option("max_sweeps", 60))
+    exact_share = float(settings.option("exact_share", 0.35))
+    ascent_end = (1.0 - exact_share) * 0.85 * limit
+    for _ in range(max_sweeps):
+        if d.elapsed() > ascent_end or d.gap() <= settings.mip_gap:
+            break
+        if not d.sweep(ascent_end):
+            break
+    d.repair_budget()
+    d.record()
+    d.polish(int(settings.option("polish_rounds", 6)))
+    d.record()
+    n_exact = 0
+    if d.gap() > settings.mip_gap and exact_share > 0:
+        ub, n_exact = _exact_phase(d, 0.85 * limit)
+        d.best_ub = min(d.best_ub, ub)
+        for _ in range(max_sweeps):  # re-balance capacity around the switched SKUs
+            if d.elapsed() > 0.95 * limit or d.gap() <= settings.mip_gap:
+                break
+            if not d.sweep(0.95 * limit):
+                break
+        d.polish(int(settings.option("polish_rounds", 6)))
+        d.record()
+    # a last look for better prices for the bound, on the final cuts
+    lam0 = d.lam.copy()
+    for f in (0.9, 1.1):
+        d.best_ub = min(d.best_ub, d.bound(lam0 * f, d.mu * f))
+    solve_s = d.elapsed()
+    q = d.best_q if d.best_q is not None else np.zeros((S, W))
+    gap = d.gap()
+    status = SolveStatus.OPTIMAL if gap <= settings.mip_gap else (
+        SolveStatus.TIME_LIMIT if solve_s >= 0.75 * limit else SolveStatus.FEASIBLE)
+    msg = (f"decomp: {len(d.history)} evaluations, {len(d.colours)} warehouse colour classes, "
+           f"{n_exact} SKUs solved exactly for the bound, gap {100 * gap:.3f}%")
+    return Outcome(q, status, d.best_obj, d.best_ub, build_s, solve_s, msg,
+                   wall_seconds=build_s + solve_s, time_limit=limit)

@@ -36,9 +36,14 @@ def geometric_median(xy: np.ndarray, w: np.ndarray, *, iters: int = 200, tol: fl
         inv = w / np.maximum(d, 1e-9)
         nz = (inv[:, None] * xy).sum(axis=0) / inv.sum()
         if np.hypot(*(nz - z)) < tol:
-            return nz
+            z = nz
+            break
         z = nz
-    return z
+    # Weiszfeld stalls when the optimum is one of the points: compare with the points themselves
+    cost_at = lambda c: float((w * np.hypot(*(xy - c).T)).sum())  # noqa: E731
+    pair = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1]) @ w
+    j = int(np.argmin(pair))
+    return xy[j].copy() if pair[j] < cost_at(z) else z
 
 
 def weighted_kmedians(xy: np.ndarray, w: np.ndarray, k: int, rng: np.random.Generator, *,

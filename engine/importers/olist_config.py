@@ -136,7 +136,7 @@ REGIONAL = OlistConfig(
     fast_tier="next_day", fast_max_min=1440.0, coverage_min=150.0, picking_min=120.0,
     circuity=1.25, fleet_speed_kmh=55.0, crowd_speed_kmh=50.0, service_min=8.0,
     segments=(("standard", 1.0, 1440.0, 1.0),),
-    fleet_vehicle=(6.0, 600.0, 420.0, 0.9, 30.0), fleet_shift_starts=(420.0, 1860.0),
+    fleet_vehicle=(6.0, 600.0, 420.0, 0.9, 30.0), fleet_shift_starts=(1860.0, 420.0),
     crowd_vehicle=(1.2, 18.0, 0.8),
     # an order missing the next-day promise falls back to the ~3-week Olist promise: worth a van trip
     unserved_penalty=450.0,

@@ -19,7 +19,15 @@ from typing import Any
 import pandas as pd
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _fsync_replace(tmp: Path, target: Path) -> None:
+    # mkstemp files are private (0600); give the result the permissions a normal file gets
+    tmp.chmod(0o666 & ~_umask())
     os.replace(tmp, target)
 
 
@@ -102,9 +110,7 @@ def atomic_dir(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the result should look like a normal dir
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the result should look like a normal dir
     try:
         yield tmp
     except BaseException:

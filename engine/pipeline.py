@@ -71,6 +71,8 @@ class RunResult:
     scorecard: Scorecard
     courier_manifest: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+    context: dict[str, pd.DataFrame] = field(default_factory=dict)  # tables the report draws from
+    instance_notes: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         a = self.allocated
@@ -93,6 +95,7 @@ class RunResult:
             "dispatch": self.dispatch.stats.to_dict(),
             "efficiency": dict(self.scorecard.efficiency),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "dispatch_cost": dict(self.dispatch.cost),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +104,7 @@ class RunResult:
             "settings": self.settings.to_dict(),
             "scorecard": self.scorecard.to_dict(),
             "simulation": self.simulation.to_dict(),
+            "instance_notes": self.instance_notes,
         }
 
     def write(self, out: str | Path) -> Path:
@@ -120,6 +124,8 @@ class RunResult:
                 "scorecard.csv": self.scorecard.rows,
             }
             for name, frame in tables.items():
+                write_frame(frame, tmp / name)
+            for name, frame in self.context.items():
                 write_frame(frame, tmp / name)
         return Path(out)
 
@@ -148,15 +154,22 @@ def restrict_couriers(instance: Instance, policy: str) -> Instance:
 def run(instance: Instance, settings: RunSettings | None = None, *,
         progress: Callable[[str], None] | None = None) -> RunResult:
     """Run the whole chain for one day of the instance."""
-    from engine.dispatch import plan_day
-    from engine.forecast import forecast
-    from engine.stocking import build_problem, solve_stocking
+    from engine.dispatch import DISPATCH, plan_day
+    from engine.forecast import FORECASTERS, forecast
+    from engine.stocking import STOCKING, build_problem, solve_stocking
 
     settings = settings or RunSettings()
     m = instance.manifest
     seed = m.seed if settings.seed is None else settings.seed
     day = settings.day or m.planning.start_date
     orders = orders_of_day(instance, day)
+    stage_settings = {
+        stage: _stage_settings(instance, stage, getattr(settings, stage), seed)
+        for stage in ("forecast", "stocking", "dispatch")
+    }
+    # unknown or unavailable back-ends fail here, before any work is done
+    for stage, registry in (("forecast", FORECASTERS), ("stocking", STOCKING), ("dispatch", DISPATCH)):
+        registry.info(stage_settings[stage].backend)
     timings: dict[str, float] = {}
     tick = time.perf_counter()
 
@@ -171,11 +184,11 @@ def run(instance: Instance, settings: RunSettings | None = None, *,
     scenarios = settings.scenarios or m.planning.scenarios
     fc = forecast(instance.demand, horizon=m.planning.horizon_days, start=m.planning.start_date,
                   events=instance.events, n_scenarios=scenarios,
-                  settings=_stage_settings(instance, "forecast", settings.forecast, seed))
+                  settings=stage_settings["forecast"])
     done("forecast")
 
     problem = build_problem(instance, fc)
-    stock = solve_stocking(problem, _stage_settings(instance, "stocking", settings.stocking, seed))
+    stock = solve_stocking(problem, stage_settings["stocking"])
     done("stocking")
 
     allocated, stock_left = allocate_orders(instance, orders, stock.to_frame())
@@ -183,7 +196,7 @@ def run(instance: Instance, settings: RunSettings | None = None, *,
 
     fleet_view = restrict_couriers(instance, settings.couriers)
     fast = allocated[allocated["source"] == "forward"].reset_index(drop=True)
-    plan = plan_day(fleet_view, fast, _stage_settings(instance, "dispatch", settings.dispatch, seed))
+    plan = plan_day(fleet_view, fast, stage_settings["dispatch"])
     assignments = _with_central(plan.assignments, allocated)
     done("dispatch")
 
@@ -198,7 +211,27 @@ def run(instance: Instance, settings: RunSettings | None = None, *,
 
     return RunResult(instance=instance.name, day=day, seed=seed, settings=settings, forecast=fc, stocking=stock,
                      allocated=allocated, stock_left=stock_left, dispatch=replace_assignments(plan, assignments),
-                     simulation=sim, scorecard=card, courier_manifest=manifest_export, timings=timings)
+                     simulation=sim, scorecard=card, courier_manifest=manifest_export, timings=timings,
+                     context=report_context(instance, fc), instance_notes=dict(m.notes))
+
+
+def report_context(instance: Instance, fc: Any, *, top: int = 6, days: int = 42) -> dict[str, pd.DataFrame]:
+    """Small tables the HTML report needs besides the plans: the network and recent history."""
+    fcf = fc.to_frame()
+    top_series = (fcf.groupby(["sku", "zone"])["mean"].sum().sort_values(ascending=False).head(top).reset_index()[["sku", "zone"]])
+    start = pd.Timestamp(instance.manifest.planning.start_date)
+    recent = instance.demand[instance.demand["date"] >= start - pd.Timedelta(days=days)]
+    hist = recent.merge(top_series, on=["sku", "zone"])
+    grid = pd.MultiIndex.from_product([pd.date_range(start - pd.Timedelta(days=days), start - pd.Timedelta(days=1)),
+                                       [tuple(x) for x in top_series.to_numpy()]], names=["date", "series"])
+    hist = hist.set_index(["date", hist[["sku", "zone"]].apply(tuple, axis=1).rename("series")])["quantity"]
+    hist = hist.reindex(grid, fill_value=0.0).reset_index()
+    hist[["sku", "zone"]] = pd.DataFrame(hist["series"].tolist(), index=hist.index)
+    return {
+        "warehouses.csv": instance.warehouses,
+        "zones.csv": instance.zones,
+        "history_top.csv": hist[["date", "sku", "zone", "quantity"]],
+    }
 
 
 def replace_assignments(plan: Any, assignments: pd.DataFrame) -> Any:
@@ -234,7 +267,7 @@ def efficiency(instance: Instance, allocated: pd.DataFrame, stock: Any, problem:
     n = max(len(allocated), 1)
     units = np.asarray(stock.units, dtype=float)
     stock_cost = float((units * np.asarray(problem.unit_cost)).sum())
-    dispatch_cost = float(sum(v for k, v in plan.cost.items() if k not in ("unserved_penalty", "lateness", "total")))
+    dispatch_cost = float(plan.cost["operating"])  # fixed + distance + time + per-delivery pay
     fw = instance.forward_warehouses.set_index("id")
     vol = units * np.asarray(problem.volume_m3)[:, None]
     cap = fw.loc[list(problem.warehouses), "capacity_m3"].to_numpy(dtype=float)

@@ -29,7 +29,8 @@ import pandas as pd
 from scipy.cluster.vq import kmeans2
 
 from engine.errors import ConfigError
-from engine.instance.manifest import Manifest, Planning, PromiseTier, Segment, StockingParams
+from engine.solver import Settings
+from engine.instance.manifest import DispatchParams, Manifest, Planning, PromiseTier, Segment, StockingParams
 from engine.instance.model import Instance
 from engine.instance.read import load_instance, write_instance
 
@@ -54,10 +55,10 @@ class GeneratorConfig:
 
 
 PRESETS: dict[str, GeneratorConfig] = {
-    "small": GeneratorConfig(),
-    "medium": GeneratorConfig(skus=150, zones=24, warehouses=5, fleet=22, crowd=40, days=365,
+    "small": GeneratorConfig(fleet=12, crowd=20),
+    "medium": GeneratorConfig(skus=150, zones=24, warehouses=5, fleet=40, crowd=60, days=365,
                               daily_units=1400.0, city_sd_km=8.0, name="metro-medium"),
-    "large": GeneratorConfig(skus=1000, zones=50, warehouses=10, fleet=60, crowd=120, days=365,
+    "large": GeneratorConfig(skus=1000, zones=50, warehouses=10, fleet=120, crowd=200, days=365,
                              daily_units=6000.0, city_sd_km=12.0, name="metro-large"),
 }
 
@@ -209,7 +210,7 @@ def generate(config: GeneratorConfig, seed: int) -> Instance:
         "warehouse": warehouses["id"].to_numpy()[1:][fleet_wh],
         "capacity_m3": np.round(rng.uniform(0.12, 0.2, c.fleet), 3),
         "shift_start_min": sh[:, 0].astype(float), "shift_end_min": sh[:, 1].astype(float),
-        "fixed_cost": np.round(rng.uniform(150, 200, c.fleet), 1),
+        "fixed_cost": np.round(rng.uniform(20, 40, c.fleet), 1),  # vehicle for the day; wages are per hour
         "cost_per_km": np.round(rng.uniform(0.3, 0.5, c.fleet), 2),
         "cost_per_hour": np.round(rng.uniform(28, 34, c.fleet), 1),
     })
@@ -237,6 +238,12 @@ def generate(config: GeneratorConfig, seed: int) -> Instance:
         promise=(PromiseTier("instant", 60.0, "forward", 22.0), PromiseTier("next_day", 1440.0, "central", 0.0)),
         segments=segments,
         stocking=StockingParams(),
+        dispatch=DispatchParams(wave_min=5.0),
+        solver={
+            "forecast": Settings(backend="auto", time_limit=30.0),
+            "stocking": Settings(backend="highs", time_limit=10.0, mip_gap=1e-4),
+            "dispatch": Settings(backend="pyvrp", time_limit=2.0),
+        },
         tables={"demand": "demand.csv.gz"} if c.skus * c.zones * c.days > 400_000 else {},
     )
     return Instance(manifest=manifest, warehouses=warehouses, zones=zones, skus=skus, demand=demand,

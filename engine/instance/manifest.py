@@ -65,9 +65,9 @@ class StockingParams:
 
 @dataclass(frozen=True, slots=True)
 class DispatchParams:
-    unserved_penalty: float = 40.0
+    unserved_penalty: float = 120.0
     late_penalty_per_min: float = 0.5
-    wave_min: float = 15.0
+    wave_min: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

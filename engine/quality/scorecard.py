@@ -78,6 +78,8 @@ def build_scorecard(outcomes: pd.DataFrame, context: Context, *, targets: Mappin
     for ind in INDICATORS:
         per_rep = np.array([ind.compute(g, context) for g in reps], dtype=float)
         value, lo, hi = mean_ci(per_rep)
+        if ind.unit == "share":  # a share's interval stays inside [0, 1]
+            lo, hi = max(lo, 0.0), min(hi, 1.0)
         target = float(targets[ind.name])
         passed = bool(np.isfinite(value) and (value >= target if ind.direction == ">=" else value <= target))
         rows.append({

@@ -1,0 +1,5 @@
+"""Reports: a self-contained HTML page of a run (map, scorecard, forecast, stock, service, cost)."""
+
+from engine.report.html import render_html, write_report
+
+__all__ = ["render_html", "write_report"]

@@ -1,0 +1,68 @@
+"""The HTML report: self-contained, loads in a real headless Chromium without console errors."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine import RunSettings, Settings, load_instance, run
+from engine.errors import EngineError
+from engine.report import render_html, write_report
+from tests.helpers import tiny_copy
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("rep")
+    inst = load_instance(tiny_copy(base))
+    res = run(inst, RunSettings(seed=2, forecast=Settings(backend="seasonal_naive"),
+                                stocking=Settings(backend="highs", time_limit=5),
+                                dispatch=Settings(backend="ortools", time_limit=0.5), replications=2, scenarios=10))
+    return res.write(base / "run")
+
+
+def test_report_is_self_contained(run_dir: Path) -> None:
+    page = render_html(run_dir)
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"""(src|href)\s*=\s*["']https?://""", page)  # nothing fetched from the network
+    assert "<script" not in page
+    assert page.count("<svg") >= 5
+    for heading in ("Scorecard against targets", "Map: warehouses, zones and routes", "Forward stock", "Forecast",
+                    "On time by hour", "Cost"):
+        assert heading in page
+
+
+def test_not_a_run_directory(tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match="not a complete run directory"):
+        render_html(tmp_path)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_report_in_headless_chromium(run_dir: Path, tmp_path: Path) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    html = write_report(run_dir, tmp_path / "report.html")
+    import json
+
+    index = json.loads((run_dir / "run.json").read_text())["scorecard"]["index"]
+    problems: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1280, "height": 2000})
+        page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+        page.goto(html.resolve().as_uri())
+        assert page.title().startswith("nearstock")
+        assert page.locator(".kpi .v").first.inner_text() == f"{index:,.1f}"
+        assert page.locator("section svg").count() >= 5
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    assert problems == []
+    assert (tmp_path / "report.png").stat().st_size > 50_000

@@ -1,7 +1,7 @@
 """The forecast pipeline: panel -> holdout check -> method (or auto's pick) -> distribution.
 
-Every forecast is fitted twice in the same call: once at a holdout origin ``T - hv`` (the
-last ``hv`` periods hidden) and once at the real origin ``T``. The holdout errors choose the
+Every forecast is fitted at one or two holdout origins (``T - 2hv``, ``T - hv``: the last
+periods hidden) and at the real origin ``T``, in the same call. The holdout errors choose the
 method per segment (``auto``) and give the dispersion and copula parameters, so the spread of
 the predictive distribution is out-of-sample by construction.
 """
@@ -32,7 +32,7 @@ KNOWN_OPTIONS = {
     # input handling (panel.py)
     "freq", "negative", "duplicates", "gaps",
     # auto and holdout
-    "candidates", "select", "holdout",
+    "candidates", "select", "holdout", "holdout_windows",
     # local methods
     "ma_window", "croston_alpha", "tsb_alpha", "tsb_beta", "intermittent_window",
     "ets_window", "ets_alphas", "ets_yearly", "yearly_harmonics", "yearly_min_years", "weekly_weeks",
@@ -154,7 +154,11 @@ def _fit_panel(panel: Panel, method: str, opts: Mapping[str, Any], build_seconds
         segment = classify(panel.y)
         hv = int(opts.get("holdout", min(h, t // 3)))
         has_holdout = t >= MIN_HOLDOUT_HISTORY and 1 <= hv < t
-        origins = [t - hv, t] if has_holdout else [t]
+        # several consecutive holdout windows when the history allows: steadier choice and spread
+        wins = max(1, int(opts.get("holdout_windows", 2)))
+        while wins > 1 and t - wins * hv < max(MIN_HOLDOUT_HISTORY, 2 * hv):
+            wins -= 1
+        origins = [t - j * hv for j in range(wins, 0, -1)] + [t] if has_holdout else [t]
 
         if method == "auto":
             names = [c for c in opts.get("candidates", AUTO_CANDIDATES) if c != "auto"]
@@ -180,14 +184,13 @@ def _fit_panel(panel: Panel, method: str, opts: Mapping[str, Any], build_seconds
                 out = _run_method(name, panel, origins, h, opts, notes)
             futures[name] = out[-1]
             if has_holdout:
-                holds[name] = out[0][:, :hv]
+                holds[name] = np.concatenate([o[:, :hv] for o in out[:-1]], axis=1)
         names = list(futures)
 
-        y_hold = panel.y[:, t - hv :] if has_holdout else None
-        hist_seg = classify(panel.y[:, : t - hv]) if has_holdout else segment
+        y_hold = panel.y[:, t - wins * hv :] if has_holdout else None
         chosen = np.full(n, names[0], dtype=object)
         if method == "auto" and len(names) > 1 and y_hold is not None:
-            chosen = _select(names, holds, y_hold, hist_seg, panel, opts)
+            chosen = _select(names, holds, y_hold, segment, panel, opts)
         idx = {nm: k for k, nm in enumerate(names)}
         pick = np.array([idx[c] for c in chosen])
         stack = np.stack([futures[nm] for nm in names])  # (C, N, h)
@@ -203,9 +206,11 @@ def _fit_panel(panel: Panel, method: str, opts: Mapping[str, Any], build_seconds
         if y_hold is not None:
             mu_hold = np.stack([holds[nm] for nm in names])[pick, rows]
             prior = float(opts.get("dispersion_prior", 14.0))
-            alpha = dist.fit_dispersion(mu_hold, y_hold, hist_seg, prior_periods=prior)
-            dep = dist.fit_dependence(mu_hold, y_hold, alpha, panel.series["sku"].to_numpy().astype(str), prior_periods=prior)
-            holdout = _holdout_metrics(mu_hold[~zero], y_hold[~zero], hv)
+            alpha = dist.fit_dispersion(mu_hold, y_hold, segment, prior_periods=prior)
+            # day-to-day structure from the last window alone: one origin, consecutive days
+            sku = panel.series["sku"].to_numpy().astype(str)
+            dep = dist.fit_dependence(mu_hold[:, -hv:], y_hold[:, -hv:], alpha, sku, prior_periods=prior)
+            holdout = _holdout_metrics(mu_hold[~zero], y_hold[~zero], wins * hv)
         else:
             alpha = _insample_dispersion(panel.y)
             dep = dist.Dependence(np.zeros(panel.series["sku"].nunique()), 0.0, 0.0)

@@ -27,7 +27,7 @@ from engine.dispatch.problem import DispatchProblem
 from engine.dispatch.scaling import BIG, load_down, load_up, money, t_down, t_up
 from engine.solver import Settings, SolveStatus
 
-OPTIONS = {"first_solution", "metaheuristic", "log"}
+OPTIONS = {"first_solution", "metaheuristic", "log", "search_params", "optional_orders"}
 
 
 def solve_ortools(
@@ -45,22 +45,24 @@ def solve_ortools(
     seqs: list[list[int]] = [[] for _ in range(P.n_couriers)]
     if len(active) == 0 or len(vehicles) == 0:
         return seqs, SolveStatus.FEASIBLE, None, "nothing to route"
-    W = len(P.warehouse_ids)
+    # depot nodes: only locations some courier starts or ends at (any other non-order node
+    # would have to be visited); then the orders; then a free-end node if a courier needs it
     ends = P.end_loc[vehicles]
-    extra_end = sorted(set(int(e) for e in ends if e >= 0) - set(int(x) for x in P.warehouse_loc))
-    node_loc = np.concatenate([P.warehouse_loc, P.order_loc[active], np.asarray(extra_end, dtype=np.int64)])
+    start_locs = P.warehouse_loc[P.courier_warehouse[vehicles]]
+    depot_locs = np.unique(np.concatenate([start_locs, ends[ends >= 0]])).astype(np.int64)
+    W = len(depot_locs)
     k = len(active)
+    node_loc = np.concatenate([depot_locs, P.order_loc[active]])
     n_real = len(node_loc)
+    free_end = bool((ends < 0).any())
     dummy = n_real
-    N = n_real + 1
+    N = n_real + (1 if free_end else 0)
     order_of_node = np.full(N, -1)
     order_of_node[W:W + k] = active
     service = np.zeros(N)
     service[W:W + k] = P.service[active]
-
-    starts = [int(P.courier_warehouse[v]) for v in vehicles]
-    loc_to_node = {int(x): i for i, x in enumerate(P.warehouse_loc)}
-    loc_to_node.update({int(x): W + k + j for j, x in enumerate(extra_end)})
+    loc_to_node = {int(x): i for i, x in enumerate(depot_locs)}
+    starts = [loc_to_node[int(x)] for x in start_locs]
     end_nodes = [loc_to_node[int(e)] if e >= 0 else dummy for e in ends]
     manager = pywrapcp.RoutingIndexManager(N, len(vehicles), starts, end_nodes)
     routing = pywrapcp.RoutingModel(manager)
@@ -133,14 +135,17 @@ def solve_ortools(
                                             True, "load")
 
     pen = money(P.penalty[active])
+    # benchmarks where every order must be served can drop the disjunctions (smaller search)
+    optional = bool(settings.option("optional_orders", True))
     for j_node, node in enumerate(range(W, W + k)):
         idx = manager.NodeToIndex(node)
-        routing.AddDisjunction([idx], int(max(pen[j_node], 1)))
+        if optional:
+            routing.AddDisjunction([idx], int(max(pen[j_node], 1)))
         allowed = np.flatnonzero(cand[active[j_node], vehicles])
         routing.VehicleVar(idx).SetValues([-1, *allowed.tolist()])
 
     params = pywrapcp.DefaultRoutingSearchParameters()
-    fs = settings.option("first_solution", "PARALLEL_CHEAPEST_INSERTION")
+    fs = settings.option("first_solution", "LOCAL_CHEAPEST_INSERTION")
     mh = settings.option("metaheuristic", "GUIDED_LOCAL_SEARCH")
     try:
         params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, fs)
@@ -151,6 +156,16 @@ def solve_ortools(
         raise ConfigError(f"dispatch ortools: unknown strategy name: {exc}") from None
     params.time_limit.FromMilliseconds(max(int(settings.time_limit * 1000), 10))
     params.log_search = bool(settings.option("log", False))
+    extra = settings.option("search_params")
+    if extra:  # expert knobs, protobuf text format, e.g. "ls_operator_neighbors_ratio: 0.3"
+        from google.protobuf import text_format
+
+        try:
+            text_format.Merge(str(extra), params)
+        except text_format.ParseError as exc:
+            from engine.errors import ConfigError
+
+            raise ConfigError(f"dispatch ortools: bad search_params: {exc}") from None
     routing.CloseModelWithParameters(params)
 
     solution = None

@@ -26,7 +26,7 @@ from engine.dispatch.problem import FLEET, DispatchProblem
 from engine.dispatch.scaling import BIG, load_down, load_up, money, t_down, t_up
 from engine.solver import Settings, SolveStatus
 
-OPTIONS = {"display"}
+OPTIONS = {"display", "optional_orders"}
 _HUGE = 10**9
 
 
@@ -64,17 +64,22 @@ def solve_pyvrp(
     locations = [pyvrp.Location(x=float(x), y=float(y)) for x, y in zip(*xy, strict=True)]
     depots = [pyvrp.Depot(location=loc) for loc in loc_index_depot]
 
-    dims = W + 1
+    # a special-goods dimension only when some order needs it and some courier may not carry it
+    use_special = bool(P.special[active].any() and not P.may_carry_special[vehicles].all())
+    dims = W + (1 if use_special else 0)
+    optional = bool(settings.option("optional_orders", True))
     size = load_up(P.size[active])
     clients = []
     for j, o in enumerate(active):
         dl = [0] * dims
         dl[int(P.order_wh[o])] = int(size[j])
-        dl[W] = 1 if P.special[o] else 0
+        if use_special:
+            dl[W] = 1 if P.special[o] else 0
         clients.append(pyvrp.Client(
             location=client_loc[j], delivery=dl, service_duration=int(t_up(P.service[o])),
             tw_early=int(t_up(P.open_min[o])), tw_late=int(t_down(P.due[o])),
-            release_time=int(t_up(P.ready[o])), prize=int(max(money(P.penalty[o]), 1)), required=False,
+            release_time=int(t_up(P.ready[o])), prize=int(max(money(P.penalty[o]), 1)) if optional else 0,
+            required=not optional,
         ))
 
     ix = np.ix_(real_loc, real_loc)
@@ -84,7 +89,7 @@ def solve_pyvrp(
     classes: dict[tuple[int, float, float], int] = {}
     dist_mats, dur_mats = [], []
     reach_min, reach_km = P.reach_min(), P.reach_km()
-    vtypes = []
+    groups: dict[tuple, list[int]] = {}  # identical couriers share one vehicle type
     for v in vehicles:
         p = int(P.courier_profile[v])
         key = (p, round(float(P.cost_per_km[v]), 6), round(float(pay[v]), 6))
@@ -107,7 +112,8 @@ def solve_pyvrp(
             dur_mats.append(tm)
         cap = [0] * dims
         cap[int(P.courier_warehouse[v])] = int(min(load_down(P.capacity[v]), BIG))
-        cap[W] = k + 1 if P.may_carry_special[v] else 0
+        if use_special:
+            cap[W] = k + 1 if P.may_carry_special[v] else 0
         e = int(P.end_loc[v])
         end_depot = dummy if e < 0 else (int(np.flatnonzero(depot_loc == e)[0]))
         kw = {}
@@ -115,21 +121,23 @@ def solve_pyvrp(
             kw["shift_duration"] = int(max(t_down(P.max_work[v] - reach_min[v]), 0))
         if np.isfinite(P.end_min[v]):
             kw["tw_late"] = int(t_down(P.end_min[v]))
-        vtypes.append(pyvrp.VehicleType(
-            num_available=1, capacity=cap, start_depot=int(P.courier_warehouse[v]), end_depot=end_depot,
-            fixed_cost=int(money(P.fixed_cost[v] + P.cost_per_km[v] * reach_km[v])),
-            tw_early=int(t_up(P.start_min[v] + reach_min[v])),
-            unit_distance_cost=1, unit_duration_cost=int(money(P.cost_per_hour[v] / 600.0)),
-            profile=classes[key], **kw,
-        ))
+        kw.update(capacity=tuple(cap), start_depot=int(P.courier_warehouse[v]), end_depot=end_depot,
+                  fixed_cost=int(money(P.fixed_cost[v] + P.cost_per_km[v] * reach_km[v])),
+                  tw_early=int(t_up(P.start_min[v] + reach_min[v])), unit_distance_cost=1,
+                  unit_duration_cost=int(money(P.cost_per_hour[v] / 600.0)), profile=classes[key])
+        groups.setdefault(tuple(sorted(kw.items())), []).append(int(v))
+    members = list(groups.values())
+    vtypes = [pyvrp.VehicleType(num_available=len(vs), **{**dict(key), "capacity": list(dict(key)["capacity"])})
+              for key, vs in groups.items()]
+    type_of = {v: t for t, vs in enumerate(members) for v in vs}
     data = pyvrp.ProblemData(locations, clients, depots, vtypes, dist_mats, dur_mats)
 
     init = None
     if initial is not None:
         pos = {int(o): j for j, o in enumerate(active)}
         try:
-            routes = [pyvrp.Route(data, [pos[o] for o in initial[v] if o in pos and cand[o, v]], j)
-                      for j, v in enumerate(vehicles) if any(o in pos for o in initial[v])]
+            routes = [pyvrp.Route(data, [pos[o] for o in initial[v] if o in pos and cand[o, v]], type_of[int(v)])
+                      for v in vehicles if any(o in pos and cand[o, v] for o in initial[v])]
             init = pyvrp.Solution(data, routes)
         except (ValueError, IndexError, RuntimeError):
             init = None
@@ -138,7 +146,8 @@ def solve_pyvrp(
     best = res.best
     if not best.is_feasible():
         return seqs, SolveStatus.NO_SOLUTION, None, "PyVRP found no feasible solution in the time limit"
+    left = [list(vs) for vs in members]
     for route in best.routes():
-        v = int(vehicles[route.vehicle_type()])
+        v = left[route.vehicle_type()].pop(0)
         seqs[v] = [int(active[a.idx]) for a in route.schedule() if a.is_client()]
     return seqs, SolveStatus.TIME_LIMIT, res.cost() / 1000.0, f"{res.num_iterations} iterations"

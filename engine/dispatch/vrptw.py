@@ -169,6 +169,9 @@ def solve_vrptw_file(path: str | Path, settings: Settings | None = None,
     p = Path(path)
     inst = read_vrptw(p)
     P = vrptw_problem(inst)
+    # every customer must be served: PyVRP then searches a plain VRPTW (no prize collecting)
+    if (settings.backend or "pyvrp") == "pyvrp" and "optional_orders" not in settings.options:
+        settings = settings.with_(options={**settings.options, "optional_orders": False})
     res = dispatch(P, settings)
     issues = check_solution(P, res)
     a = res.assignments

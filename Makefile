@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/nearstock run instances/metro-small --out runs/demo
+	$(BIN)/nearstock report runs/demo --html runs/demo/report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -66,3 +66,28 @@ def test_report_in_headless_chromium(run_dir: Path, tmp_path: Path) -> None:
         browser.close()
     assert problems == []
     assert (tmp_path / "report.png").stat().st_size > 50_000
+
+
+def test_compare_runs(run_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    import pandas as pd
+
+    from engine.report import compare_runs
+
+    other = tmp_path / "b"
+    shutil.copytree(run_dir, other)
+    card = pd.read_csv(other / "scorecard.csv")
+    i = card.index[card["indicator"] == "on_time_rate"][0]
+    card.loc[i, ["value", "ci_low", "ci_high"]] = [0.5, 0.45, 0.55]
+    card.to_csv(other / "scorecard.csv", index=False)
+    cmp = compare_runs(run_dir, other)
+    row = cmp.indicators.set_index("indicator").loc["on_time_rate"]
+    before = pd.read_csv(run_dir / "scorecard.csv").set_index("indicator").loc["on_time_rate", "value"]
+    assert row["delta"] == pytest.approx(0.5 - before)
+    assert row["better"] == ("A" if before > 0.5 else "B")
+    same = cmp.indicators.set_index("indicator").loc["damage_loss_rate"]
+    assert same["delta"] == 0 and same["better"] == "same"
+    assert json.dumps(cmp.to_dict())
+    with pytest.raises(EngineError):
+        compare_runs(run_dir, tmp_path / "missing")

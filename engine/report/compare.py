@@ -44,7 +44,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
     """Indicator deltas B − A. ``significant`` when the 95% intervals do not overlap."""
     ca, ma = _load(Path(run_a))
     cb, mb = _load(Path(run_b))
-    j = ca.set_index("indicator").join(cb.set_index("indicator"), lsuffix="_a", rsuffix="_b", how="outer")
+    j = ca.set_index("indicator").merge(cb.set_index("indicator"), left_index=True, right_index=True, suffixes=("_a", "_b"), how="outer")
     delta = j["value_b"] - j["value_a"]
     higher = j["direction_a"].fillna(j["direction_b"]) == ">="
     better = np.where(delta.abs() < 1e-12, "same", np.where((delta > 0) == higher, "B", "A"))

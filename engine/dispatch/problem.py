@@ -127,6 +127,8 @@ class DispatchProblem:
         s(self, "loc_lon", _f(self.loc_lon, L, "loc_lon"))
         for name in ("dist_km", "time_min"):
             a = np.asarray(getattr(self, name), dtype=float)
+            if not a.flags.writeable and a.shape == (2, L, L):
+                continue  # already checked (a slice of a validated problem shares it)
             if a.ndim == 2:
                 a = np.stack([a, a])
             if a.shape != (2, L, L):

@@ -47,3 +47,28 @@ def test_plan_day_feasible(small, mode: str) -> None:
     assert r.meta["mode"] == mode
     # several trips per fleet courier over the day
     assert r.routes[r.routes.courier_kind == "fleet"].groupby("courier")["trip"].max().max() > 1
+
+
+def test_plan_day_hard_cases(small) -> None:
+    from dataclasses import replace
+
+    inst, orders = small
+    part = orders.head(30).copy()
+    part.loc[part.index[0], "due_min"] = part.loc[part.index[0], "ready_min"] - 1
+    none = replace(inst, fleet=inst.fleet.iloc[0:0], crowd=inst.crowd.iloc[0:0])
+    r = plan_day(none, part, Settings(backend="ortools", time_limit=0.2))
+    assert (r.assignments["status"] == "unserved").all()
+    reasons = r.assignments.set_index("order")["reason"]
+    assert reasons.iloc[0] == "deadline before ready time"
+    assert (reasons.iloc[1:] == "no courier available at its warehouse").all()
+    r = plan_day(inst, part, Settings(backend="pyvrp", time_limit=0.2))
+    assert r.assignments.set_index("order")["reason"].iloc[0] == "deadline before ready time"
+    assert check_solution(r.problem, r) == []
+
+
+def test_plan_day_rejects_missing_columns(small) -> None:
+    from engine.dispatch import DispatchInputError
+
+    inst, orders = small
+    with pytest.raises(DispatchInputError, match="missing column"):
+        plan_day(inst, orders.drop(columns=["ready_min"]), Settings())

@@ -127,6 +127,8 @@ def build_olist(source: OlistSource, config: OlistConfig) -> OlistImport:
     base_all = delivery_baseline(o, "delivered orders of all regions in the source sample")
     if not base.get("orders"):
         raise ConfigError(f"no delivered order with a delivery date in {region.label()}: no baseline")
+    base["source"] = base_all["source"] = ("Olist public dataset sample (CC BY-NC-SA 4.0): purchase, delivered "
+                                           "and estimated delivery dates of delivered orders")
     promised_days = max(1.0, round(float(base["median_promised_days"])))
 
     counts = {
@@ -155,8 +157,7 @@ def build_olist(source: OlistSource, config: OlistConfig) -> OlistImport:
                  PromiseTier("olist_promise", promised_days * 1440.0, "central", 0.0)),
         segments=tuple(Segment(*s) for s in cfg.segments),
         # slow-promise orders (shipped from the central DC) arrive on time at the real Olist rate
-        dispatch=(DispatchParams() if cfg.unserved_penalty is None
-                  else DispatchParams(unserved_penalty=cfg.unserved_penalty)),
+        dispatch=_dispatch_params(cfg),
         simulation=SimulationParams(central_on_time=float(base["on_time_share"])),
         tables={"demand": "demand.csv.gz"} if len(hist) > 20_000 else {},
         notes=notes,
@@ -164,6 +165,15 @@ def build_olist(source: OlistSource, config: OlistConfig) -> OlistImport:
     inst = Instance(manifest=manifest, warehouses=warehouses, zones=zb.zones, skus=skus, demand=hist,
                     events=built.events, fleet=fleet, crowd=crowd, orders=built.orders)
     return OlistImport(instance=inst, config=cfg, counts=counts)
+
+
+def _dispatch_params(cfg: OlistConfig) -> DispatchParams:
+    d = DispatchParams()
+    return DispatchParams(
+        unserved_penalty=d.unserved_penalty if cfg.unserved_penalty is None else cfg.unserved_penalty,
+        late_penalty_per_min=d.late_penalty_per_min,
+        wave_min=d.wave_min if cfg.wave_min is None else cfg.wave_min,
+    )
 
 
 def _notes(source: OlistSource, cfg: OlistConfig, volume: dict[str, Any], counts: dict[str, int],

@@ -73,3 +73,44 @@ def baseline_frame(notes: dict[str, Any]) -> pd.DataFrame:
             ("orders", b["orders"], "orders", scope_name),
         ]
     return pd.DataFrame(rows, columns=["indicator", "value", "unit", "scope"])
+
+
+QUANTILES = (("p10", 0.10), ("p25", 0.25), ("p50", 0.50), ("p75", 0.75), ("p90", 0.90))
+
+
+def baseline_comparison(notes: dict[str, Any], scorecard_rows: pd.DataFrame,
+                        outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The real baseline beside a run's simulated indicators, one row per measure.
+
+    ``notes``: the instance manifest notes (``notes.baseline``); ``scorecard_rows``: the run's
+    scorecard table (indicator, value); ``outcomes``: the simulated per-order outcomes
+    (created_min, delivered_min, state) for the delivery-time distribution. Columns: measure,
+    unit, real (Olist data), plan (simulated), note. Empty when the notes hold no baseline.
+    """
+    base = notes.get("baseline") if isinstance(notes, dict) else None
+    cols = ["measure", "unit", "real", "plan", "note"]
+    if not isinstance(base, dict) or not base.get("orders"):
+        return pd.DataFrame(columns=cols)
+    on_time = scorecard_rows.set_index("indicator")["value"].get("on_time_rate", np.nan)
+    rows: list[tuple[str, str, float, float, str]] = [
+        ("late share", "share", base["late_share"], 1.0 - on_time if np.isfinite(on_time) else np.nan,
+         "real: after the promised date; plan: outside the promise of its tier"),
+        ("on-time share", "share", base["on_time_share"], on_time, ""),
+    ]
+    days = np.array([])
+    if outcomes is not None and len(outcomes):
+        done = outcomes[outcomes["state"] == "delivered"] if "state" in outcomes else outcomes
+        days = ((done["delivered_min"] - done["created_min"]) / 1440.0).dropna().to_numpy(dtype=float)
+    real_q = base.get("delivery_days_quantiles", {})
+    for name, q in QUANTILES:
+        plan = float(np.quantile(days, q)) if len(days) else np.nan
+        rows.append((f"order-to-delivery {name}", "days", float(real_q.get(name, np.nan)), plan, ""))
+    hist = base.get("delivery_days_histogram", {})
+    edges, counts = hist.get("edges_days", []), hist.get("orders", [])
+    if len(edges) > 1 and sum(counts):
+        within = counts[0] / sum(counts)  # first bin: [0, edges[1]) days
+        plan = float((days < edges[1]).mean()) if len(days) else np.nan
+        rows.append((f"delivered within {edges[1]} days", "share", within, plan, ""))
+    rows.append(("orders", "orders", float(base["orders"]), float(len(days)) if len(days) else np.nan,
+                 "real: delivered orders behind the baseline; plan: simulated deliveries (all replications)"))
+    return pd.DataFrame(rows, columns=cols)

@@ -101,6 +101,7 @@ class OlistConfig:
     fleet_shift_starts: tuple[float, ...] = (420.0, 900.0)
     crowd_vehicle: tuple[float, float, float] = (0.06, 7.5, 0.9)
     unserved_penalty: float | None = None  # dispatch penalty per unserved order (None: the default)
+    wave_min: float | None = None  # dispatch re-plan period (None: the default)
 
     def __post_init__(self) -> None:
         if self.kind not in ("city", "regional"):
@@ -140,6 +141,8 @@ REGIONAL = OlistConfig(
     crowd_vehicle=(1.2, 18.0, 0.8),
     # an order missing the next-day promise falls back to the ~3-week Olist promise: worth a van trip
     unserved_penalty=450.0,
+    # next-day vans are routed in a few cut-off waves a day, not every quarter hour
+    wave_min=240.0,
 )
 PRESETS: dict[str, OlistConfig] = {
     "sp-city": CITY,

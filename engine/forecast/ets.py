@@ -85,10 +85,10 @@ def seasonal_factors(p: Panel, opts: Mapping[str, Any], notes: list[str]) -> np.
         if fy is not None:
             f = fy
         else:
-            notes.append(f"ets: {t} periods is under two years of history, so no yearly seasonality")
+            notes.append("ets: under two years of history, so no yearly seasonality")
     if p.season_week:
         if t < 14:
-            notes.append(f"ets: {t} periods is under two weeks of history, so no weekday profile")
+            notes.append("ets: under two weeks of history, so no weekday profile")
         dow = p.dates.day_of_week.to_numpy()
         fw = weekly_factors(p.y / f[:, :t], dow, weeks=int(opts.get("weekly_weeks", 26)))
         f = f * fw[:, dow]

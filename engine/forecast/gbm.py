@@ -52,6 +52,12 @@ class _Design:
         else:
             cal += [d.isocalendar().week.to_numpy().astype(np.int64)]
         self.cal = np.stack(cal, axis=1).astype(float)
+        # per event kind: cumulative demand on event days and count of event days, so a row can
+        # see how much this series has sold on past events (live streams lift only some SKUs)
+        t_hist = y.shape[1]
+        on = panel.ev[:t_hist] > 0  # (T, E)
+        self.ev_sum = [np.concatenate([np.zeros((n, 1)), np.cumsum(y * on[:, k], axis=1)], axis=1) for k in range(on.shape[1])]
+        self.ev_cnt = [np.concatenate([[0], np.cumsum(on[:, k])]) for k in range(on.shape[1])]
         self.names = (
             ["log_level", "r_short", "r_mid", "r_long", "lag_year", "lag_year_smooth", "lag_2year",
              "growth", "zero_share", "steps_ahead"]
@@ -59,6 +65,7 @@ class _Design:
             + (["doy", "month", "dow", "dom"] if daily else ["doy", "month", "week"])
             + list(panel.ev_names)
             + [f"{e}_last_year" for e in panel.ev_names]
+            + [f"{e}_past_lift" for e in panel.ev_names]
         )
 
     def rows(self, i: np.ndarray, t: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,6 +100,11 @@ class _Design:
         parts = [x, self.cal[t]]
         if p.ev.shape[1]:
             parts += [p.ev[t], np.where((ty >= 0)[:, None], p.ev[np.clip(ty, 0, None)], 0.0)]
+            lift = []
+            for es, ec in zip(self.ev_sum, self.ev_cnt, strict=True):
+                cnt = ec[e + 1]
+                lift.append(np.where(cnt > 0, es[i, e + 1] / np.maximum(cnt, 1), np.nan) / leff)
+            parts.append(np.column_stack(lift))
         return np.concatenate(parts, axis=1), leff
 
 
@@ -107,7 +119,7 @@ def _fit_model(des: _Design, before: int, h: int, opts: Mapping[str, Any]) -> tu
     t_lo = max(min_e + 1, before - int(years * des.year))
     span = before - t_lo
     if span < 1 or n * span < 200:
-        raise MethodUnavailable(f"global model needs more history (got {p.t} periods)")
+        raise MethodUnavailable("global model needs more history (about 5 weeks × 7 series)")
     rng = np.random.default_rng(0)
     rows = int(min(int(opts.get("gbm_max_rows", 40_000)), n * span * h))
     i = rng.integers(0, n, rows)

@@ -43,7 +43,7 @@ def _snaive_week(p: Panel, opts: Mapping[str, Any], *, notes: list[str]) -> np.n
 
 def _snaive_year(p: Panel, opts: Mapping[str, Any], *, notes: list[str]) -> np.ndarray:
     if p.t < p.season_year:
-        raise MethodUnavailable(f"seasonal_naive_yearly needs {p.season_year} periods of history, got {p.t}")
+        raise MethodUnavailable(f"seasonal_naive_yearly needs a year ({p.season_year} periods) of history")
     return _local.seasonal_naive(p, opts, season=p.season_year, notes=notes)
 
 

@@ -24,6 +24,7 @@ is valid but weak, as is any LP bound with fixed costs.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -35,6 +36,8 @@ from engine.stocking.flow import CutOracle
 from engine.stocking.outcome import Outcome
 from engine.stocking.problem import StockingProblem
 from engine.stocking.rules import newsvendor
+
+log = logging.getLogger(__name__)
 
 OPTIONS = {"max_sweeps", "start", "polish_rounds", "exact_share"}
 
@@ -367,6 +370,97 @@ def _exact_phase(d: _Decomp, deadline: float) -> tuple[float, int]:
     return total, solved
 
 
+def _dual_ascent(d: _Decomp, deadline: float, iters: int = 40) -> float:
+    """Lagrangian dual over capacity (and budget) prices with every SKU solved exactly.
+
+    Only used when all SKUs fit in the time budget (small problems, where the clearing prices
+    of the integer plan are a poor estimate of the optimal prices). Returns the best bound.
+    """
+    p = d.p
+    S, W = d.q.shape
+    lam, mu = d.lam.copy(), d.mu
+    best = np.inf
+    has_b = p.budget is not None
+    for _ in range(iters):
+        if d.elapsed() > deadline:
+            break
+        price = d.charge + lam[None, :] * p.volume_m3[:, None] + mu * p.unit_value[:, None]
+        price = price + np.where(d.U > 0, d.F / np.maximum(d.U, 1.0), 0.0)
+        total = float(lam @ p.capacity_m3) + (mu * float(p.budget) if has_b else 0.0)
+        q_resp = np.zeros((S, W))
+        ok = True
+        for s in range(S):
+            res = solve_sku(d.dem[s].astype(float), d.cov, d.prob, float(d.g[s]), price[s], d.U[s], time_limit=1.0)
+            if res is None:
+                ok = False
+                break
+            total += res[0]
+            q_resp[s] = res[1]
+            if d.elapsed() > deadline:
+                ok = False
+                break
+        if not ok:
+            break
+        best = min(best, total)
+        log.debug("dual ascent: L=%.6g best=%.6g primal=%.6g", total, best, d.best_obj)
+        sub_w = p.capacity_m3 - p.volume_m3 @ q_resp
+        sub_b = (float(p.budget) - float((p.unit_value @ q_resp).sum())) if has_b else 0.0
+        norm2 = float(sub_w @ sub_w) + sub_b * sub_b
+        if norm2 <= 0 or not np.isfinite(d.best_obj):
+            break
+        step = max(total - d.best_obj, 1e-9 * abs(total)) / norm2
+        lam = np.maximum(lam - step * sub_w, 0.0)
+        if has_b:
+            mu = max(mu - step * sub_b, 0.0)
+        if (best - d.best_obj) <= d.settings.mip_gap * max(abs(d.best_obj), 1e-9):
+            break
+    return best
+
+
+def _reoptimize(d: _Decomp, order: np.ndarray, deadline: float) -> int:
+    """Exact block-coordinate steps on the true objective: one SKU at a time, the others fixed.
+
+    Each SKU may use its own stock's volume plus what is free in every warehouse (and the
+    budget left); the plan stays feasible and never gets worse. Returns the SKUs improved.
+    """
+    p = d.p
+    q = d.q.copy()
+    room = p.capacity_m3 - p.volume_m3 @ q
+    money = None if p.budget is None else float(p.budget) - float((p.unit_value @ q).sum())
+    cur = d.g * (d.flow @ d.prob) - (d.charge * q).sum(axis=1) - (d.F * (q > 0)).sum(axis=1)
+    changed = []
+    for s in order:
+        if d.elapsed() > deadline:
+            break
+        v = p.volume_m3[s]
+        upper = np.where(p.allowed[s], np.minimum(d.U[s], np.floor((room + v * q[s]) / v + 1e-9)), 0.0)
+        m_left = None if money is None else money + float(p.unit_value[s] * q[s].sum())
+        res = solve_sku(d.dem[s].astype(float), d.cov, d.prob, float(d.g[s]), d.charge[s], upper,
+                        fixed=d.F[s], min_lot=p.min_lot, value_per_unit=float(p.unit_value[s]),
+                        money=m_left, time_limit=1.0)
+        if res is None:
+            continue
+        # the solver's value is exact for its own plan only if optimal; re-check by the oracle later
+        new_q = res[1]
+        if p.min_lot > 0:
+            new_q = np.where(new_q >= p.min_lot, new_q, 0.0)
+        if np.array_equal(new_q, q[s]):
+            continue
+        f, _ = d.oracle(new_q[None, :], d.dem[s : s + 1], want_delta=False)
+        val = float(d.g[s] * (f[0] @ d.prob)) - float(d.charge[s] @ new_q) - float(d.F[s] @ (new_q > 0))
+        if val > cur[s] + 1e-9 * max(1.0, abs(cur[s])):
+            room -= v * (new_q - q[s])
+            if money is not None:
+                money -= float(p.unit_value[s] * (new_q - q[s]).sum())
+            q[s] = new_q
+            cur[s] = val
+            changed.append(s)
+    if changed:
+        d.refresh(q, np.array(changed))
+        d.record()
+    return len(changed)
+
+
 def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     """Decomposition back-end (see module docstring)."""
     settings.check_options(OPTIONS, where="stocking back-end decomp")
@@ -385,8 +479,8 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     d.record()
     limit = settings.time_limit
     max_sweeps = int(settings.option("max_sweeps", 60))
-    exact_share = float(settings.option("exact_share", 0.35))
-    ascent_end = (1.0 - exact_share) * 0.85 * limit
+    exact_share = float(settings.option("exact_share", 0.5))
+    ascent_end = (1.0 - exact_share) * 0.9 * limit
     for _ in range(max_sweeps):
         if d.elapsed() > ascent_end or d.gap() <= settings.mip_gap:
             break
@@ -396,17 +490,27 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     d.record()
     d.polish(int(settings.option("polish_rounds", 6)))
     d.record()
-    n_exact = 0
+    n_exact = n_reopt = 0
     if d.gap() > settings.mip_gap and exact_share > 0:
-        ub, n_exact = _exact_phase(d, 0.85 * limit)
+        ub, n_exact = _exact_phase(d, (1.0 - 0.6 * exact_share) * 0.9 * limit)
         d.best_ub = min(d.best_ub, ub)
         for _ in range(max_sweeps):  # re-balance capacity around the switched SKUs
-            if d.elapsed() > 0.95 * limit or d.gap() <= settings.mip_gap:
+            if d.elapsed() > (1.0 - 0.5 * exact_share) * 0.9 * limit or d.gap() <= settings.mip_gap:
                 break
-            if not d.sweep(0.95 * limit):
+            if not d.sweep((1.0 - 0.5 * exact_share) * 0.9 * limit):
                 break
         d.polish(int(settings.option("polish_rounds", 6)))
         d.record()
+        per = (d.elapsed() / max(n_exact, 1)) if n_exact else np.inf
+        if n_exact and d.gap() > settings.mip_gap and per * S * 6 < (0.8 * limit - d.elapsed()):
+            d.best_ub = min(d.best_ub, _dual_ascent(d, (1.0 - 0.25 * exact_share) * 0.9 * limit))
+        if d.gap() > settings.mip_gap:
+            # exact one-SKU re-optimisation, loosest SKUs first, until the time is used
+            if d.best_q is not None and not np.array_equal(d.best_q, d.q):
+                d.refresh(d.best_q)
+            loose = d.g * (d.flow @ d.prob) - (d.charge * d.q).sum(axis=1)
+            order = np.argsort(loose, kind="stable")[::-1]
+            n_reopt = _reoptimize(d, order, 0.93 * limit)
     # a last look for better prices for the bound, on the final cuts
     lam0 = d.lam.copy()
     for f in (0.9, 1.1):
@@ -417,6 +521,6 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     status = SolveStatus.OPTIMAL if gap <= settings.mip_gap else (
         SolveStatus.TIME_LIMIT if solve_s >= 0.75 * limit else SolveStatus.FEASIBLE)
     msg = (f"decomp: {len(d.history)} evaluations, {len(d.colours)} warehouse colour classes, "
-           f"{n_exact} SKUs solved exactly for the bound, gap {100 * gap:.3f}%")
+           f"{n_exact} SKUs solved exactly for the bound, {n_reopt} improved by exact re-optimisation, gap {100 * gap:.3f}%")
     return Outcome(q, status, d.best_obj, d.best_ub, build_s, solve_s, msg,
                    wall_seconds=build_s + solve_s, time_limit=limit)

@@ -100,7 +100,7 @@ def _write_mps(m: LinearModel, path: Path) -> None:
     int_cols = np.flatnonzero(m.integer)
     n_int = int_cols.size  # integer columns are the leading block
     split = int(np.searchsorted(cols, n_int))
-    out = ["NAME stocking", "ROWS", " N obj"]
+    out = ["NAME stocking FREE", "ROWS", " N obj"]
     sense = np.where(m.row_lb <= -INF, "L", "G")
     out += list(np.char.add(np.char.add(np.char.add(" ", sense), " R"), np.arange(m.n_rows).astype(str)))
     out.append("COLUMNS")
@@ -130,7 +130,7 @@ def solve_cbc(m: LinearModel, tl: float, gap: float, threads: int, seed: int) ->
         mps, sol = Path(tmp) / "m.mps", Path(tmp) / "m.sol"
         _write_mps(m, mps)
         load_s = time.perf_counter() - t0
-        cmd = [exe, str(mps), "-sec", f"{tl:g}", "-ratioGap", f"{gap:g}", "-threads", str(threads),
+        cmd = [exe, str(mps), "-timeMode", "elapsed", "-sec", f"{tl:g}", "-ratioGap", f"{gap:g}", "-threads", str(threads),
                "-randomCbcSeed", str(seed + 1), "-solve", "-solu", str(sol)]
         t1 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -159,6 +159,15 @@ def solve_cbc(m: LinearModel, tl: float, gap: float, threads: int, seed: int) ->
         val = np.array([float(b[2]) for b in body])
         x[idx] = val
     low = head.lower()
+    # CBC writes the LP values with "Stopped on time" when it has no integer solution; its log
+    # then shows the 1e50 sentinel as the objective: treat that as no solution at all
+    mlog = re.search(r"Objective value:\s+(-?[0-9.eE+-]+)", log)
+    no_incumbent = mlog is not None and abs(float(mlog.group(1))) >= 1e40
+    if no_incumbent and not low.startswith("optimal"):
+        mb = re.search(r"Lower bound:\s+(-?[0-9.eE+-]+)", log)
+        bound = -float(mb.group(1)) if mb else float("nan")
+        return ("no_solution", float("nan"), bound, np.zeros(0),
+                killed + "CBC found no integer solution (its solution file holds LP values)", load_s, solve_s)
     if low.startswith("optimal"):
         status = "optimal"
     elif "infeasible" in low:

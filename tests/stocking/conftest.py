@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import pytest
+
+from engine.solver import Settings
+from engine.stocking import random_problem, solve_stocking
+
+
+@pytest.fixture(scope="session")
+def small():
+    """A small problem every exact back-end solves to optimality in well under a second."""
+    return random_problem(12, 3, 6, 8, seed=7)
+
+
+@pytest.fixture(scope="session")
+def small_optimum(small):
+    res = solve_stocking(small, Settings(backend="highs", time_limit=30, mip_gap=1e-7))
+    assert res.stats.status == "optimal"
+    return res

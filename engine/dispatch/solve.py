@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -40,19 +41,24 @@ def _pyvrp(*args, **kw):  # type: ignore[no-untyped-def]
 
 def _repair(P: DispatchProblem, trips: list[Trip], stats: SolveStats, reasons: dict[int, str]
             ) -> tuple[list[Trip], list[str]]:
-    """Drop orders from trips the checker rejects (never trust a solver blindly)."""
+    """Drop orders from trips the checker rejects (never trust a solver blindly).
+
+    Each round removes the last order of every trip of an offending courier (a shorter trip
+    is never less feasible here); after a few rounds such couriers' trips are dropped whole.
+    """
     notes: list[str] = []
-    for _ in range(5):
+    for attempt in range(6):
         res = build_result(P, trips, stats, reasons=reasons)
         issues = check_solution(P, res)
         if not issues:
             return trips, notes
         notes.extend(issues[:3])
-        bad = {c for c in res.routes["courier"].unique() if any(f"courier {c} " in s for s in issues)}
-        # drop the last order of each offending trip; a shorter trip is never less feasible
-        trips = [Trip(t.courier, t.warehouse, t.orders[:-1], t.start_loc, t.start_min, t.trip_no)
-                 if P.courier_ids[t.courier] in bad else t for t in trips]
-    return [t for t in trips if P.courier_ids[t.courier] not in bad], notes
+        bad = {P.courier_ids.index(c) for c in res.routes["courier"].unique()
+               if any(s.startswith((f"courier {c} ", f"courier {c}:")) for s in issues)}
+        if attempt == 5 or not bad:
+            return [t for t in trips if t.courier not in bad], notes
+        trips = [replace(t, orders=t.orders[:-1]) if t.courier in bad else t for t in trips]
+    return trips, notes
 
 
 def dispatch(
@@ -88,9 +94,11 @@ def dispatch(
         stats = SolveStats(backend=name, status=status, build_seconds=build(), solve_seconds=solve(),
                            message=f"{msg}; repaired: {'; '.join(notes)}")
     res = build_result(problem, trips, stats, reasons=reasons)
+    if notes and check_solution(problem, res):  # still wrong after repair: say so, do not hide it
+        status = SolveStatus.ERROR
     # planning objective: total cost + expected cost of declined crowd offers
     obj = res.cost["total"] + float(res.meta.get("expected_decline_cost", 0.0))
-    final = SolveStats(backend=name, status=status if status.has_solution or len(trips) else status,
+    final = SolveStats(backend=name, status=status,
                        objective=obj if status.has_solution else None, bound=None,
                        build_seconds=stats.build_seconds, solve_seconds=stats.solve_seconds,
                        message=stats.message)

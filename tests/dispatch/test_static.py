@@ -124,3 +124,20 @@ def test_property_every_plan_is_feasible(seed: int, n: int, n_fleet: int, n_crow
     assert check_solution(P, r) == []
     assert len(r.assignments) == n
     assert r.cost["total"] == pytest.approx(r.cost["operating"] + r.cost["unserved_penalty"] + r.cost["lateness"])
+
+
+def test_untrusted_backend_output_is_repaired() -> None:
+    """A back-end that returns an infeasible plan: the checker-driven repair makes it feasible."""
+    if "broken-test" not in DISPATCH:
+        @DISPATCH.register("broken-test", description="everything on courier 0")
+        def _broken(P, settings, cand, initial=None):  # type: ignore[no-untyped-def]
+            from engine.solver import SolveStatus
+
+            seqs = [[] for _ in range(P.n_couriers)]
+            seqs[0] = [o for o in range(P.n_orders) if P.order_wh[o] == P.courier_warehouse[0]]
+            return seqs, SolveStatus.FEASIBLE, None, "deliberately overloaded"
+
+    P = tiny_problem(8, n=14)
+    r = dispatch(P, Settings(backend="broken-test"))
+    assert check_solution(P, r) == []
+    assert "repaired" in r.stats.message

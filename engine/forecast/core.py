@@ -164,6 +164,9 @@ def _fit_panel(panel: Panel, method: str, opts: Mapping[str, Any], build_seconds
             names = [c for c in opts.get("candidates", AUTO_CANDIDATES) if c != "auto"]
             for c in names:
                 FORECASTERS.info(c)
+            if "candidates" not in opts and not np.isin(segment, ("intermittent", "lumpy")).any():
+                # no sparse series: the intermittent-demand methods cannot win, skip their cost
+                names = [c for c in names if c not in ("croston", "sba", "tsb")]
             if not has_holdout:
                 notes.append(f"history of {t} periods is too short to compare methods: auto used moving_average")
                 names = ["moving_average"]

@@ -33,6 +33,8 @@ def synthetic(
 
 
 def kaggle_slice(items: int = 5, stores: int = 4) -> pd.DataFrame:
-    df = pd.read_csv(KAGGLE)
+    df = pd.read_csv(KAGGLE, dtype={"store": "int16", "item": "int16", "sales": "int32"})
     df = df[(df["item"] <= items) & (df["store"] <= stores)]
     return df.rename(columns={"item": "sku", "store": "zone", "sales": "quantity"}).astype({"sku": str, "zone": str})
+
+ROOT_DIR = Path(__file__).resolve().parents[2]

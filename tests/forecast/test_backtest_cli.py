@@ -90,3 +90,15 @@ def test_cli_forecast_instance(tmp_path: Path) -> None:
     assert summary["horizon"] == 3 and summary["n_scenarios"] == 5
     assert fc["mean"].notna().all() and (fc["q90"] >= fc["q10"]).all()
     assert len(sc) == 5 * len(fc) and (sc["quantity"] >= 0).all()
+
+
+def test_result_frames_and_json() -> None:
+    from engine.forecast import forecast
+
+    r = forecast(synthetic(n_sku=2, n_zone=2, days=50), horizon=4, n_scenarios=3)
+    f = r.to_frame()
+    assert list(f.columns[:4]) == ["date", "sku", "zone", "mean"] and "q50" in f and "method" in f
+    sf = r.scenario_frame()
+    assert len(sf) == 3 * 4 * 4 and sf["quantity"].sum() == r.scenarios.sum()
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["horizon"] == 4 and d["stats"]["status"] == "feasible" and sum(d["chosen"].values()) == 4

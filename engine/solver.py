@@ -175,6 +175,7 @@ class BackendInfo(Generic[F]):
     func: F
     description: str
     is_available: Callable[[], bool]
+    options: frozenset[str] | None = None  # option names the back-end accepts; None = not declared
 
 
 class Registry(Generic[F]):
@@ -196,14 +197,28 @@ class Registry(Generic[F]):
         *,
         description: str = "",
         available: Callable[[], bool] | None = None,
+        options: set[str] | frozenset[str] | None = None,
     ) -> Callable[[F], F]:
         def deco(func: F) -> F:
             if name in self._entries:
                 raise ValueError(f"{self.stage} back-end {name!r} registered twice")
-            self._entries[name] = BackendInfo(name, func, description, available or (lambda: True))
+            self._entries[name] = BackendInfo(name, func, description, available or (lambda: True),
+                                              None if options is None else frozenset(options))
             return func
 
         return deco
+
+    def declare_options(self, name: str, options: set[str] | frozenset[str]) -> None:
+        """Declare the option names of an already registered back-end (for up-front checks)."""
+        entry = self._entries[name]
+        self._entries[name] = BackendInfo(entry.name, entry.func, entry.description, entry.is_available,
+                                          frozenset(options))
+
+    def check(self, settings: Settings) -> None:
+        """Fail before any work: unknown or unavailable back-end, or undeclared option names."""
+        entry = self.info(settings.backend)
+        if entry.options is not None:
+            settings.check_options(entry.options, where=f"{self.stage} back-end {entry.name!r}")
 
     def names(self) -> list[str]:
         return sorted(self._entries)

@@ -1,0 +1,139 @@
+"""`nearstock bench run | summary | accept | export`: benchmark solver settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from engine.cli.common import console
+from engine.io import atomic_write_frame, to_json_text
+
+ExpArg = Annotated[Path, typer.Argument(help="Experiment file (TOML).")]
+DbOpt = Annotated[Path | None, typer.Option("--db", help="Results database (default: next to the experiment, .sqlite).")]
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    bench.command("run")(bench_run)
+    bench.command("summary")(bench_summary)
+    bench.command("accept")(bench_accept)
+    bench.command("export")(bench_export)
+
+
+def _runs(exp_path: Path, db: Path | None):  # noqa: ANN202
+    from engine.bench import ResultStore, load_experiment
+
+    exp = load_experiment(exp_path)
+    path = db or exp.db_path
+    if not path.is_file():
+        from engine.errors import ConfigError
+
+        raise ConfigError(f"no results yet for {exp_path} (looked for {path}); run `nearstock bench run {exp_path}` first")
+    with ResultStore(path) as store:
+        return exp, store.frame()
+
+
+def bench_run(
+    experiment: ExpArg,
+    jobs: Annotated[int, typer.Option("--jobs", help="Runs at a time on this machine.")] = 1,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="Dask scheduler tcp://HOST:PORT, or local:N for a LocalCluster.")] = None,
+    db: DbOpt = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs that ended in error or timeout.")] = False,
+) -> None:
+    """Run every instance × configuration × repetition not yet in the results store."""
+    from engine.bench import load_experiment, run_experiment
+
+    exp = load_experiment(experiment)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=console) as bar:
+        task = bar.add_task(exp.name, total=None, failed=0)
+
+        def progress(done: int, failed: int, todo: int) -> None:
+            bar.update(task, total=todo, completed=done, failed=failed)
+
+        res = run_experiment(exp, jobs=jobs, cluster=cluster, db=db, retry_failed=retry_failed, progress=progress)
+    console.print(f"{res.total} runs: {res.skipped} already stored, {res.ok} ok, {res.failed} failed → {res.db}")
+
+
+def bench_summary(
+    experiment: ExpArg,
+    db: DbOpt = None,
+    kpi: Annotated[list[str] | None, typer.Option("--kpi", help="KPI columns to add (repeatable).")] = None,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Configuration for win/tie/loss (default: the experiment's).")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Write the summary with plots as HTML.")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Write the summary table as CSV.")] = None,
+) -> None:
+    """Per configuration: mean / median / geometric mean of objective, gap and time; wins against a baseline."""
+    from engine.bench import SENSE, performance_profile, summarise
+    from engine.bench.plots import write_summary_html
+
+    exp, runs = _runs(experiment, db)
+    summ = summarise(runs, sense=SENSE[exp.kind], baseline=baseline or exp.baseline, kpis=list(kpi or []))
+    t = Table(title=f"{exp.name} ({exp.kind}; objective is {'minimised' if SENSE[exp.kind] == 'min' else 'maximised'})",
+              title_justify="left")
+    cols = [c for c in summ.columns if c in ("config", "runs", "ok", "error", "timeout", "objective_mean", "gap_mean",
+                                            "gap_median", "seconds_median", "seconds_geomean", "wins", "ties", "losses")
+            or c.endswith("_mean") and c.removesuffix("_mean") in (kpi or [])]
+    for c in cols:
+        t.add_column(c.replace("_", " "), justify="left" if c == "config" else "right")
+    for r in summ[cols].itertuples(index=False):
+        t.add_row(*[(f"{v:.2%}" if ("gap" in c and isinstance(v, float) and v == v) else
+                     f"{v:,.3f}" if isinstance(v, float) else str(v)) for c, v in zip(cols, r, strict=True)])
+    console.print(t)
+    if csv:
+        atomic_write_frame(csv, summ)
+    if html:
+        write_summary_html(html, exp.name, summ, runs, performance_profile(runs, sense=SENSE[exp.kind]))
+        console.print(f"[green]wrote[/] {html}")
+
+
+def bench_accept(
+    experiment: ExpArg,
+    baseline: Annotated[str, typer.Option("--baseline", help="Baseline configuration.")],
+    candidate: Annotated[str, typer.Option("--candidate", help="Candidate configuration.")],
+    metric: Annotated[list[str], typer.Option("--metric", help='e.g. "gap<=" or "on_time>=" (repeatable).')],
+    tolerance: Annotated[list[float] | None, typer.Option("--tolerance", help="Absolute tolerance: one, or one per metric.")] = None,
+    statistic: Annotated[str, typer.Option(help="mean or median over runs.")] = "mean",
+    db: DbOpt = None,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Pass / fail per metric of a candidate against a baseline; exit code 1 when any check fails."""
+    from engine.bench import accept
+    from engine.errors import ConfigError
+
+    if statistic not in ("mean", "median"):
+        raise ConfigError(f"--statistic must be mean or median, got {statistic!r}")
+    _, runs = _runs(experiment, db)
+    checks = accept(runs, baseline=baseline, candidate=candidate, metrics=metric, tolerances=list(tolerance or [0.0]),
+                    statistic=statistic)
+    if json:
+        typer.echo(to_json_text({"passed": all(c.passed for c in checks), "checks": [c.to_dict() for c in checks]}), nl=False)
+    else:
+        t = Table(title=f"{candidate} against {baseline} ({statistic})", title_justify="left")
+        for c in ("metric", "baseline", "candidate", "tolerance", "result"):
+            t.add_column(c, justify="left" if c in ("metric", "result") else "right")
+        for c in checks:
+            t.add_row(f"{c.metric} {c.direction}", f"{c.baseline:.6g}", f"{c.candidate:.6g}", f"{c.tolerance:g}",
+                      "[green]pass[/]" if c.passed else "[red]fail[/]")
+        console.print(t)
+    if not all(c.passed for c in checks):
+        raise typer.Exit(1)
+
+
+def bench_export(
+    experiment: ExpArg,
+    out: Annotated[Path, typer.Argument(help="Output file: .csv or .parquet.")],
+    db: DbOpt = None,
+) -> None:
+    """Export every stored run (one row per run, KPIs as columns)."""
+    from engine.errors import ConfigError
+
+    if not out.name.endswith((".csv", ".parquet")):
+        raise ConfigError(f"export writes .csv or .parquet, got {out}")
+    _, runs = _runs(experiment, db)
+    atomic_write_frame(out, runs)
+    console.print(f"[green]wrote[/] {len(runs)} runs to {out}")

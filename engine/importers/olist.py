@@ -30,11 +30,14 @@ from engine.importers.olist_demand import build_demand
 from engine.importers.olist_network import build_zones, place_warehouses, synth_couriers
 from engine.importers.olist_source import OlistSource, read_olist
 from engine.instance import (
+    DEFAULT_TARGETS,
+    DEFAULT_WEIGHTS,
     DispatchParams,
     Instance,
     Manifest,
     Planning,
     PromiseTier,
+    Quality,
     Segment,
     SimulationParams,
     Travel,
@@ -42,6 +45,7 @@ from engine.instance import (
     write_instance,
 )
 from engine.io import atomic_write_text
+from engine.solver import Settings
 
 LICENCE = "CC BY-NC-SA 4.0"
 ATTRIBUTION = ("Derived from the Olist Brazilian E-Commerce Public Dataset (Olist, Kaggle "
@@ -159,6 +163,9 @@ def build_olist(source: OlistSource, config: OlistConfig) -> OlistImport:
         # slow-promise orders (shipped from the central DC) arrive on time at the real Olist rate
         dispatch=_dispatch_params(cfg),
         simulation=SimulationParams(central_on_time=float(base["on_time_share"])),
+        quality=Quality(targets=dict(DEFAULT_TARGETS) | dict(cfg.targets), weights=dict(DEFAULT_WEIGHTS)),
+        # most (sku, zone, day) cells are zero: an intermittent-demand method by default
+        solver={"forecast": Settings(backend="tsb")},
         tables={"demand": "demand.csv.gz"} if len(hist) > 20_000 else {},
         notes=notes,
     )
@@ -214,7 +221,11 @@ def _notes(source: OlistSource, cfg: OlistConfig, volume: dict[str, Any], counts
             "capacity": "forward storage = 1.5 x the day's mean demand volume nearest to the warehouse",
             "central_promise_days": promised_days,
             "central_promise": "median promised days (purchase -> estimated delivery) of the region's delivered orders",
+            "targets_changed": {k: float(v) for k, v in cfg.targets},
         },
+        "forecast": ("TSB (intermittent demand) is the default forecast: most (sku, zone, day) cells are "
+                     "zero; on the shipped instances it stocks more of the realised demand forward than "
+                     "the holdout's pick (seasonal naive). `nearstock run --forecast auto` lets the holdout choose"),
         "synthetic": {
             "couriers": f"fleet and crowd are synthetic (seeded, seed {cfg.seed}): Olist has no courier data",
             "order_locations": "customers placed uniformly in their zone's disc: Olist gives only the zip prefix",

@@ -102,6 +102,7 @@ class OlistConfig:
     crowd_vehicle: tuple[float, float, float] = (0.06, 7.5, 0.9)
     unserved_penalty: float | None = None  # dispatch penalty per unserved order (None: the default)
     wave_min: float | None = None  # dispatch re-plan period (None: the default)
+    targets: tuple[tuple[str, float], ...] = ()  # quality targets that differ from the defaults
 
     def __post_init__(self) -> None:
         if self.kind not in ("city", "regional"):
@@ -143,6 +144,8 @@ REGIONAL = OlistConfig(
     unserved_penalty=450.0,
     # next-day vans are routed in a few cut-off waves a day, not every quarter hour
     wave_min=240.0,
+    # assignment happens at the next cut-off wave: a 10-minute target is for instant networks
+    targets=(("peak_assignment_p95_min", 300.0),),
 )
 PRESETS: dict[str, OlistConfig] = {
     "sp-city": CITY,

@@ -139,9 +139,9 @@ class _Decomp:
 
     def refresh(self, q: np.ndarray, rows: np.ndarray | None = None) -> None:
         if rows is None:
-            self.flow, self.delta = self.oracle(q, self.dem)
+            self.flow, self.delta = self.oracle(q, self.dem, threads=self.settings.threads)
         elif rows.size:
-            f, d = self.oracle(q[rows], self.dem[rows])
+            f, d = self.oracle(q[rows], self.dem[rows], threads=self.settings.threads)
             self.flow[rows] = f
             self.delta[rows] = d  # type: ignore[index]
         self.q = q
@@ -286,6 +286,60 @@ class _Decomp:
         q = np.floor(q * scale)
         self.refresh(q)
 
+    def swap_round(self, cls: np.ndarray) -> bool:
+        """Move capacity between SKUs at full warehouses: drop last units worth least per m3,
+        add next units worth most per m3, while that gains (exact marginals, one unit per slot).
+        Kept only if the exact objective improves."""
+        p = self.p
+        q = self.q
+        add = np.zeros_like(q)
+        prob = self.prob
+        for w in cls:
+            dw = self.delta[:, w, :]
+            room = float(p.capacity_m3[w] - p.volume_m3 @ q[:, w])
+            gain = self.g * ((dw >= 1) @ prob) - self.charge[:, w]
+            loss = self.g * ((dw > -1) @ prob) - self.charge[:, w]
+            can_add = p.allowed[:, w] & (q[:, w] < self.U[:, w]) & (gain > 1e-12)
+            can_rm = q[:, w] > 0
+            if p.has_slotting:
+                can_add &= q[:, w] > 0
+                can_rm &= q[:, w] - 1 >= max(p.min_lot, 1)
+            a_idx = np.flatnonzero(can_add)
+            r_idx = np.flatnonzero(can_rm)
+            if not a_idx.size or not r_idx.size:
+                continue
+            a_idx = a_idx[np.argsort(-gain[a_idx] / p.volume_m3[a_idx], kind="stable")]
+            r_idx = r_idx[np.argsort(loss[r_idx] / p.volume_m3[r_idx], kind="stable")]
+            r_idx = r_idx[~np.isin(r_idx, a_idx[:1000])]
+            if not r_idx.size:
+                continue
+            a_vol = np.cumsum(p.volume_m3[a_idx])
+            a_gain = np.cumsum(gain[a_idx])
+            r_vol = np.concatenate([[0.0], np.cumsum(p.volume_m3[r_idx])])
+            r_loss = np.concatenate([[0.0], np.cumsum(loss[r_idx])])
+            need = np.searchsorted(r_vol, a_vol - room - 1e-12)  # removals needed per add prefix
+            ok = need < r_vol.size
+            if not ok.any():
+                continue
+            benefit = np.where(ok, a_gain - r_loss[np.minimum(need, r_vol.size - 1)], -np.inf)
+            i = int(np.argmax(benefit))
+            if benefit[i] <= 1e-9 * max(1.0, abs(self.best_obj)):
+                continue
+            add[a_idx[: i + 1], w] += 1
+            add[r_idx[: need[i]], w] -= 1
+        rows = np.flatnonzero(add.any(axis=1))
+        if not rows.size:
+            return False
+        before = self.profit(q)
+        old_flow, old_delta = self.flow[rows].copy(), self.delta[rows].copy()
+        self.refresh(q + add, rows)
+        if self.profit(self.q) <= before + 1e-9 * max(1.0, abs(before)):
+            self.flow[rows], self.delta[rows] = old_flow, old_delta  # type: ignore[index]
+            self.q = q
+            return False
+        self.record()
+        return True
+
     def polish(self, rounds: int) -> None:
         """Add single units with the best value per m3 where capacity (and budget) is left."""
         p = self.p
@@ -307,7 +361,6 @@ class _Decomp:
             add = np.zeros_like(q)
             left = room.copy()
             budget_left = None if p.budget is None else float(p.budget) - float((p.unit_value @ q).sum())
-            vol_c = p.volume_m3[cand]
             for w in range(q.shape[1]):  # per warehouse: prefix of candidates that fits
                 sel = cand[w_best[cand] == w]
                 if not sel.size:
@@ -315,7 +368,6 @@ class _Decomp:
                 cum = np.cumsum(p.volume_m3[sel])
                 take = sel[cum <= left[w] + 1e-12]
                 add[take, w] = 1
-            del vol_c
             if budget_left is not None:
                 picked = np.flatnonzero(add.any(axis=1))
                 picked = picked[np.argsort(-r_best[picked], kind="stable")]
@@ -511,6 +563,17 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
             loose = d.g * (d.flow @ d.prob) - (d.charge * d.q).sum(axis=1)
             order = np.argsort(loose, kind="stable")[::-1]
             n_reopt = _reoptimize(d, order, 0.93 * limit)
+    # capacity swaps between SKUs at full warehouses, until nothing gains or time is up
+    n_swaps = 0
+    if d.best_q is not None and not np.array_equal(d.best_q, d.q):
+        d.refresh(d.best_q)
+    while d.elapsed() < 0.97 * limit and d.gap() > settings.mip_gap:
+        moved = False
+        for cls in d.colours:
+            moved |= d.swap_round(cls)
+        n_swaps += int(moved)
+        if not moved:
+            break
     # a last look for better prices for the bound, on the final cuts
     lam0 = d.lam.copy()
     for f in (0.9, 1.1):
@@ -521,6 +584,7 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     status = SolveStatus.OPTIMAL if gap <= settings.mip_gap else (
         SolveStatus.TIME_LIMIT if solve_s >= 0.75 * limit else SolveStatus.FEASIBLE)
     msg = (f"decomp: {len(d.history)} evaluations, {len(d.colours)} warehouse colour classes, "
-           f"{n_exact} SKUs solved exactly for the bound, {n_reopt} improved by exact re-optimisation, gap {100 * gap:.3f}%")
+           f"{n_exact} SKUs solved exactly for the bound, {n_reopt} improved by exact re-optimisation, "
+           f"{n_swaps} swap rounds, gap {100 * gap:.3f}%")
     return Outcome(q, status, d.best_obj, d.best_ub, build_s, solve_s, msg,
                    wall_seconds=build_s + solve_s, time_limit=limit)

@@ -110,7 +110,6 @@ def _subgradient(a: np.ndarray, dem: np.ndarray, cov: np.ndarray, gp: np.ndarray
     p32 = prob.astype(np.float32)
     best = _sku_values(a, dem, cov, gp)
     best_a = a.copy()
-    W = cov.shape[0]
     for _ in range(iters):
         grad = np.zeros_like(a)
         val = np.zeros(a.shape[0])
@@ -131,8 +130,6 @@ def _subgradient(a: np.ndarray, dem: np.ndarray, cov: np.ndarray, gp: np.ndarray
         step = np.where(norm2 > 0, np.maximum(val - target, 0.0) / np.maximum(norm2, 1e-30), 0.0)
         a = _project(a - (step[:, None, None] * grad).astype(np.float32), p32, mass)
         a[free] = 1.0
-        del W
-        W = cov.shape[0]
     return best, best_a
 
 

@@ -70,31 +70,48 @@ class CutOracle:
         self.chunk_rows = chunk_rows
 
     def __call__(
-        self, q: np.ndarray, dem: np.ndarray, *, want_delta: bool = True
+        self, q: np.ndarray, dem: np.ndarray, *, want_delta: bool = True, threads: int = 1
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """q (S, W), dem (S, P, K) -> flow (S, K) and delta (S, W, K) (or None)."""
+        """q (S, W), dem (S, P, K) -> flow (S, K) and delta (S, W, K) (or None).
+
+        SKU chunks are independent; with ``threads`` > 1 they run in a thread pool (numpy
+        releases the GIL in the matrix product and the reductions).
+        """
         S, P, K = dem.shape
-        W = self.W
         flow = np.empty((S, K), dtype=np.float64)
-        delta = np.empty((S, W, K), dtype=np.float32) if want_delta else None
+        delta = np.empty((S, self.W, K), dtype=np.float32) if want_delta else None
         b = max(1, self.chunk_rows // max(K, 1))
         qf = q.astype(np.float32)
-        for lo in range(0, S, b):
-            hi = min(S, lo + b)
-            n = hi - lo
-            dT = np.ascontiguousarray(dem[lo:hi].transpose(0, 2, 1), dtype=np.float32).reshape(n * K, P)
-            C = (dT @ self.touch).reshape(n, K, -1)
-            C += (qf[lo:hi] @ self.outside)[:, None, :]
-            flow[lo:hi] = C.min(axis=2)
-            if delta is not None:
-                # subset index t = sum_w bit_w 2^w; C-order reshape puts bit W-1 first
-                Cr = C.reshape(n, K, *([2] * W))
-                parts: dict[int, np.ndarray] = {}
-                _min_except_each_axis(Cr, 2, [W - 1 - i for i in range(W)], parts)
-                for w in range(W):
-                    ab = parts[w]  # (n, K, 2): [..., 0] = w not in T (B), [..., 1] = w in T (A)
-                    delta[lo:hi, w, :] = ab[..., 1] - ab[..., 0]
+        spans = [(lo, min(S, lo + b)) for lo in range(0, S, b)]
+        if threads > 1 and len(spans) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(lambda sp_: self._chunk(qf, dem, sp_[0], sp_[1], flow, delta), spans))
+        else:
+            for lo, hi in spans:
+                self._chunk(qf, dem, lo, hi, flow, delta)
         return flow, delta
+
+    def _chunk(self, qf: np.ndarray, dem: np.ndarray, lo: int, hi: int, flow: np.ndarray,
+               delta: np.ndarray | None) -> None:
+        W, P = self.W, self.P
+        K = dem.shape[2]
+        n = hi - lo
+        dT = np.ascontiguousarray(dem[lo:hi].transpose(0, 2, 1), dtype=np.float32).reshape(n * K, P)
+        C = (dT @ self.touch).reshape(n, K, -1)
+        C += (qf[lo:hi] @ self.outside)[:, None, :]
+        if delta is None:
+            flow[lo:hi] = C.min(axis=2)
+            return
+        # subset index t = sum_w bit_w 2^w; C-order reshape puts bit W-1 first
+        Cr = C.reshape(n, K, *([2] * W))
+        parts: dict[int, np.ndarray] = {}
+        _min_except_each_axis(Cr, 2, [W - 1 - i for i in range(W)], parts)
+        for w in range(W):
+            ab = parts[w]  # (n, K, 2): [..., 0] = w not in T (B), [..., 1] = w in T (A)
+            delta[lo:hi, w, :] = ab[..., 1] - ab[..., 0]
+        flow[lo:hi] = parts[0].min(axis=-1)
 
 
 def allocation(q: np.ndarray, dem: np.ndarray, covers: np.ndarray, *, chunk: int = 20000) -> np.ndarray:

@@ -9,7 +9,7 @@ from engine.stocking import random_problem, solve_stocking
 @pytest.fixture(scope="session")
 def small():
     """A small problem every exact back-end solves to optimality in well under a second."""
-    return random_problem(12, 3, 6, 8, seed=7)
+    return random_problem(6, 3, 5, 4, seed=1)
 
 
 @pytest.fixture(scope="session")

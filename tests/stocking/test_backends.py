@@ -13,7 +13,11 @@ def test_backends_agree_with_exact_mip(small, small_optimum, backend):
         pytest.skip(f"{backend} not installed")
     res = solve_stocking(small, Settings(backend=backend, time_limit=20, mip_gap=1e-6))
     opt = small_optimum.stats.objective
-    assert res.stats.objective == pytest.approx(opt, rel=2e-3)
+    # exact MIPs agree to their gap; the decomposition is a heuristic on the primal side (on
+    # tiny problems integer exchanges between SKUs matter; see benchmarks/stocking/RESULTS.md)
+    tol = 2e-2 if backend == "decomp" else 1e-4
+    assert res.stats.objective == pytest.approx(opt, rel=tol)
+    assert res.stats.objective <= opt + 1e-6 * abs(opt)
     assert res.stats.bound is not None and res.stats.bound >= opt - 1e-6 * abs(opt)
     assert not check_plan(small, res.units)
 

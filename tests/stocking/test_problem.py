@@ -28,16 +28,17 @@ def test_each_zone_covered_by_two_nearest():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"volume_m3": np.zeros(12)}, "positive unit volume"),
-        ({"probability": np.full(8, 0.5)}, "summing to 1"),
-        ({"demand": -np.ones((12, 6, 8))}, "non-negative"),
-        ({"unit_cost": np.ones((12, 2))}, "shape"),
-        ({"min_lot": -1}, "min_lot"),
+        (lambda p: {"volume_m3": np.zeros(len(p.skus))}, "positive unit volume"),
+        (lambda p: {"probability": np.full(p.n_scenarios, 0.9)}, "summing to 1"),
+        (lambda p: {"demand": -np.ones_like(p.demand)}, "non-negative"),
+        (lambda p: {"unit_cost": np.ones((len(p.skus), 1))}, "shape"),
+        (lambda p: {"min_lot": -1}, "min_lot"),
+        (lambda p: {"skus": ("a",) * len(p.skus)}, "duplicate"),
     ],
 )
 def test_bad_input_is_a_config_error(small, change, message):
     with pytest.raises(ConfigError, match=message):
-        _replace(small, **change)
+        _replace(small, **change(small))
 
 
 def test_negative_budget_names_the_budget(small):
@@ -55,7 +56,7 @@ def test_negative_capacity_names_capacity(small):
 def test_hard_cases_give_clear_notes_and_a_valid_plan(small):
     uncovered = small.covers.copy()
     uncovered[:, 0] = False
-    p = _replace(small, covers=uncovered, capacity_m3=np.array([0.0, 1e-6, 1.0]))
+    p = _replace(small, covers=uncovered, capacity_m3=np.array([0.0, 1e-6, 1.0]))  # W = 3
     text = " ".join(p.notes)
     assert "covered by no forward warehouse" in text and "nothing can be stocked" in text
     res = solve_stocking(p, Settings(backend="decomp", time_limit=5))

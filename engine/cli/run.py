@@ -97,11 +97,20 @@ def render(result: RunResult) -> None:
 
     card = Table(title=f"service quality index {result.scorecard.index:.1f} / 100"
                        f"  ({result.scorecard.replications} replications, 95% CI)", title_justify="left")
-    for col in ("factor", "indicator", "value", "95% CI", "target", ""):
-        card.add_column(col, justify="right" if col in ("value", "95% CI", "target") else "left")
+    card.add_column("indicator", no_wrap=True)
+    for col in ("value", "95% CI", "target"):
+        card.add_column(col, justify="right", no_wrap=True)
+    card.add_column("", no_wrap=True)
+    factor = None
     for r in result.scorecard.rows.itertuples(index=False):
-        share = r.unit == "share"
-        v = (lambda x: "–" if x != x else (f"{x:.1%}" if share else f"{x:.1f}"))
+        if r.factor != factor:
+            if factor is not None:
+                card.add_section()
+            card.add_row(f"[dim]{r.factor.replace('_', ' ')}[/]", "", "", "", "")
+            factor = r.factor
+        scale, unit = (100.0, "%") if r.unit == "share" else (1.0, "")
+        v = (lambda x: "–" if x != x else f"{scale * x:.1f}")
         mark = "[green]pass[/]" if r.passed else ("[dim]n/a[/]" if r.value != r.value else "[red]fail[/]")
-        card.add_row(r.factor, r.label, v(r.value), f"{v(r.ci_low)}–{v(r.ci_high)}", f"{r.direction} {v(r.target)}", mark)
+        sign = "≥" if r.direction == ">=" else "≤"
+        card.add_row(f"  {r.label}", f"{v(r.value)}{unit}", f"{v(r.ci_low)}–{v(r.ci_high)}", f"{sign} {v(r.target)}{unit}", mark)
     console.print(card)

@@ -80,7 +80,7 @@ class SimulationParams:
     fragile_damage_factor: float = 3.0
     loss_rate: float = 0.001
     return_rate: float = 0.03
-    tracking_gap_rate: float = 0.01  # share of tracking events that fail to be recorded
+    tracking_gap_rate: float = 0.002  # share of tracking events that fail to be recorded
     central_on_time: float = 0.93  # share of slow-promise (central DC) orders delivered on time
     return_pickup_on_time: float = 0.95  # share of return pickups made inside their window
 

@@ -96,8 +96,8 @@ def simulate_day(instance: Instance, allocated: pd.DataFrame, assignments: pd.Da
     special = allocated["special"].to_numpy(dtype=bool)
     if "assigned_min" in a.columns:
         assigned = a["assigned_min"].to_numpy(dtype=float)
-    else:  # wave dispatch: an order is assigned at the first wave tick after it is ready
-        assigned = np.ceil(ready / wave) * wave
+    else:  # wave dispatch without a recorded assignment time: the first re-plan after the order
+        assigned = np.ceil(created / wave) * wave
     assigned = np.where(served, assigned, np.nan)
     trip_key = pd.Series(courier).astype(str) + "#" + a["trip"].fillna(-1).astype(int).astype(str).to_numpy()
     trip_id = pd.factorize(trip_key)[0]

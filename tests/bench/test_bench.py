@@ -131,3 +131,13 @@ def test_dask_local_cluster_matches_local_executor(tmp_path: Path) -> None:
         fb = b.frame().set_index("key").sort_index()
     pd.testing.assert_series_equal(fa["objective"], fb["objective"])
     pd.testing.assert_series_equal(fa["state"], fb["state"])
+
+
+@pytest.mark.parametrize("name", ["solomon-strategies", "solomon-strategies-quick", "stocking-backends"])
+def test_shipped_experiments_load(name: str) -> None:
+    from tests.helpers import REPO, SHARED
+
+    if name.startswith("solomon") and not SHARED.is_dir():
+        pytest.skip("../shared is not beside the repository")
+    exp = load_experiment(REPO / "benchmarks" / "experiments" / f"{name}.toml")
+    assert exp.runs() and exp.baseline in {c.name for c in exp.configs}

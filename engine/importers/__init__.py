@@ -2,7 +2,14 @@
 
 from engine.importers.olist import ATTRIBUTION, OlistImport, build_olist, import_olist
 from engine.importers.olist_baseline import baseline_comparison, baseline_frame, delivery_baseline
-from engine.importers.olist_config import PRESETS, REGIONS, OlistConfig, Region, config_for, parse_region
+from engine.importers.olist_config import (
+    PRESETS,
+    REGIONS,
+    OlistConfig,
+    Region,
+    config_for,
+    parse_region,
+)
 from engine.importers.olist_source import OlistSource, OlistSourceError, read_olist
 
 __all__ = [

@@ -39,11 +39,13 @@ def geometric_median(xy: np.ndarray, w: np.ndarray, *, iters: int = 200, tol: fl
             z = nz
             break
         z = nz
-    # Weiszfeld stalls when the optimum is one of the points: compare with the points themselves
-    cost_at = lambda c: float((w * np.hypot(*(xy - c).T)).sum())  # noqa: E731
-    pair = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1]) @ w
-    j = int(np.argmin(pair))
-    return xy[j].copy() if pair[j] < cost_at(z) else z
+    # Weiszfeld stalls when the optimum is one of the points: compare with the points nearest
+    # the estimate (the optimum, if it is a point, is among them)
+    near = np.argsort(np.hypot(*(xy - z).T), kind="stable")[:32]
+    cost_z = float((w * np.hypot(*(xy - z).T)).sum())
+    cost_p = np.hypot(xy[near, None, 0] - xy[None, :, 0], xy[near, None, 1] - xy[None, :, 1]) @ w
+    j = int(np.argmin(cost_p))
+    return xy[near[j]].copy() if cost_p[j] < cost_z else z
 
 
 def weighted_kmedians(xy: np.ndarray, w: np.ndarray, k: int, rng: np.random.Generator, *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from pathlib import Path
 
 import pandas as pd
@@ -62,8 +63,15 @@ def test_regional_has_warehouses_in_several_cities_and_next_day() -> None:
 def test_shipped_instance_is_what_the_importer_writes(name: str, olist_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / name
     import_olist(olist_dir, out, config_for(SHIPPED[name], start_date=dt.date(2018, 8, 1)))
-    for f in sorted(p.name for p in (INSTANCES / name).iterdir()):
+    for f in sorted(p.name for p in (INSTANCES / name).iterdir() if p.name != "instance.toml"):
         assert (out / f).read_bytes() == (INSTANCES / name / f).read_bytes(), f
+    # the manifest: everything the importer decides (library defaults may move on without a rebuild)
+    new, old = (tomllib.loads((d / "instance.toml").read_text()) for d in (out, INSTANCES / name))
+    for key in ("name", "description", "seed", "currency", "attribution", "tables", "planning", "travel",
+                "promise", "segments", "notes"):
+        assert new.get(key) == old.get(key), key
+    assert new["simulation"]["central_on_time"] == old["simulation"]["central_on_time"]
+    assert new["solver"]["forecast"]["backend"] == old["solver"]["forecast"]["backend"]
 
 
 @pytest.mark.slow

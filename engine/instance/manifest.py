@@ -95,6 +95,7 @@ DEFAULT_TARGETS: dict[str, float] = {
     "on_time_rate": 0.98,
     "damage_loss_rate": 0.005,
     "tracking_complete_rate": 0.99,
+    "eta_error_p90_min": 10.0,
     "returns_tracked_rate": 0.95,
     "high_value_on_allowed_courier": 1.0,
     "manifest_privacy": 1.0,

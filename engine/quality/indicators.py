@@ -1,6 +1,6 @@
 """Service-quality indicators: each defined once, as a function of simulated outcomes.
 
-Five factors, eleven indicators (DESIGN.md): each indicator is computed per replication from
+Five factors, twelve indicators (DESIGN.md): each indicator is computed per replication from
 the outcome table of :func:`engine.simulate.simulate_day`, then summarised with a 95% confidence
 interval. ``direction`` says whether higher (">=") or lower ("<=") is better; its target comes
 from the instance (``[quality.targets]``).
@@ -79,6 +79,11 @@ def _trail(o: pd.DataFrame, c: Context) -> float:
     return _share(o["trail_complete"])
 
 
+def _eta_error(o: pd.DataFrame, c: Context) -> float:
+    err = o["eta_error_min"].abs().dropna()
+    return float(np.percentile(err, 90)) if len(err) else float("nan")
+
+
 def _returns(o: pd.DataFrame, c: Context) -> float:
     return _share(o["return_picked_on_time"] & o["trail_complete"], o["returned"])
 
@@ -108,6 +113,8 @@ INDICATORS: tuple[Indicator, ...] = (
               "damaged or lost orders / all orders"),
     Indicator("tracking_complete_rate", "traceability", "Information transparency", ">=", "share", _trail,
               "orders with every tracking event recorded / all orders"),
+    Indicator("eta_error_p90_min", "traceability", "ETA accuracy", "<=", "min", _eta_error,
+              "p90 of |delivered − ETA promised at dispatch| in minutes, orders delivered by couriers"),
     Indicator("returns_tracked_rate", "traceability", "Returns tracking", ">=", "share", _returns,
               "returns picked up in their window with a complete trail / returns"),
     Indicator("high_value_on_allowed_courier", "security", "Commodity safety", ">=", "share", _high_value_allowed,
@@ -117,3 +124,15 @@ INDICATORS: tuple[Indicator, ...] = (
 )
 INDICATOR_BY_NAME = {i.name: i for i in INDICATORS}
 FACTORS = ("responsiveness", "individual_service", "reliability", "traceability", "security")
+
+
+def indicators_markdown() -> str:
+    """The indicator reference of ``docs/quality.md``, generated from :data:`INDICATORS`."""
+    from engine.instance.manifest import DEFAULT_TARGETS
+
+    lines = ["| factor | indicator | name | better | unit | default target | measured as |", "|---|---|---|---|---|---|---|"]
+    for i in INDICATORS:
+        better = "higher" if i.direction == ">=" else "lower"
+        lines.append(f"| {i.factor.replace('_', ' ')} | {i.label} | `{i.name}` | {better} | {i.unit} | "
+                     f"{DEFAULT_TARGETS[i.name]:g} | {i.measured_as} |")
+    return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ def outcomes(n: int = 10, replication: int = 0, **cols) -> pd.DataFrame:
         replication=replication, order=[f"O{i}" for i in range(n)], source="forward", special=False,
         high_value=False, allowed_courier=True, created_min=600.0, assigned_min=610.0, state="delivered",
         on_time=True, instant=True, trail_complete=True, returned=False, return_picked_on_time=False,
+        eta_error_min=1.0,
     )
     base.update(cols)
     return pd.DataFrame({k: (v if isinstance(v, (list, np.ndarray)) else [v] * n) for k, v in base.items()})
@@ -97,3 +98,18 @@ def test_courier_manifest_passes_privacy_and_detects_leaks() -> None:
     leaky = m.assign(lat=30.123456, segment="member")
     checks = privacy_checks(leaky)
     assert not checks["coordinates_rounded"] and not checks["only_needed_columns"] and not checks["no_personal_columns"]
+
+
+def test_quality_doc_matches_indicators() -> None:
+    from engine.quality.indicators import indicators_markdown
+    from tests.helpers import REPO
+
+    doc = (REPO / "docs" / "quality.md").read_text()
+    start = doc.index("<!-- generated from engine/quality/indicators.py: indicators_markdown() -->")
+    end = doc.index("<!-- end generated -->")
+    assert doc[start:end].split("\n", 1)[1].strip() == indicators_markdown().strip()
+
+
+def test_eta_error_p90() -> None:
+    o = outcomes(eta_error_min=[1.0, -2.0, 3.0, -4.0, 5.0, 6.0, -7.0, 8.0, 9.0, np.nan])
+    assert value("eta_error_p90_min", o) == pytest.approx(np.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9], 90))

@@ -85,6 +85,7 @@ def bench_vrptw_cmd(
     backend: BackendOpt = "pyvrp",
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per instance.")] = 10.0,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    threads: Annotated[int, typer.Option("--threads", help="Parallel runs per instance, best kept (processes).")] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="CSV with one row per instance.")] = None,
     json: JsonOpt = False,
 ) -> None:
@@ -95,7 +96,7 @@ def bench_vrptw_cmd(
     if not files:
         raise typer.BadParameter("no .txt or .vrp files found")
     rows = []
-    settings = Settings(backend=backend, time_limit=time_limit, seed=seed)
+    settings = Settings(backend=backend, time_limit=time_limit, seed=seed, threads=threads)
     with console.status("solving") as status:
         for f in files:
             status.update(f"solving {f.name} ({len(rows) + 1}/{len(files)})")

@@ -61,6 +61,50 @@ def _repair(P: DispatchProblem, trips: list[Trip], stats: SolveStats, reasons: d
     return trips, notes
 
 
+# first-solution strategies tried side by side when OR-Tools gets several threads
+_ORTOOLS_PORTFOLIO = ("LOCAL_CHEAPEST_INSERTION", "PARALLEL_CHEAPEST_INSERTION", "SAVINGS",
+                      "LOCAL_CHEAPEST_COST_INSERTION")
+
+
+def _member(name: str, settings: Settings, i: int) -> Settings:
+    """Settings of portfolio member ``i``: another seed (PyVRP) or first-solution strategy (OR-Tools)."""
+    s = settings.with_(threads=1, seed=settings.seed + i)
+    if name == "ortools" and "first_solution" not in settings.options:
+        s = s.with_(options={**settings.options, "first_solution": _ORTOOLS_PORTFOLIO[i % len(_ORTOOLS_PORTFOLIO)]})
+    return s
+
+
+def _call(name: str, problem: DispatchProblem, settings: Settings, cand: np.ndarray,
+          initial: Sequence[Sequence[int]] | None) -> tuple[list[list[int]], SolveStatus, float | None, str]:
+    return DISPATCH.get(name)(problem, settings, cand, initial)
+
+
+def _portfolio(name: str, problem: DispatchProblem, settings: Settings, cand: np.ndarray,
+               initial: Sequence[Sequence[int]] | None, reasons: dict[int, str]
+               ) -> tuple[list[list[int]], SolveStatus, float | None, str]:
+    """``settings.threads`` independent runs in processes; the cheapest plan (own evaluation) wins."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    k = settings.threads
+    ctx = multiprocessing.get_context("spawn")  # never fork a process that holds solver threads
+    with ProcessPoolExecutor(max_workers=k, mp_context=ctx) as ex:
+        futs = [ex.submit(_call, name, problem, _member(name, settings, i), cand, initial) for i in range(k)]
+        outs = [f.result() for f in futs]
+    probe = SolveStats(backend=name, status=SolveStatus.FEASIBLE)
+
+    def cost(out: tuple[list[list[int]], SolveStatus, float | None, str]) -> float:
+        if not out[1].has_solution:
+            return float("inf")
+        r = build_result(problem, trips_from_sequences(problem, out[0]), probe, reasons=reasons)
+        return r.cost["total"] + float(r.meta.get("expected_decline_cost", 0.0))
+
+    costs = [cost(o) for o in outs]
+    best = int(np.argmin(costs))
+    seqs, status, objective, msg = outs[best]
+    return seqs, status, objective, f"{msg}; best of {k} runs (member {best}, costs {[round(c, 2) for c in costs]})"
+
+
 def dispatch(
     problem: DispatchProblem,
     settings: Settings | None = None,
@@ -70,6 +114,10 @@ def dispatch(
     """Solve one static dispatch problem with the back-end named in ``settings``.
 
     ``initial`` (optional) is a warm start: for each courier, a sequence of order indices.
+    With ``settings.threads > 1`` the back-end runs that many times in parallel processes
+    (PyVRP: other seeds; OR-Tools: other first-solution strategies) and the cheapest plan wins;
+    processes are spawned (a few seconds of start-up, so worth it for long time limits, and
+    scripts need the usual ``if __name__ == "__main__":`` guard).
     Orders no courier can serve are reported unserved with the reason; a back-end that finds
     nothing returns an all-unserved plan with status ``no_solution`` rather than raising.
     """
@@ -81,7 +129,10 @@ def dispatch(
     reasons = {int(i): str(r) for i, r in enumerate(why) if r}
     with stopwatch() as solve:
         try:
-            seqs, status, objective, msg = fn(problem, settings, cand, initial)
+            if settings.threads > 1 and name in ("ortools", "pyvrp"):
+                seqs, status, objective, msg = _portfolio(name, problem, settings, cand, initial, reasons)
+            else:
+                seqs, status, objective, msg = fn(problem, settings, cand, initial)
         except BackendError:
             raise
         except (ValueError, RuntimeError) as exc:  # a back-end rejecting its own model

@@ -1,0 +1,41 @@
+"""Markdown summary of Solomon bench CSVs (written by `nearstock bench vrptw ... --out`).
+
+    .venv/bin/python benchmarks/dispatch/summarize.py benchmarks/dispatch/solomon_*_10s.csv
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+
+
+def md(df: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub markdown table (no extra dependency)."""
+    d = df.reset_index()
+    head = "| " + " | ".join(map(str, d.columns)) + " |"
+    sep = "|" + "|".join("---" for _ in d.columns) + "|"
+    rows = ["| " + " | ".join("" if pd.isna(v) else str(v) for v in r) + " |" for r in d.itertuples(index=False)]
+    return "\n".join([head, sep, *rows])
+
+
+def main(paths: list[str]) -> None:
+    frames = [pd.read_csv(p) for p in paths]
+    df = pd.concat(frames, ignore_index=True)
+    df["class"] = df["instance"].str.extract(r"^([A-Z]+\d)", expand=False)
+    df["gap_pct"] = 100 * df["gap"]
+    by = df.groupby(["backend", "class"]).agg(n=("instance", "size"), mean_gap_pct=("gap_pct", "mean"),
+                                            max_gap_pct=("gap_pct", "max"), feasible=("feasible", "sum"))
+    tot = df.groupby("backend").agg(n=("instance", "size"), mean_gap_pct=("gap_pct", "mean"),
+                                    max_gap_pct=("gap_pct", "max"), feasible=("feasible", "sum"),
+                                    vehicles_vs_bks=("vehicles", "sum"), bks_vehicles=("bks_vehicles", "sum"))
+    print(md(tot.round(3)))
+    print()
+    print(md(by.round(3)))
+    print()
+    wide = df.pivot_table(index="instance", columns="backend", values="gap_pct").round(2)
+    print(md(wide))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.common import JsonOpt, console, kv_table
+from engine.cli.common import JsonOpt, console, err_console, kv_table
 from engine.importers import PRESETS, REGIONS, config_for, import_olist
 from engine.io import to_json_text
 
@@ -34,6 +34,7 @@ def olist(
     size_classes: Annotated[bool | None, typer.Option("--size-classes/--no-size-classes", help="SKU = category x size class.")] = None,
     warehouses: Annotated[int | None, typer.Option(help="Forward warehouses (weighted k-medians of demand).")] = None,
     zone_digits: Annotated[int | None, typer.Option(help="Zip digits per zone: 5 = zip prefix, 3 = zip sector.")] = None,
+    pool_days: Annotated[int | None, typer.Option(help="Scaling: a day's volume is the mean of the real days within ± this.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the resampling and synthetic couriers.")] = None,
     json: JsonOpt = False,
 ) -> None:
@@ -47,7 +48,7 @@ def olist(
         start = None
     cfg = config_for(region, name=name, start_date=start, history_days=history_days, order_days=order_days,
                      scale=scale, scale_reason=scale_reason, max_skus=max_skus, size_classes=size_classes,
-                     warehouses=warehouses, zone_digits=zone_digits, seed=seed)
+                     warehouses=warehouses, zone_digits=zone_digits, pool_days=pool_days, seed=seed)
     if scale is not None and scale_reason is None:
         cfg = cfg.with_(scale_reason="set on the command line (--scale)" if scale != 1.0 else "not scaled")
     if name is None and region.strip().lower() not in PRESETS:
@@ -69,3 +70,5 @@ def olist(
         "median purchase→delivery days": b["median_delivery_days"],
         "p90 purchase→delivery days": b["delivery_days_quantiles"]["p90"],
         "median promised days": b["median_promised_days"]}))
+    for w in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}")

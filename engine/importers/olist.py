@@ -62,6 +62,7 @@ class OlistImport:
     config: OlistConfig
     counts: dict[str, int]
     path: Path | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def notes(self) -> dict[str, Any]:
@@ -83,7 +84,7 @@ class OlistImport:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.instance.name, "path": str(self.path) if self.path else None,
                 "region": self.config.region.name, "counts": dict(self.counts),
-                "summary": self.instance.summary(), "notes": self.notes}
+                "summary": self.instance.summary(), "warnings": list(self.warnings), "notes": self.notes}
 
 
 def _weekday_profile(lines: pd.DataFrame) -> np.ndarray:
@@ -171,7 +172,24 @@ def build_olist(source: OlistSource, config: OlistConfig) -> OlistImport:
     )
     inst = Instance(manifest=manifest, warehouses=warehouses, zones=zb.zones, skus=skus, demand=hist,
                     events=built.events, fleet=fleet, crowd=crowd, orders=built.orders)
-    return OlistImport(instance=inst, config=cfg, counts=counts)
+    return OlistImport(instance=inst, config=cfg, counts=counts, warnings=_warnings(inst, cfg))
+
+
+def _warnings(inst: Instance, cfg: OlistConfig) -> tuple[str, ...]:
+    """What a user should know before running the instance (it is valid all the same)."""
+    out = []
+    first = inst.orders[inst.orders["date"] == pd.Timestamp(cfg.start_date)]
+    if first.empty:
+        out.append(f"no orders on the first planning day {cfg.start_date}: `nearstock run` needs some; "
+                   "raise --scale, widen --pool-days or choose another --start-date")
+    n_fw = int((inst.warehouses["kind"] == "forward").sum())
+    if n_fw < cfg.warehouses:
+        out.append(f"only {n_fw} forward warehouses placed (asked {cfg.warehouses}): too few zones with demand")
+    days_with = inst.demand["date"].nunique()
+    if days_with < 0.5 * cfg.history_days:
+        out.append(f"demand on only {days_with} of {cfg.history_days} history days: the region is thin, "
+                   "forecasts will be rough")
+    return tuple(out)
 
 
 def _dispatch_params(cfg: OlistConfig) -> DispatchParams:
@@ -243,7 +261,7 @@ def import_olist(src: str | Path, out: str | Path, config: OlistConfig, *, overw
     write_instance(result.instance, out, overwrite=overwrite)
     atomic_write_text(Path(out) / "README.md", readme(result))
     inst = load_instance(out)
-    return OlistImport(instance=inst, config=config, counts=result.counts, path=Path(out))
+    return OlistImport(instance=inst, config=config, counts=result.counts, path=Path(out), warnings=result.warnings)
 
 
 def readme(result: OlistImport) -> str:

@@ -158,3 +158,22 @@ def test_bad_window_and_region(olist_source: OlistSource) -> None:
 def test_source_path_is_not_hard_coded(olist_slice: Path, tmp_path: Path) -> None:
     src = read_olist(olist_slice)
     assert src.root == olist_slice
+
+
+def test_size_classes_and_result_tables(olist_source: OlistSource) -> None:
+    r = build_olist(olist_source, small(size_classes=True, max_skus=3))
+    ids = r.instance.skus["id"]
+    assert ids.str.fullmatch(r"[a-z_0-9]+-[SML]").all()
+    assert ids.str.rsplit("-", n=1).str[0].nunique() == 4  # 3 categories + other
+    frame = r.to_frame()
+    assert list(frame.columns) == ["group", "name", "value"] and frame["value"].notna().all()
+    assert {"source", "instance", "volume", "baseline_region"} <= set(frame["group"])
+    d = r.to_dict()
+    assert d["region"] == "sp-city" and d["counts"] == r.counts and isinstance(d["warnings"], list)
+
+
+def test_thin_region_warns_instead_of_failing(olist_source: OlistSource) -> None:
+    r = build_olist(olist_source, config_for("city:campinas/SP", warehouses=50))
+    text = " ".join(r.warnings)
+    assert "no orders on the first planning day" in text
+    assert "forward warehouses placed" in text

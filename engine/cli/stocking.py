@@ -88,8 +88,12 @@ def render(result, *, title: str) -> None:  # noqa: ANN001
         wt.add_column(col, justify="left" if col == "warehouse" else "right")
     for r in result.warehouse_frame().itertuples(index=False):
         wt.add_row(r.warehouse, str(r.skus), str(r.units), fmt(float(r.volume_m3)), fmt(float(r.capacity_m3)),
-                   f"{r.utilisation:.1%}", fmt(float(r.served_units)), f"{r.fill_rate:.1%}")
+                   _pct(r.utilisation), fmt(float(r.served_units)), _pct(r.fill_rate))
     console.print(wt)
+
+
+def _pct(x: float) -> str:
+    return "–" if x != x else f"{x:.1%}"
 
 
 def bench_cmd(

@@ -100,11 +100,14 @@ def evaluate_plan(
     units: Any,
     demand: np.ndarray | None = None,
     *,
-    by_warehouse: bool = True,
+    by_warehouse: bool | None = None,
 ) -> PlanEvaluation:
     """Evaluate ``units`` (S, W) on ``demand`` (S, Z, K'; default: the problem's scenarios).
 
     Fresh scenarios are equally likely. The second stage is solved optimally per scenario.
+    Per-warehouse served units need an explicit allocation (a max-flow per SKU and scenario);
+    by default (``by_warehouse=None``) it is computed up to 300 000 SKU x scenario rows and left
+    as NaN above that (the totals are always exact).
     """
     q = _as_units(problem, units)
     S, W, Z, _ = problem.shape
@@ -119,6 +122,8 @@ def evaluate_plan(
             raise ConfigError("evaluation demand must be finite and non-negative")
         prob = np.full(d.shape[2], 1.0 / d.shape[2])
     groups = problem.zone_groups()
+    if by_warehouse is None:
+        by_warehouse = S * d.shape[2] <= 300_000
     dg = problem.grouped_demand(d)
     q_eff = np.where(problem.allowed, q, 0.0)
     if by_warehouse and groups.covers.shape[1] > 0:

@@ -59,7 +59,9 @@ def synthetic(n_series: int = 20_000, days: int = 365, *, seed: int = 0) -> pd.D
     lam = sku_level[:, None, None] * zone_share[None, :, None] * (week * year)[None, None, :] * np.clip(trend, 0.2, None)
     lam *= np.exp(0.3 * rng.standard_normal((skus, 1, days)) - 0.045)  # SKU-wide daily shocks, shared by zones
     q = rng.poisson(lam).reshape(skus * zones, days).astype(np.int32)
-    i, d = np.nonzero(q)
+    keep = q > 0
+    keep[:, 0] = True  # an explicit first row (possibly zero) so every series exists
+    i, d = np.nonzero(keep)
     return pd.DataFrame({
         "date": dates[d],
         "sku": pd.Index([f"S{k:05d}" for k in range(skus)])[i // zones],

@@ -154,8 +154,9 @@ def _fit_panel(panel: Panel, method: str, opts: Mapping[str, Any], build_seconds
         segment = classify(panel.y)
         hv = int(opts.get("holdout", min(h, t // 3)))
         has_holdout = t >= MIN_HOLDOUT_HISTORY and 1 <= hv < t
-        # several consecutive holdout windows when the history allows: steadier choice and spread
-        wins = max(1, int(opts.get("holdout_windows", 2)))
+        # two consecutive holdout windows when the history allows (steadier choice and spread);
+        # with many series one window already holds plenty of residuals, and costs a third less
+        wins = max(1, int(opts.get("holdout_windows", 2 if n * h <= 100_000 else 1)))
         while wins > 1 and t - wins * hv < max(MIN_HOLDOUT_HISTORY, 2 * hv):
             wins -= 1
         origins = [t - j * hv for j in range(wins, 0, -1)] + [t] if has_holdout else [t]

@@ -39,6 +39,8 @@ KNOWN_OPTIONS = {
     # global model
     "gbm_max_rows", "gbm_max_iter", "gbm_learning_rate", "gbm_leaves", "gbm_min_leaf", "gbm_refit",
     "gbm_train_years",
+    # events for local methods
+    "event_adjust", "event_prior_units",
     # distribution
     "dispersion_prior",
 }

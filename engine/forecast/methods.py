@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.errors import ConfigError
 from engine.forecast import ets as _ets
+from engine.forecast import events as _events
 from engine.forecast import local as _local
 from engine.forecast.panel import Panel
 from engine.solver import Registry
@@ -30,8 +31,22 @@ FORECASTERS: Registry[MethodFn] = Registry("forecast", default="auto")
 
 
 def _each_origin(kernel: Callable[..., np.ndarray]) -> MethodFn:
+    """Run a local kernel at each origin, with event days taken out and put back (see events.py)."""
+
     def run(panel: Panel, origins: Sequence[int], h: int, opts: Mapping[str, Any], notes: list[str]) -> list[np.ndarray]:
-        return [kernel(panel.cut(o, h), opts, notes=notes) for o in origins]
+        out = []
+        for o in origins:
+            cut = panel.cut(o, h)
+            lift = None
+            if opts.get("event_adjust", True):
+                lift = _events.lifts(cut, prior_units=float(opts.get("event_prior_units", 10.0)))
+            if lift is None:
+                out.append(kernel(cut, opts, notes=notes))
+            else:
+                notes.append("local methods: event days divided by the SKU's event lift before fitting, "
+                              "and the lift applied to event days of the horizon")
+                out.append(_events.inflate(cut, kernel(_events.deflate(cut, lift), opts, notes=notes), lift))
+        return out
 
     run.__doc__ = kernel.__doc__
     return run

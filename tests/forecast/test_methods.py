@@ -98,14 +98,16 @@ def test_cross_zone_correlation_is_estimated_from_history() -> None:
     assert sku_tot.var() > 1.5 * s[:, :4, 0].var(axis=0).sum()
 
 
-def test_events_are_features_of_the_global_model() -> None:
+@pytest.mark.parametrize("method", ["global", "ets", "tsb"])
+def test_event_days_are_lifted(method: str) -> None:
+    """Global model: events are features; local methods: lift divided out and put back."""
     h = synthetic(n_sku=5, n_zone=2, days=300, level=20, seed=4)
     dates = pd.date_range("2024-01-01", periods=300 + 14)
     promo = dates[::10]
     h = h.merge(pd.DataFrame({"date": promo, "boost": 3}), on="date", how="left").fillna({"boost": 1})
     h["quantity"] = (h["quantity"] * h.pop("boost")).astype(int)
     ev = pd.DataFrame({"date": promo, "name": "p", "kind": "promotion", "start_min": 0, "end_min": 1440})
-    with_ev = fit_panel(build_panel(h, horizon=14, events=ev), "global", {})
+    with_ev = fit_panel(build_panel(h, horizon=14, events=ev), method, {})
     fut = with_ev.panel.dates[with_ev.panel.t:]
     on = np.isin(fut, promo)
     assert on.any()

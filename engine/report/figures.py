@@ -169,3 +169,29 @@ def cost_breakdown(parts: dict[str, float]) -> str:
     ax.set_xlabel("cost (instance currency); penalties are planning prices, not cash")
     ax.set_title("Cost breakdown of the day")
     return _svg(fig)
+
+
+def delivery_days(hist: dict, outcomes: pd.DataFrame) -> str:
+    """Order-to-delivery days: the real histogram (baseline) against the simulated plan."""
+    edges = list(hist.get("edges_days", []))
+    counts = list(hist.get("orders", []))
+    if len(edges) < 2 or not sum(counts):
+        return ""
+    done = outcomes[outcomes["state"] == "delivered"]
+    days = ((done["delivered_min"] - done["created_min"]) / 1440.0).dropna().to_numpy(dtype=float)
+    e = np.asarray(edges, dtype=float)
+    real = np.asarray(counts, dtype=float) / sum(counts)
+    if len(real) == len(e):  # the last bin is open-ended
+        e = np.append(e, np.inf)
+    plan = np.histogram(np.clip(days, e[0], None), bins=e)[0] / max(len(days), 1)
+    centres = np.arange(len(real))
+    fig, ax = plt.subplots(figsize=(5.5, 3.0))
+    ax.bar(centres - 0.2, real, width=0.4, color=ZONE, label="real data")
+    ax.bar(centres + 0.2, plan, width=0.4, color=FLEET, label="this plan (simulated)")
+    labels = [f"{e[i]:g}–{e[i + 1]:g}" if np.isfinite(e[i + 1]) else f"{e[i]:g}+" for i in range(len(real))]
+    ax.set_xticks(centres, labels, rotation=45, fontsize=7)
+    ax.set_xlabel("days from order to delivery")
+    ax.set_ylabel("share of orders")
+    ax.legend(fontsize=7)
+    ax.set_title("Delivery time: real baseline and plan")
+    return _svg(fig)

@@ -82,19 +82,25 @@ def _scorecard_table(rows: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
-def _baseline(notes: dict[str, Any], rows: pd.DataFrame) -> str:
-    """A real service baseline (e.g. from Olist data) beside the plan's simulated indicators."""
-    base = notes.get("baseline") if isinstance(notes, dict) else None
-    if not isinstance(base, dict):
+def _baseline(notes: dict[str, Any], rows: pd.DataFrame, outcomes: pd.DataFrame) -> str:
+    """A real service baseline (``notes.baseline``, e.g. from Olist data) beside the plan's simulation."""
+    from engine.importers.olist_baseline import baseline_comparison
+
+    table = baseline_comparison(notes, rows, outcomes)
+    if table.empty:
         return ""
-    on_time = rows.set_index("indicator")["value"].get("on_time_rate", float("nan"))
-    items = [("late share (real data)", _pct(base.get("late_share", float("nan")))),
-             ("late share (this plan, simulated)", _pct(1 - on_time) if np.isfinite(on_time) else "–"),
-             ("median order-to-delivery days (real data)", _num(base.get("median_delivery_days", float("nan")))),
-             ("orders behind the baseline", str(base.get("orders", "–"))),
-             ("source", html.escape(str(base.get("source", ""))))]
-    cells = "".join(f"<tr><td>{k}</td><td class='n'>{v}</td></tr>" for k, v in items)
-    return f"<section><h2>Real baseline beside the plan</h2><table>{cells}</table></section>"
+    def cell(v: float, unit: str) -> str:
+        return _pct(v) if unit == "share" else _num(v, 0 if unit == "orders" else 1)
+    body = "".join(
+        f"<tr><td>{html.escape(r.measure)}</td><td class='n'>{cell(r.real, r.unit)}</td>"
+        f"<td class='n'>{cell(r.plan, r.unit)}</td><td class='note'>{html.escape(str(r.note or ''))}</td></tr>"
+        for r in table.itertuples(index=False))
+    base = notes["baseline"]
+    source = html.escape(str(base.get("source", "")))
+    fig = figures.delivery_days(base.get("delivery_days_histogram", {}), outcomes)
+    return (f"<section><h2>Real baseline beside the plan</h2><p class='note'>{source}</p>"
+            f"<div class='grid2'><table><tr><th>measure</th><th>real data</th><th>this plan (simulated)</th><th></th></tr>"
+            f"{body}</table><div>{fig}</div></div></section>")
 
 
 def render_html(run_dir: str | Path) -> str:
@@ -134,7 +140,7 @@ def render_html(run_dir: str | Path) -> str:
 <div class="kpis">{kpi_html}</div>
 <section><h2>Scorecard against targets</h2>{_scorecard_table(rows)}
 <div>{figures.scorecard_bars(rows)}</div></section>
-{_baseline(d['run'].get('instance_notes', {}), rows)}
+{_baseline(d['run'].get('instance_notes', {}), rows, d['outcomes'])}
 <div class="grid2">
 <section><h2>Map: warehouses, zones and routes</h2>{figures.route_map(d['warehouses'], d['zones'], d['routes'], d['orders_allocated'])}</section>
 <section><h2>Forward stock</h2>{figures.stock_heatmap(d['stock_plan'])}</section>

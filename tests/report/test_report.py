@@ -91,3 +91,20 @@ def test_compare_runs(run_dir: Path, tmp_path: Path) -> None:
     assert json.dumps(cmp.to_dict())
     with pytest.raises(EngineError):
         compare_runs(run_dir, tmp_path / "missing")
+
+
+def test_real_baseline_section(run_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    other = tmp_path / "b"
+    shutil.copytree(run_dir, other)
+    meta = json.loads((other / "run.json").read_text())
+    meta["instance_notes"] = {"baseline": {
+        "orders": 100, "late_share": 0.08, "on_time_share": 0.92, "median_delivery_days": 10.3,
+        "delivery_days_quantiles": {"p10": 3, "p25": 6, "p50": 10.3, "p75": 15, "p90": 21},
+        "delivery_days_histogram": {"edges_days": [0, 2, 5, 10], "orders": [10, 30, 40, 20]},
+        "source": "hand-made baseline"}}
+    (other / "run.json").write_text(json.dumps(meta))
+    page = render_html(other)
+    assert "Real baseline beside the plan" in page and "hand-made baseline" in page and "8.0%" in page
+    assert "Real baseline" not in render_html(run_dir)

@@ -60,7 +60,8 @@ def local_map(specs: list[dict[str, Any]], jobs: int = 1) -> Iterator[tuple[dict
 def dask_map(specs: list[dict[str, Any]], cluster: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """Yield (spec, outcome) from a Dask scheduler (``tcp://host:port``) or a LocalCluster (``local:N``)."""
     try:
-        from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+        from dask.distributed import Client, LocalCluster
+        from dask.distributed import as_completed as dask_completed
     except ImportError:  # pragma: no cover - dask is an extra
         raise ConfigError("the Dask executor needs dask[distributed]: pip install 'nearstock[dask]'") from None
     local = None

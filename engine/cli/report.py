@@ -45,7 +45,9 @@ def compare(
         t.add_column(c, justify="left" if c in ("indicator", "better") else "right")
     for r in cmp.indicators.itertuples(index=False):
         share = r.unit == "share"
-        f = (lambda x: "–" if x != x else (f"{x:.1%}" if share else f"{x:.1f}"))
+
+        def f(x: float, share: bool = share) -> str:
+            return "–" if x != x else (f"{x:.1%}" if share else f"{x:.1f}")
         d = "–" if r.delta != r.delta else (f"{r.delta:+.1%}" if share else f"{r.delta:+.1f}")
         who = {"A": "[red]A[/]", "B": "[green]B[/]", "same": "same"}[r.better]
         t.add_row(r.label, f(r.a), f(r.b), d, who + ("" if r.significant or r.better == "same" else " [dim](within noise)[/]"))

@@ -109,7 +109,9 @@ def render(result: RunResult) -> None:
             card.add_row(f"[dim]{r.factor.replace('_', ' ')}[/]", "", "", "", "")
             factor = r.factor
         scale, unit = (100.0, "%") if r.unit == "share" else (1.0, "")
-        v = (lambda x: "–" if x != x else f"{scale * x:.1f}")
+
+        def v(x: float, scale: float = scale) -> str:
+            return "–" if x != x else f"{scale * x:.1f}"
         mark = "[green]pass[/]" if r.passed else ("[dim]n/a[/]" if r.value != r.value else "[red]fail[/]")
         sign = "≥" if r.direction == ">=" else "≤"
         card.add_row(f"  {r.label}", f"{v(r.value)}{unit}", f"{v(r.ci_low)}–{v(r.ci_high)}", f"{sign} {v(r.target)}{unit}", mark)

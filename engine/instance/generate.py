@@ -29,10 +29,17 @@ import pandas as pd
 from scipy.cluster.vq import kmeans2
 
 from engine.errors import ConfigError
-from engine.solver import Settings
-from engine.instance.manifest import DispatchParams, Manifest, Planning, PromiseTier, Segment, StockingParams
+from engine.instance.manifest import (
+    DispatchParams,
+    Manifest,
+    Planning,
+    PromiseTier,
+    Segment,
+    StockingParams,
+)
 from engine.instance.model import Instance
 from engine.instance.read import load_instance, write_instance
+from engine.solver import Settings
 
 KM_PER_DEG_LAT = 110.574
 

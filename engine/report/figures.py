@@ -30,7 +30,7 @@ def route_map(warehouses: pd.DataFrame, zones: pd.DataFrame, routes: pd.DataFram
     counts = orders.groupby("zone").size().reindex(zones["id"], fill_value=0).to_numpy()
     ax.scatter(zones["lon"], zones["lat"], s=20 + 4 * counts, color=ZONE, alpha=0.35, label="zone (size = orders)", zorder=1)
     if len(routes):
-        for (courier, trip), r in routes.sort_values("seq").groupby(["courier", "trip"], sort=False):
+        for _, r in routes.sort_values("seq").groupby(["courier", "trip"], sort=False):
             kind = r["courier_kind"].iloc[0]
             ax.plot(r["lon"], r["lat"], color=FLEET if kind == "fleet" else CROWD, lw=0.8, alpha=0.7, zorder=2)
         for kind, color in (("fleet", FLEET), ("crowd", CROWD)):

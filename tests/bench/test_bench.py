@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from engine.bench import ResultStore, accept, load_experiment, performance_profile, run_experiment, summarise
+from engine.bench import (
+    ResultStore,
+    accept,
+    load_experiment,
+    performance_profile,
+    run_experiment,
+    summarise,
+)
 from engine.cli import app
 from engine.errors import BackendError, ConfigError
 

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from engine.instance import DEFAULT_TARGETS, DEFAULT_WEIGHTS
-from engine.quality import INDICATOR_BY_NAME, Context, build_scorecard, courier_manifest, mean_ci, privacy_checks
+from engine.quality import (
+    INDICATOR_BY_NAME,
+    Context,
+    build_scorecard,
+    courier_manifest,
+    mean_ci,
+    privacy_checks,
+)
 
 CTX = Context(peak_windows=((1140.0, 1260.0),), manifest_privacy=1.0)
 

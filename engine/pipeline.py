@@ -135,6 +135,17 @@ def _stage_settings(instance: Instance, stage: str, override: Settings | None, s
     return base.with_(seed=seed) if override is None or override.seed == 0 else base
 
 
+def history_until(instance: Instance, day: dt.date) -> pd.DataFrame:
+    """Demand history as known the evening before ``day``: the instance's history plus the
+    realised orders of planning days before ``day`` (units per date, SKU and zone)."""
+    before = instance.orders[instance.orders["date"] < pd.Timestamp(day)]
+    if before.empty:
+        return instance.demand
+    realised = before.groupby(["date", "sku", "zone"], as_index=False)["quantity"].sum()
+    realised["quantity"] = realised["quantity"].astype(float)
+    return pd.concat([instance.demand, realised], ignore_index=True)
+
+
 def orders_of_day(instance: Instance, day: dt.date) -> pd.DataFrame:
     orders = instance.orders[instance.orders["date"] == pd.Timestamp(day)]
     if orders.empty:
@@ -182,7 +193,7 @@ def run(instance: Instance, settings: RunSettings | None = None, *,
             progress(stage)
 
     scenarios = settings.scenarios or m.planning.scenarios
-    fc = forecast(instance.demand, horizon=m.planning.horizon_days, start=m.planning.start_date,
+    fc = forecast(history_until(instance, day), horizon=m.planning.horizon_days, start=day,
                   events=instance.events, n_scenarios=scenarios,
                   settings=stage_settings["forecast"])
     done("forecast")

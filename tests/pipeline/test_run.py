@@ -92,3 +92,20 @@ def test_cli_run_unknown_backend(tmp_path: Path) -> None:
     assert res.exit_code == 1
     assert "unknown stocking back-end 'gurobi'" in res.output
     assert not (tmp_path / "x").exists()
+
+
+def test_second_day_plans_with_the_first_days_orders_as_history(tiny_run) -> None:
+    import datetime as dt
+
+    from engine.pipeline import history_until
+
+    inst, _ = tiny_run
+    start = inst.manifest.planning.start_date
+    day2 = start + dt.timedelta(days=1)
+    hist = history_until(inst, day2)
+    first = inst.orders[inst.orders["date"] == pd.Timestamp(start)]
+    assert hist.loc[hist["date"] == pd.Timestamp(start), "quantity"].sum() == first["quantity"].sum()
+    assert history_until(inst, start) is inst.demand
+    res = run(inst, RunSettings(day=day2, seed=3, **FAST))
+    assert res.day == day2
+    assert pd.to_datetime(res.forecast.to_frame()["date"]).min() == pd.Timestamp(day2)

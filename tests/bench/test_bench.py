@@ -148,3 +148,11 @@ def test_shipped_experiments_load(name: str) -> None:
         pytest.skip("../shared is not beside the repository")
     exp = load_experiment(REPO / "benchmarks" / "experiments" / f"{name}.toml")
     assert exp.runs() and exp.baseline in {c.name for c in exp.configs}
+
+
+def test_fan_out_local_processes() -> None:
+    import math
+
+    from engine.bench import fan_out
+
+    assert fan_out(math.factorial, [3, 4, 5], jobs=2) == [6, 24, 120]

@@ -112,6 +112,7 @@ def backtest_cmd(
     step: Annotated[int | None, typer.Option(help="Periods between origins (default: the horizon).")] = None,
     out: Annotated[Path | None, typer.Option(help="Metrics CSV to write.")] = None,
     segments: Annotated[bool, typer.Option(help="Also show the per-segment rows.")] = False,
+    scenarios: Annotated[int, typer.Option(help="Scenarios per fold to check horizon totals (0 = skip).")] = 0,
     seed: SeedOpt = None,
     threads: Annotated[int | None, typer.Option(help="Threads for the tree model.")] = None,
     json: JsonOpt = False,
@@ -134,7 +135,7 @@ def backtest_cmd(
         source = str(demand)
     names = [m.strip() for m in methods.split(",") if m.strip()]
     res = backtest(history, horizon=horizon, folds=folds, step=step, methods=names, events=events,
-                   settings=_settings(base, None, seed, threads))
+                   settings=_settings(base, None, seed, threads), n_scenarios=scenarios)
     if out is not None:
         atomic_write_frame(out, res.to_frame())
     if json:
@@ -142,11 +143,12 @@ def backtest_cmd(
         return
     m = res.metrics
     rows = m[m["fold"] == "all"] if segments else res.overall()
-    cov = [c for c in ("coverage_80", "coverage_60") if c in m.columns]
+    cov = [c for c in ("coverage_80", "coverage_60", "sum_coverage_80", "sku_sum_coverage_80") if c in m.columns]
     t = Table(title=f"backtest {source}: {folds} fold(s) × {horizon} periods, origins {', '.join(map(str, res.origins))}",
               title_justify="left")
     cols = ["method", "segment", "n_series", "wmape", "mase", "bias", "pinball_scaled", *cov, "seconds"]
     heads = {"n_series": "series", "pinball_scaled": "pinball/Σy", "coverage_80": "cov 80%", "coverage_60": "cov 60%",
+             "sum_coverage_80": "Σ cov 80%", "sku_sum_coverage_80": "SKU Σ cov 80%",
              "seconds": "s"}
     for c in cols:
         text = c in ("method", "segment")

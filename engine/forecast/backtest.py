@@ -46,13 +46,17 @@ def backtest(
     events: pd.DataFrame | None = None,
     quantiles: Sequence[float] = DEFAULT_QUANTILES,
     settings: Settings | None = None,
+    n_scenarios: int = 0,
 ) -> BacktestResult:
     """Forecast from ``folds`` origins, ``step`` periods apart (default ``horizon``), the last one
     ``horizon`` periods before the end, and score each method against what happened.
 
     Metrics per method × segment × fold and overall: WMAPE, MASE, bias, pinball loss and
     interval coverage (see :mod:`engine.forecast.metrics`). The segment of a series is its
-    demand class on the history before each origin.
+    demand class on the history before each origin. With ``n_scenarios`` > 0 the joint sample
+    paths are checked too: ``sum_coverage_80`` is how often a series' total over the horizon
+    falls inside the 10–90% range of its scenario totals, ``sku_sum_coverage_80`` the same for
+    a SKU's total over all its zones (this is what the stocking stage consumes).
     """
     s = _settings(settings)
     levels = _check_quantiles(quantiles)
@@ -83,9 +87,12 @@ def backtest(
             for m in methods:
                 with stopwatch() as fit_time:
                     fitted = fit_panel(sub, m, s.options, threads=s.threads)
-                    res = fitted.predict(quantiles=levels, n_scenarios=0, seed=s.seed)
+                    res = fitted.predict(quantiles=levels, n_scenarios=n_scenarios, seed=s.seed)
                 sec = fit_time()
                 per = M.per_series(actual, res.mean, res.quantiles, levels, panel.y[:, :o], season)
+                if n_scenarios:
+                    sku = panel.series["sku"].to_numpy().astype(str)
+                    per["sum_hits_80"], per["sku_sum_hits_80"] = M.path_coverage(actual, res.scenarios, sku)
                 per.insert(0, "segment", seg)
                 per.insert(0, "fold", str(j))
                 per.insert(0, "method", m)

@@ -53,6 +53,27 @@ def per_series(
     return pd.DataFrame(cols)
 
 
+def path_coverage(actual: np.ndarray, scenarios: np.ndarray, sku: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Joint check of (K, N, H) scenarios: does the horizon total fall in the 10–90% range?
+
+    Returns per series a 0/1 hit for its own total, and for its SKU's total over all zones
+    (given on the SKU's first series, NaN on the others, so group means count each SKU once).
+    """
+    tot = scenarios.sum(axis=2).astype(float)  # (K, N)
+    lo, hi = np.quantile(tot, [0.1, 0.9], axis=0)
+    a = actual.sum(axis=1)
+    own = ((a >= lo) & (a <= hi)).astype(float)
+    codes, first, inv = np.unique(sku, return_index=True, return_inverse=True)
+    sk = np.zeros((tot.shape[0], len(codes)))
+    np.add.at(sk.T, inv, tot.T)
+    slo, shi = np.quantile(sk, [0.1, 0.9], axis=0)
+    sa = np.bincount(inv, weights=a, minlength=len(codes))
+    hit = ((sa >= slo) & (sa <= shi)).astype(float)
+    by_sku = np.full(len(sku), np.nan)
+    by_sku[first] = hit
+    return own, by_sku
+
+
 def summarise(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Aggregate per-series rows into WMAPE, MASE, bias, pinball and coverage per group."""
     hit_cols = [c for c in rows.columns if c.startswith("hits_")]
@@ -65,6 +86,7 @@ def summarise(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         pinball=("pinball", "sum"),
         mase=("mase", "mean"),
         **{c: (c, "sum") for c in hit_cols},
+        **{c: (c, "mean") for c in ("sum_hits_80", "sku_sum_hits_80") if c in rows.columns},
     ).reset_index()
     tot = agg["actual"].where(agg["actual"] > 0)
     out = agg[by + ["n_series", "n_obs"]].copy()
@@ -75,4 +97,7 @@ def summarise(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     out["pinball_scaled"] = agg["pinball"] / tot
     for c in hit_cols:
         out[f"coverage_{c[5:]}"] = agg[c] / agg["n_obs"]
+    for c in ("sum_hits_80", "sku_sum_hits_80"):
+        if c in agg.columns:
+            out[c.replace("hits", "coverage")] = agg[c]
     return out

@@ -102,3 +102,10 @@ def test_result_frames_and_json() -> None:
     assert len(sf) == 3 * 4 * 4 and sf["quantity"].sum() == r.scenarios.sum()
     d = json.loads(json.dumps(r.to_dict()))
     assert d["horizon"] == 4 and d["stats"]["status"] == "feasible" and sum(d["chosen"].values()) == 4
+
+
+def test_backtest_checks_scenario_totals() -> None:
+    h = synthetic(n_sku=4, n_zone=3, days=120, level=15, common=0.3, seed=5)
+    r = backtest(h, horizon=7, folds=2, methods=["ets"], n_scenarios=200)
+    o = r.overall().iloc[0]
+    assert 0.4 <= o["sum_coverage_80"] <= 1.0 and 0.0 <= o["sku_sum_coverage_80"] <= 1.0

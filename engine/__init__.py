@@ -11,6 +11,7 @@ from engine.errors import (
     InstanceError,
     Issue,
 )
+from engine.importers import import_olist
 from engine.instance import Instance, load_instance, validate_instance, write_instance
 from engine.instance.generate import generate_instance
 from engine.pipeline import RunResult, RunSettings, run
@@ -20,6 +21,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BackendError", "ConfigError", "EngineError", "InfeasibleError", "Instance", "InstanceError", "Issue",
-    "RunResult", "RunSettings", "Settings", "SolveStats", "SolveStatus", "generate_instance", "load_instance",
+    "RunResult", "RunSettings", "Settings", "SolveStats", "SolveStatus", "generate_instance", "import_olist", "load_instance",
     "run", "validate_instance", "write_instance",
 ]

@@ -20,6 +20,7 @@ Replications use independent streams spawned from one seed: same seed, same outc
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from engine.instance import Instance
+from engine.solver import Settings, SolveStats, SolveStatus
 
 FINAL_STATES = ("delivered", "damaged", "lost")
 EVENT_KINDS = ("created", "allocated", "picked", "dispatched", "out_for_delivery", "delivered", "failed", "returned")
@@ -41,6 +43,7 @@ class SimulationResult:
     replications: int
     seed: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    stats: SolveStats | None = None  # backend "simulation"; solve_seconds = wall time of all replications
 
     def to_frame(self) -> pd.DataFrame:
         return self.outcomes
@@ -53,6 +56,7 @@ class SimulationResult:
             "orders": int(o["order"].nunique()),
             "final_states": {k: int(v) for k, v in o["state"].value_counts().items()},
             "notes": list(self.notes),
+            "stats": self.stats.to_dict() if self.stats else None,
         }
 
 
@@ -65,14 +69,21 @@ def _lognormal(rng: np.random.Generator, cv: float, size: int | tuple[int, ...])
 
 
 def simulate_day(instance: Instance, allocated: pd.DataFrame, assignments: pd.DataFrame, *,
-                 replications: int | None = None, seed: int | None = None) -> SimulationResult:
+                 replications: int | None = None, seed: int | None = None,
+                 settings: Settings | None = None) -> SimulationResult:
     """Simulate the execution of a day.
 
     ``allocated`` comes from :func:`engine.simulate.allocate_orders`; ``assignments`` is the
     dispatch result's per-order table (columns order, status, courier, courier_kind, trip,
-    depart_min, arrive_min, and optionally assigned_min).
+    depart_min, arrive_min, and optionally assigned_min). ``settings`` may carry the seed and
+    ``options={"replications": R}``; explicit arguments win.
     """
+    t0 = time.perf_counter()
     p = instance.manifest.simulation
+    if settings is not None:
+        settings.check_options({"replications"}, where="simulation")
+        replications = replications or settings.option("replications")
+        seed = settings.seed if seed is None else seed
     wave = instance.manifest.dispatch.wave_min
     R = int(replications or p.replications)
     seed = instance.manifest.seed if seed is None else int(seed)
@@ -157,8 +168,10 @@ def simulate_day(instance: Instance, allocated: pd.DataFrame, assignments: pd.Da
                               state, returned, gaps)
     outcomes = pd.concat(rows, ignore_index=True)
     notes = ("central-DC carrier not routed: its on-time share is simulation.central_on_time",)
+    stats = SolveStats("simulation", SolveStatus.FEASIBLE, solve_seconds=time.perf_counter() - t0,
+                       message=f"{R} replications, seed {seed}")
     return SimulationResult(outcomes=outcomes, events=events0 if events0 is not None else pd.DataFrame(),
-                            replications=R, seed=seed, notes=notes)
+                            replications=R, seed=seed, notes=notes, stats=stats)
 
 
 def _events(ids: np.ndarray, created: np.ndarray, ready: np.ndarray, depart: np.ndarray, delivered: np.ndarray,

@@ -91,3 +91,20 @@ def test_tracking_events_are_ordered(tmp_path: Path) -> None:
     ev = sim.events
     assert set(ev["event"]) <= {"created", "allocated", "picked", "dispatched", "out_for_delivery", "delivered", "failed", "returned"}
     assert ev.groupby("order")["minute"].apply(lambda m: m.is_monotonic_increasing).all()
+
+
+def test_settings_object_and_stats(tmp_path: Path) -> None:
+    from engine.solver import Settings
+
+    inst = load_instance(tiny_copy(tmp_path))
+    alloc, _ = allocate_orders(inst, _orders(inst), _stock(inst, 3))
+    asg = _fake_assignments(alloc)
+    a = simulate_day(inst, alloc, asg, settings=Settings(seed=9, options={"replications": 2}))
+    b = simulate_day(inst, alloc, asg, replications=2, seed=9)
+    assert a.replications == 2 and a.stats is not None and a.stats.backend == "simulation"
+    pd.testing.assert_frame_equal(a.outcomes, b.outcomes)
+    import pytest
+
+    from engine.errors import ConfigError
+    with pytest.raises(ConfigError, match="unknown option"):
+        simulate_day(inst, alloc, asg, settings=Settings(options={"replicas": 2}))

@@ -25,9 +25,10 @@ POLICIES = ("fleet", "crowd", "mixed")
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--orders", type=int, default=250)
-    ap.add_argument("--fleet", type=int, default=10)
-    ap.add_argument("--crowd", type=int, default=16)
+    ap.add_argument("--orders", type=int, default=200)
+    ap.add_argument("--fleet", type=int, default=8)
+    ap.add_argument("--crowd", type=int, default=14)
+    ap.add_argument("--radius", type=float, default=2.5)
     ap.add_argument("--period", type=float, default=5.0)
     ap.add_argument("--backend", default="pyvrp")
     ap.add_argument("--instance", default="instances/metro-small")
@@ -36,7 +37,7 @@ def main() -> None:
     st = Settings(backend=a.backend, time_limit=1.0)
     rows = []
     for seed in range(a.seeds):
-        P, created = synthetic_problem(seed, n_orders=a.orders, n_fleet=a.fleet, n_crowd=a.crowd)
+        P, created = synthetic_problem(seed, n_orders=a.orders, n_fleet=a.fleet, n_crowd=a.crowd, radius_km=a.radius)
         for pol in POLICIES:
             r = plan_problem_day(restrict(P, pol), st.with_(seed=seed), period=a.period, rolling=False,
                                  created=created, simulate_declines=True)

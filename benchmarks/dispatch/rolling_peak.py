@@ -49,6 +49,12 @@ def main() -> None:
                  "replans": r.meta["replans"], "replan_s_mean": r.meta["replan_seconds_mean"],
                  "replan_s_max": r.meta["replan_seconds_max"], "pending_max": r.meta["pending_max"],
                  "declines": r.meta["declines"]})
+    log = pd.DataFrame(r.meta["replan_log"])
+    upto = log[log["pending"] <= 300]
+    rows[-1]["replan_s_max_pending_le_300"] = float(upto["seconds"].max()) if len(upto) else None
+    rows[-1]["replan_s_p95"] = float(log["seconds"].quantile(0.95))
+    if a.out:
+        atomic_write_frame(str(a.out).replace(".csv", "_replans.csv"), log)
     df = pd.DataFrame(rows)
     df.insert(0, "scenario", f"{a.orders} orders/{a.window:g} min, {a.fleet} fleet + {a.crowd} crowd, "
                              f"{a.warehouses} warehouses, seed {a.seed}")

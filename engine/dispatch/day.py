@@ -342,7 +342,8 @@ def plan_problem_day(
                              "replans": int(len(rp)), "declines": declines,
                              "replan_seconds_max": float(rp["seconds"].max()) if len(rp) else 0.0,
                              "replan_seconds_mean": float(rp["seconds"].mean()) if len(rp) else 0.0,
-                             "pending_max": int(rp["pending"].max()) if len(rp) else 0})
+                             "pending_max": int(rp["pending"].max()) if len(rp) else 0,
+                             "replan_log": rp.to_dict(orient="list")})
     obj = res.cost["total"] + float(res.meta.get("expected_decline_cost", 0.0))
     return replace(res, stats=replace(res.stats, objective=obj))
 

@@ -9,8 +9,10 @@ much as the method actually missed. Joint scenarios put the marginals on a Gauss
     c, e:  x[t] = sqrt(w) * L + sqrt(1 - w) * a[t],   a AR(1) with coefficient phi
 
 ``rho_s`` is the cross-zone correlation of SKU ``s`` (one factor shared by its zones), ``w``
-the share of a persistent level error over the horizon and ``phi`` the day-to-day
-autocorrelation, all estimated from the same standardised holdout residuals. Each day's
+the share of a persistent level error over the horizon (one value for the common factor, one
+for the zone-specific part: a forecast that misses a SKU's level misses it in every zone and
+on every day) and ``phi`` the day-to-day autocorrelation, all estimated from the same
+standardised holdout residuals. Each day's
 marginal stays exactly the negative binomial the quantiles come from.
 """
 
@@ -30,13 +32,15 @@ class Dependence:
     """Copula parameters: per-SKU cross-zone correlation, level share and AR(1) coefficient."""
 
     rho_sku: np.ndarray  # (M,) in [0, 0.95]
-    level_share: float
-    phi: float
+    level_share: float  # zone-specific part: share of a level persistent over the horizon
+    phi: float  # AR(1) coefficient of the day-to-day part
+    level_share_common: float = 0.0  # the SKU's common factor: its persistent share
 
     def to_dict(self) -> dict[str, float]:
         return {
             "cross_zone_corr_mean": float(self.rho_sku.mean()) if len(self.rho_sku) else 0.0,
             "level_share": float(self.level_share),
+            "level_share_common": float(self.level_share_common),
             "ar1_phi": float(self.phi),
         }
 
@@ -82,40 +86,61 @@ def _standardised(mu: np.ndarray, y: np.ndarray, alpha: np.ndarray) -> np.ndarra
 def fit_dependence(
     mu: np.ndarray, y: np.ndarray, alpha: np.ndarray, sku: np.ndarray, *, prior_periods: float = 14.0
 ) -> Dependence:
-    """Estimate the copula parameters from holdout forecasts and actuals (both (N, H))."""
+    """Estimate the copula parameters from holdout forecasts and actuals (both (N, H)).
+
+    From standardised residuals r: ``phi`` is the lag-1 autocorrelation of the within-window
+    fluctuations; ``rho`` the same-day correlation between zones of a SKU; the level shares
+    of the common factor and of the zone-specific part are then matched to the covariance of
+    window totals between zones of a SKU and to the variance of each zone's window total.
+    """
     n, h = mu.shape
     r = _standardised(mu, y, alpha)
     active = (mu > 0).any(axis=1)
-    r = r[active]
     codes, inv = np.unique(sku, return_inverse=True)
     m = len(codes)
-    if h < 2 or len(r) == 0:
+    if h < 2 or not active.any():
         return Dependence(np.zeros(m), 0.0, 0.0)
-    # day-to-day correlation of the within-window fluctuations
-    rc = r - r.mean(axis=1, keepdims=True)
+    ra = np.where(active[:, None], r, 0.0)
+    ract = r[active]
+    rc = ract - ract.mean(axis=1, keepdims=True)
     den = (rc**2).sum()
     phi = float(np.clip((rc[:, 1:] * rc[:, :-1]).sum() / den, 0.0, 0.95)) if den > 0 else 0.0
-    # persistent level: variance of the horizon sum against what the AR(1) part explains
-    ratio = float((r.sum(axis=1) ** 2).mean() / max((r**2).sum(axis=1).mean(), 1e-12))
     lags = np.arange(1, h)
-    g = 1.0 + 2.0 * float(((1 - lags / h) * phi**lags).sum())
-    w = float(np.clip((ratio - g) / max(h - g, 1e-9), 0.0, 0.9))
-    # cross-zone correlation per SKU: one common factor shared by the SKU's zones
-    ra = np.zeros((n, h))
-    ra[active] = r
+    g = 1.0 + 2.0 * float(((1 - lags / h) * phi**lags).sum())  # Var(sum of AR(1)) / H
+
+    # same-day cross-zone correlation per SKU: one common factor shared by the SKU's zones
     nz = np.bincount(inv, weights=active.astype(float), minlength=m)
     s_sum = np.zeros((m, h))
     np.add.at(s_sum, inv, ra)
     s_sq = np.zeros((m, h))
     np.add.at(s_sq, inv, ra**2)
     cross = (s_sum**2 - s_sq).sum(axis=1)
-    norm = (np.maximum(nz - 1, 0) * s_sq.sum(axis=1))
+    norm = np.maximum(nz - 1, 0) * s_sq.sum(axis=1)
     multi = norm > 0
     pooled = cross[multi].sum() / norm[multi].sum() if multi.any() else 0.0
     own = np.where(multi, cross / np.where(multi, norm, 1.0), pooled)
     wgt = h / (h + prior_periods)
     rho = np.clip(np.where(multi, wgt * own + (1 - wgt) * pooled, 0.0), 0.0, 0.95)
-    return Dependence(rho, w, phi)
+    rho_pool = float(np.clip(pooled, 0.0, 0.95))
+
+    # window totals: covariance between zones of a SKU -> level share of the common factor
+    tot = ra.sum(axis=1)  # (N,)
+    sku_tot = np.bincount(inv, weights=tot, minlength=m)
+    sku_sq = np.bincount(inv, weights=tot**2, minlength=m)
+    pairs = (nz * (nz - 1)).sum()
+    w_common = 0.0
+    if pairs > 0 and rho_pool > 0.01:
+        cov_pair = (sku_tot**2 - sku_sq).sum() / pairs / h  # = rho * (w H + (1 - w) g)
+        w_common = float(np.clip((cov_pair / rho_pool - g) / max(h - g, 1e-9), 0.0, 0.95))
+    # variance of each zone's own total -> level share of the zone-specific part
+    var_own = float((tot[active] ** 2).mean() / h)
+    rho_bar = float(rho[inv][active].mean())
+    common_part = rho_bar * (w_common * h + (1 - w_common) * g)
+    if rho_bar < 0.999:
+        w_idio = float(np.clip(((var_own - common_part) / (1 - rho_bar) - g) / max(h - g, 1e-9), 0.0, 0.95))
+    else:
+        w_idio = 0.0
+    return Dependence(rho, w_idio, phi, w_common)
 
 
 def _temporal(rng: np.random.Generator, shape: tuple[int, int, int], w: float, phi: float) -> np.ndarray:
@@ -148,7 +173,7 @@ def sample_scenarios(
         return out
     rng = np.random.default_rng(seed)
     codes, inv = np.unique(sku, return_inverse=True)
-    common = _temporal(rng, (n_scenarios, len(codes), h), dep.level_share, dep.phi)
+    common = _temporal(rng, (n_scenarios, len(codes), h), dep.level_share_common, dep.phi)
     rho = dep.rho_sku if len(dep.rho_sku) == len(codes) else np.zeros(len(codes))
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)

@@ -32,7 +32,7 @@ def histories(draw: st.DrawFn) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(hist=histories(), horizon=st.integers(1, 10), method=st.sampled_from(FAST), k=st.integers(0, 6))
 def test_forecast_is_a_valid_distribution(hist: pd.DataFrame, horizon: int, method: str, k: int) -> None:
     s = Settings(backend=method, seed=3)

@@ -390,33 +390,33 @@ def _exact_phase(d: _Decomp, deadline: float) -> tuple[float, int]:
     """
     p = d.p
     lam, mu = d.lam.copy(), d.mu
-    price = d.charge + lam[None, :] * p.volume_m3[:, None] + mu * p.unit_value[:, None]
-    price = price + np.where(d.U > 0, d.F / np.maximum(d.U, 1.0), 0.0)
+    price_lin = d.charge + lam[None, :] * p.volume_m3[:, None] + mu * p.unit_value[:, None]
+    price = price_lin + np.where(d.U > 0, d.F / np.maximum(d.U, 1.0), 0.0)  # LP share of slot costs
     free = (~p.allowed) | (d.U <= 0)
     if d.elapsed() > deadline:
         return np.inf, 0
     per_sku = sku_bounds(d.delta, d.dem, d.cov, d.prob, d.g, price, free, sweeps=2)
-    val = d.g * (d.flow @ d.prob) - (price * d.q).sum(axis=1)
+    val = d.g * (d.flow @ d.prob) - (price_lin * d.q).sum(axis=1) - (d.F * (d.q > 0)).sum(axis=1)
     loose = per_sku - val
     order = np.argsort(-loose, kind="stable")
     order = order[loose[order] > 1e-9 * max(1.0, abs(d.best_obj))]
     solved = 0
     q_new = d.q.copy()
     gain_s = np.zeros(len(val))
-    integer = not p.has_slotting
+    slot = p.has_slotting
     for s in order:
         if d.elapsed() > deadline:
             break
-        res = solve_sku(d.dem[s].astype(float), d.cov, d.prob, float(d.g[s]), price[s], d.U[s],
-                        integer=integer, time_limit=1.0)
+        # with slot costs the binaries are exact here: a far stronger term than the LP share
+        res = solve_sku(d.dem[s].astype(float), d.cov, d.prob, float(d.g[s]), price_lin[s], d.U[s],
+                        fixed=d.F[s] if slot else None, min_lot=p.min_lot, time_limit=1.0)
         if res is None:
             continue
         solved += 1
         ub_s, q_s = res
         per_sku[s] = min(per_sku[s], ub_s)
-        if integer and p.min_lot <= 1:
-            q_new[s] = q_s
-            gain_s[s] = ub_s - val[s]
+        q_new[s] = q_s
+        gain_s[s] = ub_s - val[s]
     total = float(per_sku.sum()) + float(lam @ p.capacity_m3) + (mu * float(p.budget) if p.budget is not None else 0.0)
     # switch in the exact responses; the next sweeps re-clear capacity around them
     cand = np.flatnonzero((q_new != d.q).any(axis=1) & (gain_s > 1e-9))
@@ -440,12 +440,13 @@ def _dual_ascent(d: _Decomp, deadline: float, iters: int = 40) -> float:
         if d.elapsed() > deadline:
             break
         price = d.charge + lam[None, :] * p.volume_m3[:, None] + mu * p.unit_value[:, None]
-        price = price + np.where(d.U > 0, d.F / np.maximum(d.U, 1.0), 0.0)
         total = float(lam @ p.capacity_m3) + (mu * float(p.budget) if has_b else 0.0)
         q_resp = np.zeros((S, W))
         ok = True
+        slot = p.has_slotting
         for s in range(S):
-            res = solve_sku(d.dem[s].astype(float), d.cov, d.prob, float(d.g[s]), price[s], d.U[s], time_limit=1.0)
+            res = solve_sku(d.dem[s].astype(float), d.cov, d.prob, float(d.g[s]), price[s], d.U[s],
+                            fixed=d.F[s] if slot else None, min_lot=p.min_lot, time_limit=1.0)
             if res is None:
                 ok = False
                 break
@@ -532,7 +533,8 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     build_s = time.perf_counter() - t_build
     d.t0 = t_build  # the time limit covers building too
     d.record()
-    limit = settings.time_limit
+    # at scale the exact evaluation after the solve takes a few seconds: leave room for it
+    limit = settings.time_limit * (0.92 if S * problem.n_scenarios > 300_000 else 1.0)
     max_sweeps = int(settings.option("max_sweeps", 60))
     exact_share = float(settings.option("exact_share", 0.5 if S <= 2000 else 0.25))
     ascent_end = (1.0 - exact_share) * 0.9 * limit
@@ -592,4 +594,4 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
            f"{n_exact} SKUs solved exactly for the bound, {n_reopt} improved by exact re-optimisation, "
            f"{n_swaps} swap rounds, gap {100 * gap:.3f}%")
     return Outcome(q, status, d.best_obj, d.best_ub, build_s, solve_s, msg,
-                   wall_seconds=build_s + solve_s, time_limit=limit)
+                   wall_seconds=build_s + solve_s, time_limit=settings.time_limit)

@@ -33,6 +33,12 @@ def solve_sku(
 ) -> tuple[float, np.ndarray] | None:
     """(upper bound on the optimal value, best stock found), or None if HiGHS failed."""
     W, P = cov.shape
+    # scenarios with the same demand vector are one scenario with their summed probability
+    # (exact); low-volume SKUs repeat many scenarios, so this shrinks their model a lot
+    uniq, inv = np.unique(dem.T, axis=0, return_inverse=True)
+    if uniq.shape[0] < dem.shape[1]:
+        prob = np.bincount(inv.ravel(), weights=prob, minlength=uniq.shape[0])
+        dem = np.ascontiguousarray(uniq.T)
     K = dem.shape[1]
     upper = np.floor(np.maximum(upper, 0.0) + 1e-9)
     aw, ap = np.nonzero(cov)

@@ -5,15 +5,15 @@ Each (series, day) gets a negative binomial with the forecast mean ``mu`` and va
 window before the forecast origin), shrunk towards its segment, so intervals widen exactly as
 much as the method actually missed. Joint scenarios put the marginals on a Gaussian copula:
 
-    z[k, i, t] = sqrt(rho_s) * c[k, s, t] + sqrt(1 - rho_s) * e[k, i, t]
-    c, e:  x[t] = sqrt(w) * L + sqrt(1 - w) * a[t],   a AR(1) with coefficient phi
+    z[k, i, t] = sqrt(rho_g) * G[k, t] + sqrt(rho_s - rho_g) * c[k, s, t] + sqrt(1 - rho_s) * e[k, i, t]
+    G, c, e:  x[t] = sqrt(w) * L + sqrt(1 - w) * a[t],   a AR(1) with coefficient phi
 
-``rho_s`` is the cross-zone correlation of SKU ``s`` (one factor shared by its zones), ``w``
-the share of a persistent level error over the horizon (one value for the common factor, one
-for the zone-specific part: a forecast that misses a SKU's level misses it in every zone and
-on every day) and ``phi`` the day-to-day autocorrelation, all estimated from the same
-standardised holdout residuals. Each day's
-marginal stays exactly the negative binomial the quantiles come from.
+``rho_g`` is the correlation all series share (a market-wide factor ``G``: a holiday week that
+every forecast misses together), ``rho_s`` the cross-zone correlation of SKU ``s`` (a factor
+shared by its zones), ``w`` the share of a level error persistent over the horizon (one value
+per factor: a forecast that misses a SKU's level misses it in every zone and on every day) and
+``phi`` the day-to-day autocorrelation, all estimated from the same standardised holdout
+residuals. Each day's marginal stays exactly the negative binomial the quantiles come from.
 """
 
 from __future__ import annotations
@@ -35,12 +35,16 @@ class Dependence:
     level_share: float  # zone-specific part: share of a level persistent over the horizon
     phi: float  # AR(1) coefficient of the day-to-day part
     level_share_common: float = 0.0  # the SKU's common factor: its persistent share
+    rho_market: float = 0.0  # correlation every series shares (holidays, weather, the economy)
+    level_share_market: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return {
             "cross_zone_corr_mean": float(self.rho_sku.mean()) if len(self.rho_sku) else 0.0,
             "level_share": float(self.level_share),
             "level_share_common": float(self.level_share_common),
+            "market_corr": float(self.rho_market),
+            "level_share_market": float(self.level_share_market),
             "ar1_phi": float(self.phi),
         }
 
@@ -123,24 +127,41 @@ def fit_dependence(
     rho = np.clip(np.where(multi, wgt * own + (1 - wgt) * pooled, 0.0), 0.0, 0.95)
     rho_pool = float(np.clip(pooled, 0.0, 0.95))
 
-    # window totals: covariance between zones of a SKU -> level share of the common factor
-    tot = ra.sum(axis=1)  # (N,)
+    def share(cov: float, corr: float) -> float:
+        """Level share w from a window-total covariance per pair: cov = corr * (w H + (1 - w) g)."""
+        if corr <= 0.01:
+            return 0.0
+        return float(np.clip((cov / corr - g) / max(h - g, 1e-9), 0.0, 0.95))
+
+    # market-wide factor: same-day correlation and window-total covariance between SKUs
+    n_act = float(active.sum())
+    within_pairs = float((nz * (nz - 1)).sum())
+    cross_pairs = n_act * (n_act - 1) - within_pairs
+    all_sum = ra.sum(axis=0)
+    all_cross = float((all_sum**2 - (ra**2).sum(axis=0)).sum())
+    tot = ra.sum(axis=1)  # (N,) window total per series
     sku_tot = np.bincount(inv, weights=tot, minlength=m)
     sku_sq = np.bincount(inv, weights=tot**2, minlength=m)
-    pairs = (nz * (nz - 1)).sum()
-    w_common = 0.0
-    if pairs > 0 and rho_pool > 0.01:
-        cov_pair = (sku_tot**2 - sku_sq).sum() / pairs / h  # = rho * (w H + (1 - w) g)
-        w_common = float(np.clip((cov_pair / rho_pool - g) / max(h - g, 1e-9), 0.0, 0.95))
+    rho_g = w_g = 0.0
+    if cross_pairs > 0:
+        var_day = float((ra**2).sum() / (n_act * h))
+        rho_g = float(np.clip((all_cross - cross.sum()) / cross_pairs / h / max(var_day, 1e-12), 0.0, 0.95))
+        cov_g = (tot.sum() ** 2 - (sku_tot**2).sum()) / cross_pairs / h
+        w_g = share(cov_g, rho_g)
+    part_g = rho_g * (w_g * h + (1 - w_g) * g)
+    # SKU factor beyond the market: window-total covariance between zones of one SKU
+    rho_c = max(rho_pool - rho_g, 0.0)
+    w_c = 0.0
+    if within_pairs > 0:
+        cov_pair = (sku_tot**2 - sku_sq).sum() / within_pairs / h
+        w_c = share(cov_pair - part_g, rho_c)
     # variance of each zone's own total -> level share of the zone-specific part
     var_own = float((tot[active] ** 2).mean() / h)
+    rho = np.maximum(rho, rho_g)
     rho_bar = float(rho[inv][active].mean())
-    common_part = rho_bar * (w_common * h + (1 - w_common) * g)
-    if rho_bar < 0.999:
-        w_idio = float(np.clip(((var_own - common_part) / (1 - rho_bar) - g) / max(h - g, 1e-9), 0.0, 0.95))
-    else:
-        w_idio = 0.0
-    return Dependence(rho, w_idio, phi, w_common)
+    explained = part_g + (rho_bar - rho_g) * (w_c * h + (1 - w_c) * g)
+    w_idio = share((var_own - explained) / (1 - rho_bar), 1.0) if rho_bar < 0.999 else 0.0
+    return Dependence(rho, w_idio, phi, w_c, rho_g, w_g)
 
 
 def _temporal(rng: np.random.Generator, shape: tuple[int, int, int], w: float, phi: float) -> np.ndarray:
@@ -173,13 +194,15 @@ def sample_scenarios(
         return out
     rng = np.random.default_rng(seed)
     codes, inv = np.unique(sku, return_inverse=True)
+    market = _temporal(rng, (n_scenarios, 1, h), dep.level_share_market, dep.phi)
     common = _temporal(rng, (n_scenarios, len(codes), h), dep.level_share_common, dep.phi)
     rho = dep.rho_sku if len(dep.rho_sku) == len(codes) else np.zeros(len(codes))
+    rg = min(dep.rho_market, float(rho.min())) if len(rho) else 0.0
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         idio = _temporal(rng, (n_scenarios, hi - lo, h), dep.level_share, dep.phi)
         r = rho[inv[lo:hi]][None, :, None]
-        z = np.sqrt(r) * common[:, inv[lo:hi], :] + np.sqrt(1 - r) * idio
+        z = np.sqrt(rg) * market + np.sqrt(r - rg) * common[:, inv[lo:hi], :] + np.sqrt(1 - r) * idio
         u = np.clip(special.ndtr(z), 1e-12, 1 - 1e-12)
         nn, pp = _nb_params(mean[None, lo:hi, :], alpha[None, lo:hi, None])
         draw = stats.nbinom.ppf(u, nn, pp)

@@ -98,6 +98,16 @@ def test_cross_zone_correlation_is_estimated_from_history() -> None:
     assert sku_tot.var() > 1.5 * s[:, :4, 0].var(axis=0).sum()
 
 
+def test_market_factor_moves_all_skus_together() -> None:
+    mean = np.full((4, 7), 30.0)
+    dep = Dependence(rho_sku=np.array([0.5, 0.5]), level_share=0.0, phi=0.0, level_share_common=0.0,
+                     rho_market=0.4, level_share_market=0.9)
+    sc = sample_scenarios(mean, np.full(4, 0.05), dep, np.array(["a", "a", "b", "b"]), 3000, seed=2)
+    tot = sc.sum(axis=2)  # (K, N) totals over the week
+    assert np.corrcoef(tot[:, 0], tot[:, 2])[0, 1] > 0.25  # different SKUs, one market
+    assert np.corrcoef(tot[:, 0], tot[:, 1])[0, 1] > np.corrcoef(tot[:, 0], tot[:, 2])[0, 1]
+
+
 @pytest.mark.parametrize("method", ["global", "ets", "tsb"])
 def test_event_days_are_lifted(method: str) -> None:
     """Global model: events are features; local methods: lift divided out and put back."""

@@ -49,7 +49,10 @@ def forecast_cmd(
 
     inst = load_instance(instance)
     m = inst.manifest
-    s = _settings(m.settings("forecast"), method, m.seed if seed is None else seed, threads)
+    base = m.settings("forecast")
+    if seed is None and "forecast" not in m.solver:
+        seed = m.seed  # no [solver.forecast] table: the instance's seed
+    s = _settings(base, method, seed, threads)
     res = forecast(
         inst.demand, horizon=horizon or m.planning.horizon_days, start=m.planning.start_date, events=inst.events,
         n_scenarios=m.planning.scenarios if scenarios is None else scenarios, settings=s,
@@ -143,11 +146,11 @@ def backtest_cmd(
         return
     m = res.metrics
     rows = m[m["fold"] == "all"] if segments else res.overall()
-    cov = [c for c in ("coverage_80", "coverage_60", "sum_coverage_80", "sku_sum_coverage_80") if c in m.columns]
+    cov = [c for c in ("coverage_80", "pit_coverage_80", "sum_coverage_80", "sku_sum_coverage_80") if c in m.columns]
     t = Table(title=f"backtest {source}: {folds} fold(s) × {horizon} periods, origins {', '.join(map(str, res.origins))}",
               title_justify="left")
     cols = ["method", "segment", "n_series", "wmape", "mase", "bias", "pinball_scaled", *cov, "seconds"]
-    heads = {"n_series": "series", "pinball_scaled": "pinball/Σy", "coverage_80": "cov 80%", "coverage_60": "cov 60%",
+    heads = {"n_series": "series", "pinball_scaled": "pinball/Σy", "coverage_80": "cov 80%", "pit_coverage_80": "PIT 80%",
              "sum_coverage_80": "Σ cov 80%", "sku_sum_coverage_80": "SKU Σ cov 80%",
              "seconds": "s"}
     for c in cols:

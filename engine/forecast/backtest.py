@@ -89,7 +89,8 @@ def backtest(
                     fitted = fit_panel(sub, m, s.options, threads=s.threads)
                     res = fitted.predict(quantiles=levels, n_scenarios=n_scenarios, seed=s.seed)
                 sec = fit_time()
-                per = M.per_series(actual, res.mean, res.quantiles, levels, panel.y[:, :o], season)
+                per = M.per_series(actual, res.mean, res.quantiles, levels, panel.y[:, :o], season,
+                                   alpha=res.dispersion)
                 if n_scenarios:
                     sku = panel.series["sku"].to_numpy().astype(str)
                     per["sum_hits_80"], per["sku_sum_hits_80"] = M.path_coverage(actual, res.scenarios, sku)

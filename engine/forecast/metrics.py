@@ -18,6 +18,19 @@ def interval_pairs(levels: Sequence[float]) -> list[tuple[float, float, int]]:
     return out
 
 
+def randomized_pit(actual: np.ndarray, mean: np.ndarray, alpha: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Randomised probability integral transform of counts under NB(mean, alpha): uniform on
+    (0, 1) when the distribution is right, whatever the discreteness (Czado et al., 2009)."""
+    from scipy import stats
+
+    n = 1.0 / alpha[:, None]
+    p = n / (n + np.maximum(mean, 0.0))
+    hi = stats.nbinom.cdf(actual, n, p)
+    lo = np.where(actual > 0, stats.nbinom.cdf(actual - 1, n, p), 0.0)
+    v = np.random.default_rng(seed).random(actual.shape)
+    return lo + v * (hi - lo)
+
+
 def per_series(
     actual: np.ndarray,
     mean: np.ndarray,
@@ -25,6 +38,7 @@ def per_series(
     levels: Sequence[float],
     history: np.ndarray,
     season: int,
+    alpha: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per series with sums that aggregate: errors, pinball, interval hits, MASE parts.
 
@@ -50,6 +64,10 @@ def per_series(
         jl, jh = list(np.round(lv, 6)).index(lo), list(np.round(lv, 6)).index(hi)
         hit = (actual >= quantiles[:, :, jl]) & (actual <= quantiles[:, :, jh])
         cols[f"hits_{pct}"] = hit.sum(axis=1)
+    if alpha is not None:
+        # discreteness-free calibration: share of randomised PIT values in the central 80%
+        u = randomized_pit(actual, mean, alpha)
+        cols["pit_hits_80"] = ((u >= 0.1) & (u <= 0.9)).sum(axis=1)
     return pd.DataFrame(cols)
 
 
@@ -75,8 +93,13 @@ def path_coverage(actual: np.ndarray, scenarios: np.ndarray, sku: np.ndarray) ->
 
 
 def summarise(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Aggregate per-series rows into WMAPE, MASE, bias, pinball and coverage per group."""
-    hit_cols = [c for c in rows.columns if c.startswith("hits_")]
+    """Aggregate per-series rows into WMAPE, MASE, bias, pinball and coverage per group.
+
+    ``coverage_X``: share of observations inside the central X% quantile interval (for counts
+    this is at least X% when the distribution is right, more so the sparser the data);
+    ``pit_coverage_80``: share of randomised PIT values in [0.1, 0.9], 80% when calibrated.
+    """
+    hit_cols = [c for c in rows.columns if c.startswith(("hits_", "pit_hits_"))]
     agg = rows.groupby(by, sort=False, dropna=False).agg(
         n_series=("abs_err", "size"),
         n_obs=("n_obs", "sum"),
@@ -96,7 +119,8 @@ def summarise(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     out["pinball"] = agg["pinball"] / agg["n_obs"]
     out["pinball_scaled"] = agg["pinball"] / tot
     for c in hit_cols:
-        out[f"coverage_{c[5:]}"] = agg[c] / agg["n_obs"]
+        name = "pit_coverage_" + c[9:] if c.startswith("pit_") else f"coverage_{c[5:]}"
+        out[name] = agg[c] / agg["n_obs"]
     for c in ("sum_hits_80", "sku_sum_hits_80"):
         if c in agg.columns:
             out[c.replace("hits", "coverage")] = agg[c]

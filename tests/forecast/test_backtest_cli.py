@@ -109,3 +109,13 @@ def test_backtest_checks_scenario_totals() -> None:
     r = backtest(h, horizon=7, folds=2, methods=["ets"], n_scenarios=200)
     o = r.overall().iloc[0]
     assert 0.4 <= o["sum_coverage_80"] <= 1.0 and 0.0 <= o["sku_sum_coverage_80"] <= 1.0
+
+
+def test_randomized_pit_is_uniform_for_the_true_distribution() -> None:
+    from engine.forecast.metrics import randomized_pit
+
+    rng = np.random.default_rng(3)
+    mean = rng.uniform(0.05, 3.0, size=(2000, 5))  # sparse counts: discrete intervals over-cover
+    y = rng.poisson(mean).astype(float)
+    u = randomized_pit(y, mean, np.full(2000, 1e-3))
+    assert abs(((u >= 0.1) & (u <= 0.9)).mean() - 0.8) < 0.02

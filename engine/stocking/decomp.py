@@ -39,7 +39,7 @@ from engine.stocking.rules import newsvendor
 
 log = logging.getLogger(__name__)
 
-OPTIONS = {"max_sweeps", "start", "polish_rounds", "exact_share"}
+OPTIONS = {"max_sweeps", "start", "polish_rounds", "ascent_share"}
 
 
 def _colour_classes(cov: np.ndarray) -> list[np.ndarray]:
@@ -536,37 +536,45 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     # at scale the exact evaluation after the solve takes a few seconds: leave room for it
     limit = settings.time_limit * (0.92 if S * problem.n_scenarios > 300_000 else 1.0)
     max_sweeps = int(settings.option("max_sweeps", 60))
-    exact_share = float(settings.option("exact_share", 0.5 if S <= 2000 else 0.25))
-    ascent_end = (1.0 - exact_share) * 0.9 * limit
-    for _ in range(max_sweeps):
+    ascent_share = float(settings.option("ascent_share", 0.3 if S <= 2000 else 0.55))
+    ascent_end = ascent_share * limit
+    prev_lam: np.ndarray | None = None
+    for i in range(max_sweeps):
         if d.elapsed() > ascent_end or d.gap() <= settings.mip_gap:
             break
         if not d.sweep(ascent_end):
             break
+        # the prices settle long before every SKU stops moving; the exact phase does the rest
+        if i >= 3 and prev_lam is not None and np.all(np.abs(d.lam - prev_lam) <= 0.005 * np.maximum(prev_lam, 1e-9)):
+            break
+        prev_lam = d.lam.copy()
     d.repair_budget()
     d.record()
     d.polish(int(settings.option("polish_rounds", 6)))
     d.record()
     n_exact = n_reopt = 0
-    if d.gap() > settings.mip_gap and exact_share > 0:
-        ub, n_exact = _exact_phase(d, (1.0 - 0.6 * exact_share) * 0.9 * limit)
+    end = 0.95 * limit
+    if d.gap() > settings.mip_gap and ascent_share < 1.0:
+        exact_end = d.elapsed() + 0.75 * max(end - d.elapsed(), 0.0)
+        ub, n_exact = _exact_phase(d, exact_end)
         d.best_ub = min(d.best_ub, ub)
+        clear_end = d.elapsed() + 0.4 * max(end - d.elapsed(), 0.0)
         for _ in range(max_sweeps):  # re-balance capacity around the switched SKUs
-            if d.elapsed() > (1.0 - 0.5 * exact_share) * 0.9 * limit or d.gap() <= settings.mip_gap:
+            if d.elapsed() > clear_end or d.gap() <= settings.mip_gap:
                 break
-            if not d.sweep((1.0 - 0.5 * exact_share) * 0.9 * limit):
+            if not d.sweep(clear_end):
                 break
         d.polish(int(settings.option("polish_rounds", 6)))
         d.record()
         per = (d.elapsed() / max(n_exact, 1)) if n_exact else np.inf
         if n_exact and d.gap() > settings.mip_gap and per * S * 6 < (0.8 * limit - d.elapsed()):
-            d.best_ub = min(d.best_ub, _dual_ascent(d, (1.0 - 0.25 * exact_share) * 0.9 * limit))
+            d.best_ub = min(d.best_ub, _dual_ascent(d, 0.85 * limit))
         if d.gap() > settings.mip_gap:
-            # exact one-SKU re-optimisation, loosest SKUs first, until the time is used
+            # exact one-SKU re-optimisation, most valuable SKUs first, until the time is used
             if d.best_q is not None and not np.array_equal(d.best_q, d.q):
                 d.refresh(d.best_q)
-            loose = d.g * (d.flow @ d.prob) - (d.charge * d.q).sum(axis=1)
-            order = np.argsort(loose, kind="stable")[::-1]
+            value = d.g * (d.flow @ d.prob) - (d.charge * d.q).sum(axis=1)
+            order = np.argsort(value, kind="stable")[::-1]
             n_reopt = _reoptimize(d, order, 0.93 * limit)
     # capacity swaps between SKUs at full warehouses, until nothing gains or time is up
     n_swaps = 0

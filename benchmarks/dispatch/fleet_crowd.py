@@ -32,6 +32,7 @@ def main() -> None:
     ap.add_argument("--period", type=float, default=5.0)
     ap.add_argument("--backend", default="pyvrp")
     ap.add_argument("--instance", default="instances/metro-small")
+    ap.add_argument("--per-order", type=float, default=0.005, help="solver seconds per pending order per re-plan")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     st = Settings(backend=a.backend, time_limit=1.0)
@@ -40,7 +41,7 @@ def main() -> None:
         P, created = synthetic_problem(seed, n_orders=a.orders, n_fleet=a.fleet, n_crowd=a.crowd, radius_km=a.radius)
         for pol in POLICIES:
             r = plan_problem_day(restrict(P, pol), st.with_(seed=seed), period=a.period, rolling=False,
-                                 created=created, simulate_declines=True)
+                                 created=created, simulate_declines=True, wave_time_per_order=a.per_order)
             rows.append({"case": f"synthetic seed {seed}", "policy": pol, **service_metrics(r, created),
                          "feasible": not check_solution(r.problem, r)})
     if Path(a.instance).exists():
@@ -54,7 +55,8 @@ def main() -> None:
         views = {"fleet": replace(inst, crowd=inst.crowd.iloc[0:0]),
                  "crowd": replace(inst, fleet=inst.fleet.iloc[0:0]), "mixed": inst}
         for pol, view in views.items():
-            r = plan_day(view, orders, st.with_(seed=0, options={"simulate_declines": True}))
+            r = plan_day(view, orders, st.with_(seed=0, options={"simulate_declines": True,
+                                                                  "wave_time_per_order": a.per_order}))
             rows.append({"case": f"{inst.name} day 1", "policy": pol,
                          **service_metrics(r, orders["created_min"].to_numpy(float)),
                          "feasible": not check_solution(r.problem, r)})

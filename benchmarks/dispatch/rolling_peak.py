@@ -32,6 +32,7 @@ def main() -> None:
     ap.add_argument("--backend", default="pyvrp")
     ap.add_argument("--time-limit", type=float, default=1.2, help="cap per re-plan, seconds")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--per-order", type=float, default=0.005, help="solver seconds per pending order per re-plan")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     P, created = synthetic_problem(a.seed, n_orders=a.orders, window_min=a.window, n_fleet=a.fleet,
@@ -43,7 +44,8 @@ def main() -> None:
                  "feasible": not check_solution(g.problem, g), "wall_s": time.perf_counter() - t})
     t = time.perf_counter()
     r = plan_problem_day(P, Settings(backend=a.backend, time_limit=a.time_limit, seed=a.seed), period=a.period,
-                         rolling=True, created=created, simulate_declines=True)
+                         rolling=True, created=created, simulate_declines=True,
+                         wave_time_per_order=a.per_order)
     rows.append({"policy": f"rolling {a.backend} every {a.period:g} min", **service_metrics(r, created),
                  "feasible": not check_solution(P, r), "wall_s": time.perf_counter() - t,
                  "replans": r.meta["replans"], "replan_s_mean": r.meta["replan_seconds_mean"],

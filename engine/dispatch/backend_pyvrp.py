@@ -18,6 +18,7 @@ Mapping (integer-scaled, see :mod:`engine.dispatch.scaling`):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -141,13 +142,18 @@ def solve_pyvrp(
             init = pyvrp.Solution(data, routes)
         except (ValueError, IndexError, RuntimeError):
             init = None
-    res = pyvrp.solve(data, stop=MaxRuntime(float(settings.time_limit)), seed=int(settings.seed) % (2**31),
-                      display=bool(settings.option("display", False)), collect_stats=False, initial_solution=init)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = pyvrp.solve(data, stop=MaxRuntime(float(settings.time_limit)), seed=int(settings.seed) % (2**31),
+                          display=bool(settings.option("display", False)), collect_stats=False,
+                          initial_solution=init)
+    note = "; penalty bound reached (hard to find a feasible plan)" if any(
+        "penalty" in str(w.message).lower() for w in caught) else ""
     best = res.best
     if not best.is_feasible():
-        return seqs, SolveStatus.NO_SOLUTION, None, "PyVRP found no feasible solution in the time limit"
+        return seqs, SolveStatus.NO_SOLUTION, None, "PyVRP found no feasible solution in the time limit" + note
     left = [list(vs) for vs in members]
     for route in best.routes():
         v = left[route.vehicle_type()].pop(0)
         seqs[v] = [int(active[a.idx]) for a in route.schedule() if a.is_client()]
-    return seqs, SolveStatus.TIME_LIMIT, res.cost() / 1000.0, f"{res.num_iterations} iterations"
+    return seqs, SolveStatus.TIME_LIMIT, res.cost() / 1000.0, f"{res.num_iterations} iterations{note}"

@@ -202,8 +202,8 @@ def plan_day(
 ) -> DispatchResult:
     """Plan a whole day (see the module docstring); the result's ``problem`` is the day problem.
 
-    Per-epoch solver time is ``0.02 + wave_time_per_order × pending`` seconds (option,
-    default 0.005), capped by ``settings.time_limit``.
+    Per-epoch solver time is ``0.01 + wave_time_per_order × pending`` seconds (option,
+    default 0.003), capped by ``settings.time_limit``.
     """
     settings = settings or Settings()
     extra = {k: v for k, v in settings.options.items() if k in DAY_OPTIONS}
@@ -221,7 +221,7 @@ def plan_problem_day(
     period: float,
     rolling: bool,
     created: np.ndarray,
-    wave_time_per_order: float = 0.005,
+    wave_time_per_order: float = 0.003,
     simulate_declines: bool = False,
     decline_cost: float | None = None,
 ) -> DispatchResult:
@@ -280,7 +280,7 @@ def plan_problem_day(
         if rolling and warm:
             oi = {o: i for i, o in enumerate(sub.order_ids)}
             init = [[oi[o] for o in warm.get(c, []) if o in oi] for c in sub.courier_ids]
-        limit = min(settings.time_limit, 0.02 + wave_time_per_order * len(pend))
+        limit = min(settings.time_limit, 0.01 + wave_time_per_order * len(pend))
         with stopwatch() as el:
             res = dispatch(sub, settings.with_(time_limit=limit), initial=init)
         wall += el()

@@ -40,7 +40,7 @@ def _pyvrp(*args, **kw):  # type: ignore[no-untyped-def]
 
 
 def _repair(P: DispatchProblem, trips: list[Trip], stats: SolveStats, reasons: dict[int, str]
-            ) -> tuple[list[Trip], list[str]]:
+            ) -> tuple[list[Trip], list[str], DispatchResult | None]:
     """Drop orders from trips the checker rejects (never trust a solver blindly).
 
     Each round removes the last order of every trip of an offending courier (a shorter trip
@@ -51,14 +51,14 @@ def _repair(P: DispatchProblem, trips: list[Trip], stats: SolveStats, reasons: d
         res = build_result(P, trips, stats, reasons=reasons)
         issues = check_solution(P, res)
         if not issues:
-            return trips, notes
+            return trips, notes, res
         notes.extend(issues[:3])
         bad = {P.courier_ids.index(c) for c in res.routes["courier"].unique()
                if any(s.startswith((f"courier {c} ", f"courier {c}:")) for s in issues)}
         if attempt == 5 or not bad:
-            return [t for t in trips if t.courier not in bad], notes
+            return [t for t in trips if t.courier not in bad], notes, None
         trips = [replace(t, orders=t.orders[:-1]) if t.courier in bad else t for t in trips]
-    return trips, notes
+    return trips, notes, None
 
 
 # first-solution strategies tried side by side when OR-Tools gets several threads
@@ -140,11 +140,15 @@ def dispatch(
     stats = SolveStats(backend=name, status=status, objective=None, bound=None,
                        build_seconds=build(), solve_seconds=solve(), message=msg)
     trips = trips_from_sequences(problem, seqs)
-    trips, notes = _repair(problem, trips, stats, reasons)
+    if trips:
+        trips, notes, res = _repair(problem, trips, stats, reasons)
+    else:  # nothing planned: the all-unserved plan needs no repair
+        notes, res = [], None
     if notes:
         stats = SolveStats(backend=name, status=status, build_seconds=build(), solve_seconds=solve(),
                            message=f"{msg}; repaired: {'; '.join(notes)}")
-    res = build_result(problem, trips, stats, reasons=reasons)
+    if res is None or notes:
+        res = build_result(problem, trips, stats, reasons=reasons)
     if notes and check_solution(problem, res):  # still wrong after repair: say so, do not hide it
         status = SolveStatus.ERROR
     # planning objective: total cost + expected cost of declined crowd offers

@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--backend", default="pyvrp")
     ap.add_argument("--instance", default="instances/metro-small")
     ap.add_argument("--per-order", type=float, default=0.005, help="solver seconds per pending order per re-plan")
+    ap.add_argument("--equal-headcount", action="store_true", help="also a fleet as large as the mixed pool")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     st = Settings(backend=a.backend, time_limit=1.0)
@@ -44,6 +45,13 @@ def main() -> None:
                                  created=created, simulate_declines=True, wave_time_per_order=a.per_order)
             rows.append({"case": f"synthetic seed {seed}", "policy": pol, **service_metrics(r, created),
                          "feasible": not check_solution(r.problem, r)})
+        if a.equal_headcount:  # a fleet as large as the mixed pool: is it the mix or the head count?
+            Pf, _ = synthetic_problem(seed, n_orders=a.orders, n_fleet=a.fleet + a.crowd, n_crowd=0,
+                                      radius_km=a.radius)
+            r = plan_problem_day(Pf, st.with_(seed=seed), period=a.period, rolling=False, created=created,
+                                 simulate_declines=True, wave_time_per_order=a.per_order)
+            rows.append({"case": f"synthetic seed {seed}", "policy": "fleet_same_headcount",
+                         **service_metrics(r, created), "feasible": not check_solution(r.problem, r)})
     if Path(a.instance).exists():
         from dataclasses import replace
 
@@ -67,6 +75,8 @@ def main() -> None:
     print(show.to_string(index=False))
     piv = df.pivot_table(index="case", columns="policy", values="cost_total")
     piv["saving_vs_best_single_%"] = 100 * (1 - piv["mixed"] / piv[["fleet", "crowd"]].min(axis=1))
+    if "fleet_same_headcount" in piv:
+        piv["saving_vs_same_headcount_fleet_%"] = 100 * (1 - piv["mixed"] / piv["fleet_same_headcount"])
     print(piv.round(1).to_string())
     print("mean saving vs best single pool: {:.1f}%".format(piv["saving_vs_best_single_%"].mean()))
 

@@ -135,3 +135,12 @@ def test_zone_optional() -> None:
     h = _hist().drop(columns="zone").groupby(["date", "sku"], as_index=False)["quantity"].sum()
     r = forecast(h, horizon=4, n_scenarios=2)
     assert set(r.series["zone"]) == {"_all"}
+
+
+def test_bad_event_calendar() -> None:
+    ev = pd.DataFrame({"date": ["2024-01-05"], "name": ["p"]})
+    with pytest.raises(ForecastInputError, match="kind"):
+        forecast(_hist(), horizon=3, events=ev)
+    ev = pd.DataFrame({"date": ["someday"], "name": ["p"], "kind": ["promotion"]})
+    with pytest.raises(ForecastInputError, match="events: 'date'"):
+        forecast(_hist(), horizon=3, events=ev)

@@ -32,11 +32,26 @@ def histories(draw: st.DrawFn) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+@st.composite
+def calendars(draw: st.DrawFn) -> pd.DataFrame | None:
+    if not draw(st.booleans()):
+        return None
+    days = draw(st.lists(st.integers(0, 75), min_size=1, max_size=8))
+    kinds = draw(st.lists(st.sampled_from(["promotion", "livestream"]), min_size=len(days), max_size=len(days)))
+    return pd.DataFrame({
+        "date": pd.Timestamp("2025-03-01") + pd.to_timedelta(days, unit="D"),
+        "name": [f"e{i}" for i in range(len(days))], "kind": kinds, "start_min": 600, "end_min": 720,
+    })
+
+
 @settings(max_examples=20, deadline=None)
-@given(hist=histories(), horizon=st.integers(1, 10), method=st.sampled_from(FAST), k=st.integers(0, 6))
-def test_forecast_is_a_valid_distribution(hist: pd.DataFrame, horizon: int, method: str, k: int) -> None:
+@given(hist=histories(), horizon=st.integers(1, 10), method=st.sampled_from(FAST), k=st.integers(0, 6),
+       events=calendars())
+def test_forecast_is_a_valid_distribution(
+    hist: pd.DataFrame, horizon: int, method: str, k: int, events: pd.DataFrame | None
+) -> None:
     s = Settings(backend=method, seed=3)
-    r = forecast(hist, horizon=horizon, n_scenarios=k, settings=s)
+    r = forecast(hist, horizon=horizon, n_scenarios=k, settings=s, events=events)
     n = len(r.series)
     assert r.mean.shape == (n, horizon) and len(r.dates) == horizon
     assert np.isfinite(r.mean).all() and (r.mean >= 0).all()
@@ -46,7 +61,7 @@ def test_forecast_is_a_valid_distribution(hist: pd.DataFrame, horizon: int, meth
     frame = r.to_frame()
     assert len(frame) == n * horizon and not frame[["mean", "q10", "q90"]].isna().any().any()
     # same seed, same scenarios; fit-then-predict equals the one-shot call
-    again = fit(hist, horizon=horizon, settings=s).predict(n_scenarios=k, seed=3)
+    again = fit(hist, horizon=horizon, settings=s, events=events).predict(n_scenarios=k, seed=3)
     np.testing.assert_array_equal(again.scenarios, r.scenarios)
     np.testing.assert_array_equal(again.mean, r.mean)
     np.testing.assert_array_equal(again.quantiles, r.quantiles)

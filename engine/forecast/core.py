@@ -191,6 +191,12 @@ def _fit_panel(panel: Panel, method: str, opts: Mapping[str, Any], build_seconds
             futures[name] = out[-1]
             if has_holdout:
                 holds[name] = np.concatenate([o[:, :hv] for o in out[:-1]], axis=1)
+        if not futures:  # every candidate asked for more history than there is
+            notes.append("no candidate could run on this history: moving_average used")
+            out = _run_method("moving_average", panel, origins, h, opts, notes)
+            futures["moving_average"] = out[-1]
+            if has_holdout:
+                holds["moving_average"] = np.concatenate([o[:, :hv] for o in out[:-1]], axis=1)
         names = list(futures)
 
         y_hold = panel.y[:, t - wins * hv :] if has_holdout else None

@@ -144,3 +144,9 @@ def test_bad_event_calendar() -> None:
     ev = pd.DataFrame({"date": ["someday"], "name": ["p"], "kind": ["promotion"]})
     with pytest.raises(ForecastInputError, match="events: 'date'"):
         forecast(_hist(), horizon=3, events=ev)
+
+
+def test_auto_with_only_unavailable_candidates_falls_back() -> None:
+    r = forecast(synthetic(n_sku=1, n_zone=1, days=30), horizon=3,
+                 settings=Settings(options={"candidates": ["seasonal_naive_yearly"]}))
+    assert set(r.chosen) == {"moving_average"} and any("moving_average used" in n for n in r.notes)

@@ -55,21 +55,23 @@ def main() -> None:
         write_results(args, scaling, slotting, vss, (S, W, Z, K, Kt), t0)
         return
     if args.quick:
-        plan = [((200, 5, 20, 20), ["decomp", "highs", "newsvendor"], 10.0)]
+        plan = [((200, 5, 20, 20), ["decomp", "highs", "newsvendor"], 10.0, 1)]
     else:
         plan = [
-            ((200, 5, 20, 20), ["decomp", "highs", "cbc", "scip", "newsvendor", "days_of_cover"], 10.0),
-            ((1000, 10, 30, 30), ["decomp", "newsvendor"], 10.0),
-            ((1000, 10, 30, 30), ["highs", "cbc", "scip"], 60.0),
-            ((5000, 10, 30, 30), ["decomp"], 60.0),
-            ((20000, 10, 30, 50), ["decomp"], 120.0),
+            ((200, 5, 20, 20), ["decomp", "highs", "cbc", "scip", "newsvendor", "days_of_cover"], 10.0, 1),
+            ((1000, 10, 30, 30), ["decomp", "newsvendor"], 10.0, 1),
+            ((1000, 10, 30, 30), ["highs", "cbc", "scip"], 60.0, 1),
+            ((5000, 10, 30, 30), ["decomp"], 60.0, 1),
+            ((5000, 10, 30, 30), ["highs"], 60.0, 1),
+            ((20000, 10, 30, 50), ["decomp"], 120.0, 2),
         ]
     frames = []
-    for size, backends, tl in plan:
+    for size, backends, tl, threads in plan:
         print(f"scaling {size} {backends} {tl}s", flush=True)
-        frames.append(scaling_run([size], backends, time_limit=tl, seed=args.seed, max_mip_skus=1000))
+        f = scaling_run([size], backends, time_limit=tl, seed=args.seed, max_mip_skus=5000, threads=threads)
+        f["time_limit"] = tl
+        frames.append(f)
     scaling = pd.concat(frames, ignore_index=True)
-    scaling["time_limit"] = [tl for size, bs, tl in plan for b in bs if not (b in ("highs", "cbc", "scip") and size[0] > 1000)]
 
     print("slotting", flush=True)
     slot_sizes = [(200, 5, 20, 20)] if args.quick else [(200, 5, 20, 20), (1000, 10, 30, 30)]
@@ -95,6 +97,8 @@ def write_results(args: argparse.Namespace, scaling: pd.DataFrame, slotting: pd.
     S, W, Z, K, Kt = dims
     out = args.out
     cols = ["S", "W", "Z", "K", "backend", "status", "objective", "bound", "gap", "build_s", "solve_s", "wall_s", "fast_fill"]
+    if "threads" not in scaling.columns:
+        scaling["threads"] = 1
     saa = vss.loc[0, "profit"]
     lines = [
         "# Stocking benchmark results",
@@ -112,7 +116,7 @@ def write_results(args: argparse.Namespace, scaling: pd.DataFrame, slotting: pd.
         "",
         "## Scaling (no slotting costs)",
         "",
-        _md(scaling, cols + ["time_limit"]),
+        _md(scaling, cols + ["time_limit", "threads"]),
         "## With slotting fixed cost 5 per open slot and minimum lot 2",
         "",
         _md(slotting, cols),

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -382,6 +383,69 @@ class _Decomp:
             self.record()
 
 
+@dataclass(frozen=True)
+class _SkuJob:
+    """What the exact per-SKU solves need (shared with forked workers, never pickled)."""
+
+    dem: np.ndarray
+    cov: np.ndarray
+    prob: np.ndarray
+    g: np.ndarray
+    price: np.ndarray
+    U: np.ndarray
+    F: np.ndarray | None
+    min_lot: int
+    deadline: float  # time.time() after which no new SKU is started
+
+    def solve(self, skus: np.ndarray) -> list[tuple[int, float, np.ndarray]]:
+        out = []
+        for s in skus:
+            if time.time() > self.deadline:
+                break
+            # with slot costs the binaries are exact here: a far stronger term than the LP share
+            res = solve_sku(self.dem[s].astype(float), self.cov, self.prob, float(self.g[s]), self.price[s],
+                            self.U[s], fixed=None if self.F is None else self.F[s], min_lot=self.min_lot,
+                            time_limit=1.0)
+            if res is not None:
+                out.append((int(s), res[0], res[1]))
+        return out
+
+
+_JOB: _SkuJob | None = None  # set in the parent just before forking workers
+
+
+def _solve_chunk(skus: np.ndarray) -> list[tuple[int, float, np.ndarray]]:
+    assert _JOB is not None
+    return _JOB.solve(skus)
+
+
+def _run_jobs(job: _SkuJob, order: np.ndarray, threads: int) -> list[tuple[int, float, np.ndarray]]:
+    """Solve SKUs in ``order`` until the deadline; with threads > 1 in forked worker processes
+    (scipy's HiGHS holds the GIL, so threads would not help)."""
+    global _JOB
+    if threads <= 1 or order.size < 64:
+        return job.solve(order)
+    import multiprocessing as mp
+
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:  # no fork on this platform
+        return job.solve(order)
+    _JOB = job
+    chunks = [order[i : i + 32] for i in range(0, order.size, 32)]
+    out: list[tuple[int, float, np.ndarray]] = []
+    try:
+        with ctx.Pool(processes=threads) as pool:
+            for part in pool.imap(_solve_chunk, chunks):
+                out.extend(part)
+                if time.time() > job.deadline:
+                    break
+            pool.terminate()
+    finally:
+        _JOB = None
+    return out
+
+
 def _exact_phase(d: _Decomp, deadline: float) -> tuple[float, int]:
     """Tighten the bound SKU by SKU with exact priced subproblems (loosest SKUs first).
 
@@ -403,17 +467,10 @@ def _exact_phase(d: _Decomp, deadline: float) -> tuple[float, int]:
     solved = 0
     q_new = d.q.copy()
     gain_s = np.zeros(len(val))
-    slot = p.has_slotting
-    for s in order:
-        if d.elapsed() > deadline:
-            break
-        # with slot costs the binaries are exact here: a far stronger term than the LP share
-        res = solve_sku(d.dem[s].astype(float), d.cov, d.prob, float(d.g[s]), price_lin[s], d.U[s],
-                        fixed=d.F[s] if slot else None, min_lot=p.min_lot, time_limit=1.0)
-        if res is None:
-            continue
+    job = _SkuJob(d.dem, d.cov, d.prob, d.g, price_lin, d.U, d.F if p.has_slotting else None, p.min_lot,
+                  time.time() + (deadline - d.elapsed()))
+    for s, ub_s, q_s in _run_jobs(job, order, d.settings.threads):
         solved += 1
-        ub_s, q_s = res
         per_sku[s] = min(per_sku[s], ub_s)
         q_new[s] = q_s
         gain_s[s] = ub_s - val[s]

@@ -78,6 +78,7 @@ def scaling_run(
     seed: int,
     mip_gap: float = 1e-4,
     max_mip_skus: int = 2000,
+    threads: int = 1,
     **problem_kw: Any,
 ) -> pd.DataFrame:
     """One row per (size, back-end): status, objective, bound, gap, build/solve/wall seconds."""
@@ -90,13 +91,15 @@ def scaling_run(
             if b in ("highs", "cbc", "scip") and S > max_mip_skus:
                 continue
             t = time.perf_counter()
-            res = solve_stocking(problem, Settings(backend=b, time_limit=time_limit, seed=seed, mip_gap=mip_gap))
+            res = solve_stocking(problem, Settings(backend=b, time_limit=time_limit, seed=seed, mip_gap=mip_gap,
+                                                   threads=threads))
             wall = time.perf_counter() - t
             st = res.stats
             rows.append({
                 "S": S, "W": W, "Z": Z, "K": K, "backend": b, "status": str(st.status),
                 "objective": st.objective, "bound": st.bound, "gap": st.gap,
                 "build_s": st.build_seconds, "solve_s": st.solve_seconds, "wall_s": wall,
-                "generate_s": gen_s, "fast_fill": res.expected.fast_fill_rate, "message": st.message,
+                "generate_s": gen_s, "fast_fill": res.expected.fast_fill_rate, "threads": threads,
+                "message": st.message,
             })
     return pd.DataFrame(rows)

@@ -1,10 +1,11 @@
 """Exponential smoothing with a damped trend on seasonally adjusted demand, for all series at once.
 
-The series is first divided by multiplicative seasonal factors (weekly profile from the recent
-weeks; yearly profile from a Fourier fit when at least two years of history exist), then an
-ETS(A, Ad, N) recursion in error-correction form smooths level and damped trend. Smoothing
-parameters are chosen per series from a small grid by in-sample one-step squared error; every
-grid point of every series runs in the same numpy recursion (shape grid × series).
+The series is first divided by a multiplicative yearly profile (a Fourier fit, when at least
+two years of history exist); then an ETS(A, Ad, M)-style recursion in error-correction form
+smooths level, damped trend and a multiplicative weekday profile (started from the recent
+weeks). Smoothing parameters are chosen per series from a small grid by in-sample one-step
+squared error; every grid point of every series runs in the same numpy recursion
+(shape grid × series).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from engine.forecast.panel import Panel
 
 ALPHAS = (0.03, 0.08, 0.15, 0.3, 0.5)
 TRENDS = ((0.0, 0.0), (0.005, 0.9), (0.005, 0.98), (0.02, 0.9), (0.02, 0.98))  # (beta, phi)
+GAMMAS = (0.0, 0.05)  # weekday-profile smoothing: 0 keeps the starting profile
 
 
 def weekly_factors(y: np.ndarray, dow: np.ndarray, *, weeks: int = 26, prior: float = 5.0) -> np.ndarray:
@@ -72,58 +74,76 @@ def yearly_factors(
     return np.clip((x @ coef).T, 0.1, 10.0)
 
 
-def seasonal_factors(p: Panel, opts: Mapping[str, Any], notes: list[str]) -> np.ndarray:
-    """(N, T + h) multiplicative seasonal factors of the panel (weekly × yearly)."""
+def seasonal_factors(p: Panel, opts: Mapping[str, Any], notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Yearly factors (N, T + h) and starting weekday factors (N, 7), None for weekly data."""
     n, t = p.y.shape
-    f = np.ones((n, len(p.dates)))
+    fy = np.ones((n, len(p.dates)))
     if opts.get("ets_yearly", True):
-        fy = yearly_factors(
+        got = yearly_factors(
             p.y, p.dates, season=p.season_year,
             harmonics=int(opts.get("yearly_harmonics", 6)),
             min_years=float(opts.get("yearly_min_years", 2.0)),
         )
-        if fy is not None:
-            f = fy
+        if got is not None:
+            fy = got
         else:
             notes.append("ets: under two years of history, so no yearly seasonality")
+    fw = None
     if p.season_week:
         if t < 14:
             notes.append("ets: under two weeks of history, so no weekday profile")
         dow = p.dates.day_of_week.to_numpy()
-        fw = weekly_factors(p.y / f[:, :t], dow, weeks=int(opts.get("weekly_weeks", 26)))
-        f = f * fw[:, dow]
-    return f
+        fw = weekly_factors(p.y / fy[:, :t], dow, weeks=int(opts.get("weekly_weeks", 26)))
+    return fy, fw
 
 
 def ets(p: Panel, opts: Mapping[str, Any], *, notes: list[str], seasonal: bool = True, trend: bool = True) -> np.ndarray:
-    """Damped-trend exponential smoothing of the seasonally adjusted series; (N, h) forecast."""
+    """Damped-trend exponential smoothing with a smoothed weekday profile, on demand divided by
+    its yearly factors; (N, h) forecast.
+
+    Error-correction recursions per grid point (alpha, beta, phi, gamma), multiplicative weekday
+    state s started from the recent weekday profile:
+
+        pred = (l + phi b) s[d];   e = y - pred
+        l <- l + phi b + alpha e / s[d];   b <- phi b + beta e / s[d];   s[d] <- s[d] + gamma e / (l + phi b)
+    """
     n, t = p.y.shape
     h = p.h
-    f = seasonal_factors(p, opts, notes) if seasonal else np.ones((n, t + h))
+    if seasonal:
+        fy, fw = seasonal_factors(p, opts, notes)
+    else:
+        fy, fw = np.ones((n, t + h)), None
+    dow = p.dates.day_of_week.to_numpy() if fw is not None else np.zeros(len(p.dates), dtype=int)
+    if fw is None:
+        fw = np.ones((n, 1))
+        dow = np.zeros(len(p.dates), dtype=int)
     win = int(opts.get("ets_window", 2 * p.season_year))
     lo = max(0, t - win)
-    y = p.y[:, lo:]
-    x = y / f[:, lo:t]
+    x = p.y[:, lo:] / fy[:, lo:t]
     alphas = np.asarray(opts.get("ets_alphas", ALPHAS), dtype=float)
     trends = TRENDS if trend else TRENDS[:1]
-    grid = np.array([(a, b, ph) for a in alphas for (b, ph) in trends if b <= a])
-    a = grid[:, 0:1]
-    b_ = grid[:, 1:2]
-    phi = grid[:, 2:3]
+    gammas = GAMMAS if (seasonal and fw.shape[1] > 1) else (0.0,)
+    grid = np.array([(a, b, ph, gm) for a in alphas for (b, ph) in trends if b <= a for gm in gammas])
+    a, b_, phi, gam = (grid[:, j : j + 1] for j in range(4))
     g = len(grid)
+    season = np.broadcast_to(fw, (g, *fw.shape)).copy()  # (G, N, 7)
     m = min(x.shape[1], 7)
-    level = np.broadcast_to(x[:, :m].mean(axis=1), (g, n)).copy()
+    level = np.broadcast_to((x[:, :m] / fw[:, dow[lo : lo + m]]).mean(axis=1), (g, n)).copy()
     slope = np.zeros((g, n))
     sse = np.zeros((g, n))
     burn = min(14, x.shape[1] // 2)
-    fs = f[:, lo:t]
+    fs = fy[:, lo:t]
     for j in range(x.shape[1]):
-        pred = level + phi * slope
-        err = x[:, j] - pred
+        d = dow[lo + j]
+        sd = season[:, :, d]
+        base = level + phi * slope
+        err = x[:, j] - base * sd
         if j >= burn:
             sse += (err * fs[:, j]) ** 2
-        level = pred + a * err
-        slope = phi * slope + b_ * err
+        e_adj = err / sd
+        level = base + a * e_adj
+        slope = phi * slope + b_ * e_adj
+        season[:, :, d] = np.clip(np.where(base > 1e-6, sd + gam * err / np.maximum(base, 1e-6), sd), 0.05, 20.0)
     best = sse.argmin(axis=0)
     cols = np.arange(n)
     lvl, slp, ph = level[best, cols], slope[best, cols], phi[best, 0]
@@ -131,4 +151,5 @@ def ets(p: Panel, opts: Mapping[str, Any], *, notes: list[str], seasonal: bool =
     # sum_{i=1..k} phi^i, written for phi in [0, 1)
     damp = np.where(ph[:, None] > 0, ph[:, None] * (1 - ph[:, None] ** k) / np.maximum(1 - ph[:, None], 1e-9), 0.0)
     base = lvl[:, None] + slp[:, None] * damp
-    return np.clip(base, 0.0, None) * f[:, t:]
+    fut_season = season[best, cols][:, dow[t:]]  # (N, h)
+    return np.clip(base, 0.0, None) * fut_season * fy[:, t:]

@@ -8,8 +8,9 @@ Methods (``FORECASTERS``; ``Settings.backend``, "" = "auto"), all vectorised ove
 
 - ``seasonal_naive`` (same weekday last week), ``seasonal_naive_yearly`` (52 weeks back),
   ``moving_average``, ``ses``;
-- ``ets``: damped-trend exponential smoothing on demand divided by weekly and (with two
-  years of history) yearly multiplicative factors; parameters per series from a grid;
+- ``ets``: exponential smoothing of level, damped trend and a multiplicative weekday profile,
+  on demand divided by a yearly profile (with two years of history); parameters per series
+  from a grid;
 - ``croston``, ``sba``, ``tsb`` for intermittent demand;
 - ``global``: one HistGradientBoosting model across series on level-normalised demand, with
   lags, calendar and the event calendar (plus each series' past lift on event days);

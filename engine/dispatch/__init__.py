@@ -10,8 +10,14 @@ Public API::
     check_solution(problem, result)      independent feasibility checker
     read_vrptw(path), solve_vrptw_file(path, settings)   Solomon / VRPLIB benchmarks
 
-See :mod:`engine.dispatch.problem` for the route shape (how several warehouses,
-fleet and crowd couriers fit in one model).
+Multi-warehouse pickup: a courier trip serves the orders of one warehouse. A fleet courier
+starts and ends at its own warehouse and makes several trips per shift (one per wave it is
+free in); a crowd courier rides from its own place to the warehouse it is given for the wave
+(the nearest one with work, spread by pending orders), leaves when every order on board is
+ready, and ends at its last delivery. Crowd work is planned on expected cost (pay + the
+decline probability × a re-offer cost); declined work is re-offered at the next wave.
+Details: :mod:`engine.dispatch.problem` (route shape) and :mod:`engine.dispatch.day` (waves,
+rolling re-plans).
 """
 
 from engine.dispatch.build import problem_from_frames

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.dispatch.problem import FLEET, DispatchProblem
-from engine.dispatch.scaling import BIG, load_down, load_up, money, t_down, t_up
+from engine.dispatch.scaling import BIG, MONEY_SCALE, load_down, load_up, t_down, t_up
 from engine.solver import Settings, SolveStatus
 
-OPTIONS = {"display", "optional_orders"}
+OPTIONS = {"display", "optional_orders", "money_scale"}
 _HUGE = 10**9
 
 
@@ -41,6 +41,11 @@ def solve_pyvrp(
     from pyvrp.stop import MaxRuntime
 
     settings.check_options(OPTIONS, where="dispatch pyvrp")
+    scale = float(settings.option("money_scale", MONEY_SCALE))
+
+    def money(x: object) -> np.ndarray:  # money in solver units (option money_scale per currency unit)
+        return np.rint(np.asarray(x, dtype=float) * scale).astype(np.int64)
+
     seqs: list[list[int]] = [[] for _ in range(P.n_couriers)]
     active = np.flatnonzero(cand.any(axis=1))
     vehicles = np.flatnonzero(cand[active].any(axis=0)) if len(active) else np.zeros(0, int)
@@ -156,4 +161,4 @@ def solve_pyvrp(
     for route in best.routes():
         v = left[route.vehicle_type()].pop(0)
         seqs[v] = [int(active[a.idx]) for a in route.schedule() if a.is_client()]
-    return seqs, SolveStatus.TIME_LIMIT, res.cost() / 1000.0, f"{res.num_iterations} iterations{note}"
+    return seqs, SolveStatus.TIME_LIMIT, res.cost() / scale, f"{res.num_iterations} iterations{note}"

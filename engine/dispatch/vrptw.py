@@ -169,9 +169,10 @@ def solve_vrptw_file(path: str | Path, settings: Settings | None = None,
     p = Path(path)
     inst = read_vrptw(p)
     P = vrptw_problem(inst)
-    # every customer must be served: PyVRP then searches a plain VRPTW (no prize collecting)
-    if (settings.backend or "pyvrp") == "pyvrp" and "optional_orders" not in settings.options:
-        settings = settings.with_(options={**settings.options, "optional_orders": False})
+    # PyVRP: every customer must be served (a plain VRPTW, no prize collecting), and costs on
+    # the same 0.1 scale as durations (as PyVRP's own "dimacs" reading; exact for trunc1 arcs)
+    if (settings.backend or "pyvrp") == "pyvrp":
+        settings = settings.with_(options={"optional_orders": False, "money_scale": 10, **settings.options})
     res = dispatch(P, settings)
     issues = check_solution(P, res)
     a = res.assignments

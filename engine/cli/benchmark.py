@@ -80,16 +80,20 @@ def bench_summary(
 
     exp, runs = _runs(experiment, db)
     summ = summarise(runs, sense=SENSE[exp.kind], baseline=baseline or exp.baseline, kpis=list(kpi or []))
-    t = Table(title=f"{exp.name} ({exp.kind}; objective is {'minimised' if SENSE[exp.kind] == 'min' else 'maximised'})",
+    t = Table(title=f"{exp.name} ({exp.kind}; objective {'minimised' if SENSE[exp.kind] == 'min' else 'maximised'})",
               title_justify="left")
-    cols = [c for c in summ.columns if c in ("config", "runs", "ok", "error", "timeout", "objective_mean", "gap_mean",
-                                            "gap_median", "seconds_median", "seconds_geomean", "wins", "ties", "losses")
-            or c.endswith("_mean") and c.removesuffix("_mean") in (kpi or [])]
-    for c in cols:
-        t.add_column(c.replace("_", " "), justify="left" if c == "config" else "right")
-    for r in summ[cols].itertuples(index=False):
-        t.add_row(*[(f"{v:.2%}" if ("gap" in c and isinstance(v, float) and v == v) else
-                     f"{v:,.3f}" if isinstance(v, float) else str(v)) for c, v in zip(cols, r, strict=True)])
+    t.add_column("config", no_wrap=True)
+    for c in ("ok/runs", "gap med", "gap mean", "s med", "W/T/L", *(kpi or [])):
+        t.add_column(c, justify="right", no_wrap=True)
+
+    def pct(v: float) -> str:
+        return "–" if v != v else f"{v:.2%}"
+
+    for r in summ.to_dict(orient="records"):
+        wtl = f"{r['wins']}/{r['ties']}/{r['losses']}" if "wins" in r else "–"
+        extra = [f"{r.get(f'{k}_mean', float('nan')):,.3f}" for k in (kpi or [])]
+        t.add_row(str(r["config"]), f"{r['ok']}/{r['runs']}", pct(r["gap_median"]), pct(r["gap_mean"]),
+                  f"{r['seconds_median']:.2f}", wtl, *extra)
     console.print(t)
     if csv:
         atomic_write_frame(csv, summ)

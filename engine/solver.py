@@ -36,12 +36,18 @@ class SolveStatus(StrEnum):
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
-    """|bound - objective| / max(|objective|, 1e-9); ``None`` when either is unknown."""
+    """|bound - objective| / max(|objective|, |bound|); ``None`` when either is unknown.
+
+    Dividing by the larger magnitude keeps the gap in [0, 1] when objective and bound have the
+    same sign (a zero incumbent against a positive bound is a 100% gap, not a huge number); for
+    the small gaps that matter it equals the usual |bound - objective| / |objective| to first order.
+    """
     if objective is None or bound is None:
         return None
     if not (math.isfinite(objective) and math.isfinite(bound)):
         return None
-    return abs(bound - objective) / max(abs(objective), 1e-9)
+    scale = max(abs(objective), abs(bound))
+    return 0.0 if scale < 1e-12 else abs(bound - objective) / scale
 
 
 @dataclass(frozen=True, slots=True)

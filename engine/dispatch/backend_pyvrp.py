@@ -27,7 +27,7 @@ from engine.dispatch.problem import FLEET, DispatchProblem
 from engine.dispatch.scaling import BIG, MONEY_SCALE, load_down, load_up, t_down, t_up
 from engine.solver import Settings, SolveStatus
 
-OPTIONS = {"display", "optional_orders", "money_scale"}
+OPTIONS = {"display", "optional_orders", "money_scale", "max_iterations"}
 _HUGE = 10**9
 
 
@@ -149,7 +149,12 @@ def solve_pyvrp(
             init = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = pyvrp.solve(data, stop=MaxRuntime(float(settings.time_limit)), seed=int(settings.seed) % (2**31),
+        stop = MaxRuntime(float(settings.time_limit))
+        if settings.option("max_iterations"):  # iteration budget: same seed -> same plan on any load
+            from pyvrp.stop import MaxIterations, MultipleCriteria
+
+            stop = MultipleCriteria([MaxIterations(int(settings.option("max_iterations"))), stop])
+        res = pyvrp.solve(data, stop=stop, seed=int(settings.seed) % (2**31),
                           display=bool(settings.option("display", False)), collect_stats=False,
                           initial_solution=init)
     note = "; penalty bound reached (hard to find a feasible plan)" if any(

@@ -141,3 +141,11 @@ def test_untrusted_backend_output_is_repaired() -> None:
     r = dispatch(P, Settings(backend="broken-test"))
     assert check_solution(P, r) == []
     assert "repaired" in r.stats.message
+
+
+def test_pyvrp_iteration_budget_is_reproducible() -> None:
+    P = tiny_problem(9, n=14)
+    s = Settings(backend="pyvrp", time_limit=30, seed=3, options={"max_iterations": 300})
+    a, b = dispatch(P, s), dispatch(P, s)
+    pd.testing.assert_frame_equal(a.assignments, b.assignments)
+    assert check_solution(P, a) == []

@@ -63,7 +63,7 @@ def main() -> None:
             ((1000, 10, 30, 30), ["highs", "cbc", "scip"], 60.0, 1),
             ((5000, 10, 30, 30), ["decomp"], 60.0, 1),
             ((5000, 10, 30, 30), ["highs"], 60.0, 1),
-            ((20000, 10, 30, 50), ["decomp"], 120.0, 2),
+            ((20000, 10, 30, 50), ["decomp"], 120.0, 1),
         ]
     frames = []
     for size, backends, tl, threads in plan:

@@ -248,7 +248,8 @@ class _Decomp:
             self.refresh(q, rows)
             self.adjust_budget_price(q)
             self.record(bound=False)
-        self.record()  # the bound once per sweep: it costs about one oracle pass
+        # the bound once per sweep (about one oracle pass); at scale only in the later phases
+        self.record(bound=self.dem.shape[0] * self.dem.shape[2] <= 300_000)
         if self.gap() <= self.settings.mip_gap:
             return False
         return changed_any
@@ -457,8 +458,8 @@ def _exact_phase(d: _Decomp, deadline: float) -> tuple[float, int]:
     price_lin = d.charge + lam[None, :] * p.volume_m3[:, None] + mu * p.unit_value[:, None]
     price = price_lin + np.where(d.U > 0, d.F / np.maximum(d.U, 1.0), 0.0)  # LP share of slot costs
     free = (~p.allowed) | (d.U <= 0)
-    if d.elapsed() > deadline:
-        return np.inf, 0
+    # computed even when the deadline has passed: without it the bound of a large run that
+    # overran its sweeps would be the crude per-sweep one
     per_sku = sku_bounds(d.delta, d.dem, d.cov, d.prob, d.g, price, free, sweeps=2)
     val = d.g * (d.flow @ d.prob) - (price_lin * d.q).sum(axis=1) - (d.F * (d.q > 0)).sum(axis=1)
     loose = per_sku - val
@@ -591,7 +592,7 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     d.t0 = t_build  # the time limit covers building too
     d.record()
     # at scale the exact evaluation after the solve takes a few seconds: leave room for it
-    limit = settings.time_limit * (0.92 if S * problem.n_scenarios > 300_000 else 1.0)
+    limit = settings.time_limit * (0.85 if S * problem.n_scenarios > 300_000 else 1.0)
     max_sweeps = int(settings.option("max_sweeps", 60))
     ascent_share = float(settings.option("ascent_share", 0.3 if S <= 2000 else 0.55))
     ascent_end = ascent_share * limit
@@ -613,6 +614,7 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     end = 0.95 * limit
     if d.gap() > settings.mip_gap and ascent_share < 1.0:
         exact_end = d.elapsed() + 0.75 * max(end - d.elapsed(), 0.0)
+        log.debug("decomp: exact phase from %.1fs to %.1fs", d.elapsed(), exact_end)
         ub, n_exact = _exact_phase(d, exact_end)
         d.best_ub = min(d.best_ub, ub)
         clear_end = d.elapsed() + 0.4 * max(end - d.elapsed(), 0.0)

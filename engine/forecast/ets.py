@@ -20,7 +20,7 @@ from engine.forecast.panel import Panel
 
 ALPHAS = (0.03, 0.08, 0.15, 0.3, 0.5)
 TRENDS = ((0.0, 0.0), (0.005, 0.9), (0.005, 0.98), (0.02, 0.9), (0.02, 0.98))  # (beta, phi)
-GAMMAS = (0.0, 0.05)  # weekday-profile smoothing: 0 keeps the starting profile
+GAMMAS = (0.0, 0.05, 0.15)  # weekday-profile smoothing: 0 keeps the starting profile
 
 
 def weekly_factors(y: np.ndarray, dow: np.ndarray, *, weeks: int = 26, prior: float = 5.0) -> np.ndarray:
@@ -97,15 +97,67 @@ def seasonal_factors(p: Panel, opts: Mapping[str, Any], notes: list[str]) -> tup
     return fy, fw
 
 
+def _recursion(
+    xs: np.ndarray, fs: np.ndarray, fw: np.ndarray, dows: np.ndarray,
+    a: np.ndarray, b_: np.ndarray, phi: np.ndarray, gam: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run the smoothing recursions for G parameter sets at once.
+
+    ``xs`` (N, T) demand over yearly factors, ``fs`` (N, T) those factors (errors are scored
+    in units), ``fw`` (N, S) starting weekday factors, ``dows`` (T,) weekday of each period;
+    parameters are (G, 1) or (G, N). Returns one-step SSE, level, slope (G, N), season (S, G, N).
+    Float32 with in-place updates: the loop is memory-bound over (grid, series).
+    """
+    f32 = np.float32
+    n, t = xs.shape
+    a, b_, phi, gam = (np.asarray(v, dtype=f32) for v in (a, b_, phi, gam))
+    g = a.shape[0]
+    season = np.broadcast_to(fw.T[:, None, :], (fw.shape[1], g, n)).astype(f32)
+    m = min(t, 7)
+    level = np.broadcast_to((xs[:, :m] / fw[:, dows[:m]]).mean(axis=1), (g, n)).astype(f32)
+    slope = np.zeros((g, n), f32)
+    sse = np.zeros((g, n), f32)
+    base, pred, err, tmp = (np.empty((g, n), f32) for _ in range(4))
+    burn = min(14, t // 2)
+    smooth_season = bool(np.any(gam > 0))
+    for j in range(t):
+        sd = season[dows[j]]
+        np.multiply(phi, slope, out=slope)  # phi * b, reused below
+        np.add(level, slope, out=base)
+        np.multiply(base, sd, out=pred)
+        np.subtract(xs[:, j], pred, out=err)
+        if j >= burn:
+            np.multiply(err, fs[:, j], out=tmp)
+            np.multiply(tmp, tmp, out=tmp)
+            sse += tmp
+        if smooth_season:  # s[d] += gamma * e / (l + phi b), only where the level is positive
+            np.maximum(base, f32(1e-6), out=pred)
+            np.divide(err, pred, out=pred)
+            pred *= gam
+            pred *= base > 1e-6
+        np.divide(err, sd, out=err)  # error in deseasonalised units
+        np.multiply(a, err, out=tmp)
+        np.add(base, tmp, out=level)
+        np.multiply(b_, err, out=tmp)
+        slope += tmp
+        if smooth_season:
+            sd += pred
+            np.clip(sd, 0.05, 20.0, out=sd)
+    return sse, level, slope, season
+
+
 def ets(p: Panel, opts: Mapping[str, Any], *, notes: list[str], seasonal: bool = True, trend: bool = True) -> np.ndarray:
     """Damped-trend exponential smoothing with a smoothed weekday profile, on demand divided by
     its yearly factors; (N, h) forecast.
 
-    Error-correction recursions per grid point (alpha, beta, phi, gamma), multiplicative weekday
-    state s started from the recent weekday profile:
+    Error-correction recursions, multiplicative weekday state s started from the recent profile:
 
         pred = (l + phi b) s[d];   e = y - pred
         l <- l + phi b + alpha e / s[d];   b <- phi b + beta e / s[d];   s[d] <- s[d] + gamma e / (l + phi b)
+
+    Parameters per series in two stages, both by in-sample one-step squared error: (alpha,
+    beta, phi) over a grid with a fixed profile, then gamma for the winner (half the work of
+    a full grid).
     """
     n, t = p.y.shape
     h = p.h
@@ -113,43 +165,38 @@ def ets(p: Panel, opts: Mapping[str, Any], *, notes: list[str], seasonal: bool =
         fy, fw = seasonal_factors(p, opts, notes)
     else:
         fy, fw = np.ones((n, t + h)), None
-    dow = p.dates.day_of_week.to_numpy() if fw is not None else np.zeros(len(p.dates), dtype=int)
     if fw is None:
         fw = np.ones((n, 1))
         dow = np.zeros(len(p.dates), dtype=int)
+    else:
+        dow = p.dates.day_of_week.to_numpy()
     win = int(opts.get("ets_window", 2 * p.season_year))
     lo = max(0, t - win)
-    x = p.y[:, lo:] / fy[:, lo:t]
+    xs = (p.y[:, lo:] / fy[:, lo:t]).astype(np.float32)
+    fs = fy[:, lo:t].astype(np.float32)
+    dows = dow[lo:t]
     alphas = np.asarray(opts.get("ets_alphas", ALPHAS), dtype=float)
     trends = TRENDS if trend else TRENDS[:1]
-    gammas = GAMMAS if (seasonal and fw.shape[1] > 1) else (0.0,)
-    grid = np.array([(a, b, ph, gm) for a in alphas for (b, ph) in trends if b <= a for gm in gammas])
-    a, b_, phi, gam = (grid[:, j : j + 1] for j in range(4))
-    g = len(grid)
-    season = np.broadcast_to(fw, (g, *fw.shape)).copy()  # (G, N, 7)
-    m = min(x.shape[1], 7)
-    level = np.broadcast_to((x[:, :m] / fw[:, dow[lo : lo + m]]).mean(axis=1), (g, n)).copy()
-    slope = np.zeros((g, n))
-    sse = np.zeros((g, n))
-    burn = min(14, x.shape[1] // 2)
-    fs = fy[:, lo:t]
-    for j in range(x.shape[1]):
-        d = dow[lo + j]
-        sd = season[:, :, d]
-        base = level + phi * slope
-        err = x[:, j] - base * sd
-        if j >= burn:
-            sse += (err * fs[:, j]) ** 2
-        e_adj = err / sd
-        level = base + a * e_adj
-        slope = phi * slope + b_ * e_adj
-        season[:, :, d] = np.clip(np.where(base > 1e-6, sd + gam * err / np.maximum(base, 1e-6), sd), 0.05, 20.0)
-    best = sse.argmin(axis=0)
+    grid = np.array([(a, b, ph) for a in alphas for (b, ph) in trends if b <= a])
+    a, b_, phi = (grid[:, j : j + 1] for j in range(3))
+    sse, level, slope, season = _recursion(xs, fs, fw, dows, a, b_, phi, np.zeros_like(a))
     cols = np.arange(n)
+    best = sse.argmin(axis=0)
     lvl, slp, ph = level[best, cols], slope[best, cols], phi[best, 0]
+    fut = season[:, best, cols]  # (S, N)
+    gammas = [gm for gm in GAMMAS if gm > 0] if (seasonal and fw.shape[1] > 1) else []
+    if gammas:
+        gs = np.array(gammas)[:, None]
+        pa, pb, pp = (np.broadcast_to(v[best, 0], (len(gs), n)) for v in (a, b_, phi))
+        sse2, level2, slope2, season2 = _recursion(xs, fs, fw, dows, pa, pb, pp, np.broadcast_to(gs, (len(gs), n)))
+        best2 = sse2.argmin(axis=0)
+        better = sse2[best2, cols] < sse[best, cols]
+        lvl = np.where(better, level2[best2, cols], lvl)
+        slp = np.where(better, slope2[best2, cols], slp)
+        fut = np.where(better[None, :], season2[:, best2, cols], fut)
+    lvl, slp, ph = lvl.astype(float), slp.astype(float), ph.astype(float)
     k = np.arange(1, h + 1)
     # sum_{i=1..k} phi^i, written for phi in [0, 1)
     damp = np.where(ph[:, None] > 0, ph[:, None] * (1 - ph[:, None] ** k) / np.maximum(1 - ph[:, None], 1e-9), 0.0)
     base = lvl[:, None] + slp[:, None] * damp
-    fut_season = season[best, cols][:, dow[t:]]  # (N, h)
-    return np.clip(base, 0.0, None) * fut_season * fy[:, t:]
+    return np.clip(base, 0.0, None) * fut.T.astype(float)[:, dow[t:]] * fy[:, t:]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.dispatch import check_solution
 from engine.dispatch.day import plan_problem_day
@@ -39,3 +41,16 @@ def test_restrict_pools() -> None:
     assert set(restrict(P, "crowd").courier_kind) == {"crowd"}
     assert restrict(P, "mixed").n_couriers == 5
     np.testing.assert_array_equal(restrict(P, "crowd").accept_prob, P.accept_prob[2:])
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 1000), rolling=st.booleans(), backend=st.sampled_from(["ortools", "pyvrp"]),
+       n_fleet=st.integers(0, 3), n_crowd=st.integers(0, 4))
+def test_property_day_plans_are_feasible(seed: int, rolling: bool, backend: str, n_fleet: int, n_crowd: int) -> None:
+    P, created = synthetic_problem(seed, n_orders=25, n_fleet=n_fleet, n_crowd=n_crowd, window_min=30, n_wh=2)
+    r = plan_problem_day(P, Settings(backend=backend, time_limit=0.1, seed=seed), period=5.0, rolling=rolling,
+                         created=created, simulate_declines=True)
+    assert check_solution(P, r) == []
+    assert len(r.assignments) == 25
+    served = r.assignments["status"] == "served"
+    assert (r.assignments.loc[~served, "reason"] != "").all()

@@ -436,7 +436,11 @@ def _run_jobs(job: _SkuJob, order: np.ndarray, threads: int) -> list[tuple[int, 
     chunks = [order[i : i + 32] for i in range(0, order.size, 32)]
     out: list[tuple[int, float, np.ndarray]] = []
     try:
-        with ctx.Pool(processes=threads) as pool:
+        try:
+            pool_cm = ctx.Pool(processes=threads)
+        except (AssertionError, OSError, ValueError):  # e.g. inside a daemonic (Dask) worker
+            return job.solve(order)
+        with pool_cm as pool:
             for part in pool.imap(_solve_chunk, chunks):
                 out.extend(part)
                 if time.time() > job.deadline:

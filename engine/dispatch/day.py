@@ -282,7 +282,7 @@ def plan_problem_day(
             init = [[oi[o] for o in warm.get(c, []) if o in oi] for c in sub.courier_ids]
         limit = min(settings.time_limit, 0.01 + wave_time_per_order * len(pend))
         with stopwatch() as el:
-            res = dispatch(sub, settings.with_(time_limit=limit), initial=init)
+            res = dispatch(sub, settings.with_(time_limit=limit, threads=1), initial=init)  # no process pools per wave
         wall += el()
         statuses.append(res.stats.status)
         cand, why = screen(sub)

@@ -218,6 +218,9 @@ class _Decomp:
             n = extra[order]
             room = left - np.concatenate([[0.0], np.cumsum(n * v[order])[:-1]])
             take = np.clip(np.floor(room / v[order] + 1e-9), 0.0, n)
+            if p.min_lot > 0:  # never leave a slot below the minimum lot (dropping only frees room)
+                after = t_hi[order] + take
+                take[(after > 0) & (after < p.min_lot)] = 0.0
             t_hi = t_hi.copy()
             t_hi[order] += take
         return t_hi, hi
@@ -598,7 +601,9 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     # at scale the exact evaluation after the solve takes a few seconds: leave room for it
     limit = settings.time_limit * (0.85 if S * problem.n_scenarios > 300_000 else 1.0)
     max_sweeps = int(settings.option("max_sweeps", 60))
-    ascent_share = float(settings.option("ascent_share", 0.3 if S <= 2000 else 0.55))
+    # with slot costs the column moves are weak and the exact per-SKU phase does most of the work
+    default_share = 0.15 if problem.has_slotting else (0.3 if S <= 2000 else 0.55)
+    ascent_share = float(settings.option("ascent_share", default_share))
     ascent_end = ascent_share * limit
     prev_lam: np.ndarray | None = None
     for i in range(max_sweeps):

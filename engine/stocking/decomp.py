@@ -166,11 +166,19 @@ class _Decomp:
             self.best_ub = min(self.best_ub, self.bound(self.lam, self.mu, sweeps=sweeps))
         self.history.append((self.elapsed(), self.best_obj, self.best_ub))
 
+    def prices(self, lam: np.ndarray, mu: float, *, slot_share: bool) -> np.ndarray:
+        """Per-unit charge at capacity prices ``lam`` and budget price ``mu`` (S, W); with
+        ``slot_share`` the slot fixed cost is added as its LP share F / U (for relaxations)."""
+        p = self.p
+        price = self.charge + lam[None, :] * p.volume_m3[:, None] + mu * p.unit_value[:, None]
+        if slot_share:
+            price = price + np.where(self.U > 0, self.F / np.maximum(self.U, 1.0), 0.0)
+        return price
+
     def bound(self, lam: np.ndarray, mu: float, sweeps: int = 1) -> float:
         """Valid upper bound from the current cuts at prices (lam, mu); see ``dual``."""
         p = self.p
-        price = self.charge + lam[None, :] * p.volume_m3[:, None] + mu * p.unit_value[:, None]
-        price = price + np.where(self.U > 0, self.F / np.maximum(self.U, 1.0), 0.0)
+        price = self.prices(lam, mu, slot_share=True)
         free = (~p.allowed) | (self.U <= 0)
         per_sku = sku_bounds(self.delta, self.dem, self.cov, self.prob, self.g, price, free, sweeps=sweeps)
         total = float(per_sku.sum()) + float(lam @ p.capacity_m3)
@@ -457,13 +465,14 @@ def _run_jobs(job: _SkuJob, order: np.ndarray, threads: int) -> list[tuple[int, 
 def _exact_phase(d: _Decomp, deadline: float) -> tuple[float, int]:
     """Tighten the bound SKU by SKU with exact priced subproblems (loosest SKUs first).
 
-    Returns the bound at the current prices and the number of SKUs solved exactly. Plans of
-    solved SKUs that improve their priced value are switched in where capacity allows.
+    Returns the bound at the current prices and the number of SKUs solved exactly. The exact
+    plans of solved SKUs that improve their priced value are switched in; the sweeps that follow
+    re-clear capacity around them.
     """
     p = d.p
     lam, mu = d.lam.copy(), d.mu
-    price_lin = d.charge + lam[None, :] * p.volume_m3[:, None] + mu * p.unit_value[:, None]
-    price = price_lin + np.where(d.U > 0, d.F / np.maximum(d.U, 1.0), 0.0)  # LP share of slot costs
+    price_lin = d.prices(lam, mu, slot_share=False)
+    price = d.prices(lam, mu, slot_share=True)
     free = (~p.allowed) | (d.U <= 0)
     # computed even when the deadline has passed: without it the bound of a large run that
     # overran its sweeps would be the crude per-sweep one
@@ -504,7 +513,7 @@ def _dual_ascent(d: _Decomp, deadline: float, iters: int = 40) -> float:
     for _ in range(iters):
         if d.elapsed() > deadline:
             break
-        price = d.charge + lam[None, :] * p.volume_m3[:, None] + mu * p.unit_value[:, None]
+        price = d.prices(lam, mu, slot_share=False)
         total = float(lam @ p.capacity_m3) + (mu * float(p.budget) if has_b else 0.0)
         q_resp = np.zeros((S, W))
         ok = True

@@ -84,55 +84,6 @@ def _coordinate_step(a: np.ndarray, w: int, dem: np.ndarray, cov: np.ndarray, ma
     a[rows, w, :] = np.clip(a_new, 0.0, 1.0)
 
 
-def _project(a: np.ndarray, prob: np.ndarray, mass: np.ndarray) -> np.ndarray:
-    """Euclidean projection of a (S, W, K) onto {0 <= a <= 1, sum_k P_k a_k <= mass}."""
-    a = np.clip(a, 0.0, 1.0)
-    over = (a @ prob) > mass + 1e-7
-    if not over.any():
-        return a
-    sub = a[over]
-    m = mass[over]
-    lo = np.zeros(sub.shape[0], dtype=np.float32)
-    hi = np.full(sub.shape[0], float(1.0 / max(prob.min(), 1e-12)), dtype=np.float32)
-    for _ in range(40):  # bisection on the multiplier of the mass constraint
-        mid = 0.5 * (lo + hi)
-        tot = np.clip(sub - mid[:, None] * prob[None, :], 0.0, 1.0) @ prob
-        big = tot > m
-        lo = np.where(big, mid, lo)
-        hi = np.where(big, hi, mid)
-    a[over] = np.clip(sub - hi[:, None] * prob[None, :], 0.0, 1.0)
-    return a
-
-
-def _subgradient(a: np.ndarray, dem: np.ndarray, cov: np.ndarray, gp: np.ndarray, prob: np.ndarray,
-                 mass: np.ndarray, free: np.ndarray, target: np.ndarray, iters: int) -> tuple[np.ndarray, np.ndarray]:
-    """Projected subgradient with Polyak steps towards ``target``; returns the best values and a."""
-    p32 = prob.astype(np.float32)
-    best = _sku_values(a, dem, cov, gp)
-    best_a = a.copy()
-    for _ in range(iters):
-        grad = np.zeros_like(a)
-        val = np.zeros(a.shape[0])
-        for j in range(cov.shape[1]):
-            ws = np.flatnonzero(cov[:, j])
-            sub = a[:, ws, :]
-            arg = sub.argmin(axis=1)  # (S, K)
-            amin = np.take_along_axis(sub, arg[:, None, :], axis=1)[:, 0, :]
-            D = dem[:, j, :] * gp
-            val += (D * (1.0 - amin)).sum(axis=1)
-            for i, w in enumerate(ws):
-                grad[:, w, :] -= D * (arg == i)
-        better = val < best
-        best = np.where(better, val, best)
-        best_a[better] = a[better]
-        grad[free] = 0.0
-        norm2 = (grad.astype(np.float64) ** 2).sum(axis=(1, 2))
-        step = np.where(norm2 > 0, np.maximum(val - target, 0.0) / np.maximum(norm2, 1e-30), 0.0)
-        a = _project(a - (step[:, None, None] * grad).astype(np.float32), p32, mass)
-        a[free] = 1.0
-    return best, best_a
-
-
 def sku_bounds(
     delta: np.ndarray,
     dem: np.ndarray,
@@ -144,8 +95,6 @@ def sku_bounds(
     *,
     sweeps: int = 2,
     tol: float = 1e-4,
-    target: np.ndarray | None = None,
-    iters: int = 0,
 ) -> np.ndarray:
     """Upper bound on each SKU's priced subproblem value (S,), excluding price x capacity."""
     gpos = g > 0
@@ -170,7 +119,4 @@ def sku_bounds(
         for w in range(W):
             _coordinate_step(a, w, dem, cov, mass[:, w], prob, ~free[:, w])
         best_val = np.minimum(best_val, _sku_values(a, dem, cov, gp))
-    if iters > 0 and target is not None:
-        val, _ = _subgradient(a, dem, cov, gp, prob, mass, free, target, iters)
-        best_val = np.minimum(best_val, val)
     return best_val

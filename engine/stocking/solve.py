@@ -30,10 +30,6 @@ Backend = Callable[[StockingProblem, Settings], Outcome]
 STOCKING: Registry[Backend] = Registry("stocking", default="decomp")
 
 
-def _always() -> bool:
-    return True
-
-
 def _has(module: str) -> Callable[[], bool]:
     def probe() -> bool:
         import importlib.util

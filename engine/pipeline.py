@@ -122,6 +122,7 @@ class RunResult:
                 "outcomes.csv": self.simulation.outcomes,
                 "tracking_events.csv": self.simulation.events,
                 "scorecard.csv": self.scorecard.rows,
+                "damage_by_courier.csv": self.scorecard.damage_by_courier,
             }
             for name, frame in tables.items():
                 write_frame(frame, tmp / name)

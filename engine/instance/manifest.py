@@ -83,6 +83,8 @@ class SimulationParams:
     tracking_gap_rate: float = 0.002  # share of tracking events that fail to be recorded
     central_on_time: float = 0.93  # share of slow-promise (central DC) orders delivered on time
     return_pickup_on_time: float = 0.95  # share of return pickups made inside their window
+    claim_median_hours: float = 24.0  # damage / loss claims: median hours to resolve (lognormal)
+    claim_window_hours: float = 48.0  # a claim resolved within this many hours is on time
 
 
 # Defaults of the service-quality targets and weights (values are shares unless named _min).
@@ -94,6 +96,7 @@ DEFAULT_TARGETS: dict[str, float] = {
     "special_goods_on_time": 0.95,
     "on_time_rate": 0.98,
     "damage_loss_rate": 0.005,
+    "claims_resolved_rate": 0.95,
     "tracking_complete_rate": 0.99,
     "eta_error_p90_min": 10.0,
     "returns_tracked_rate": 0.95,

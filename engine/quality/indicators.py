@@ -1,6 +1,6 @@
 """Service-quality indicators: each defined once, as a function of simulated outcomes.
 
-Five factors, twelve indicators (DESIGN.md): each indicator is computed per replication from
+Five factors, thirteen indicators (DESIGN.md): each indicator is computed per replication from
 the outcome table of :func:`engine.simulate.simulate_day`, then summarised with a 95% confidence
 interval. ``direction`` says whether higher (">=") or lower ("<=") is better; its target comes
 from the instance (``[quality.targets]``).
@@ -75,6 +75,10 @@ def _damage_loss(o: pd.DataFrame, c: Context) -> float:
     return _share(o["state"] != "delivered")
 
 
+def _claims(o: pd.DataFrame, c: Context) -> float:
+    return _share(o["claim_resolved_on_time"], o["claim"])
+
+
 def _trail(o: pd.DataFrame, c: Context) -> float:
     return _share(o["trail_complete"])
 
@@ -111,6 +115,8 @@ INDICATORS: tuple[Indicator, ...] = (
               "orders delivered by their promised time / all orders"),
     Indicator("damage_loss_rate", "reliability", "Lost or damaged handling", "<=", "share", _damage_loss,
               "damaged or lost orders / all orders"),
+    Indicator("claims_resolved_rate", "reliability", "Claims resolved in time", ">=", "share", _claims,
+              "damage / loss claims resolved within the claim window / claims"),
     Indicator("tracking_complete_rate", "traceability", "Information transparency", ">=", "share", _trail,
               "orders with every tracking event recorded / all orders"),
     Indicator("eta_error_p90_min", "traceability", "ETA accuracy", "<=", "min", _eta_error,
@@ -136,3 +142,16 @@ def indicators_markdown() -> str:
         lines.append(f"| {i.factor.replace('_', ' ')} | {i.label} | `{i.name}` | {better} | {i.unit} | "
                      f"{DEFAULT_TARGETS[i.name]:g} | {i.measured_as} |")
     return "\n".join(lines) + "\n"
+
+
+def damage_by_courier(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Commodity safety by courier type: orders, damaged and lost per replication (means), and the rate."""
+    reps = max(int(outcomes["replication"].nunique()), 1)
+    g = outcomes.groupby("courier_kind")
+    out = pd.DataFrame({
+        "orders": g.size() / reps,
+        "damaged": g["state"].apply(lambda s: (s == "damaged").sum()) / reps,
+        "lost": g["state"].apply(lambda s: (s == "lost").sum()) / reps,
+    })
+    out["damage_loss_rate"] = (out["damaged"] + out["lost"]) / out["orders"]
+    return out.reset_index()

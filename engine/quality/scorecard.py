@@ -9,14 +9,14 @@ from the instance, normalised to sum 1), in [0, 100].
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from engine.quality.indicators import FACTORS, INDICATORS, Context
+from engine.quality.indicators import FACTORS, INDICATORS, Context, damage_by_courier
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,7 @@ class Scorecard:
     index: float  # composite service-quality index, 0..100
     efficiency: Mapping[str, float]
     replications: int
+    damage_by_courier: pd.DataFrame = field(default_factory=pd.DataFrame)  # commodity safety per courier type
 
     def to_frame(self) -> pd.DataFrame:
         return self.rows
@@ -37,6 +38,7 @@ class Scorecard:
             "indicators": _records(self.rows),
             "factors": _records(self.factors),
             "efficiency": dict(self.efficiency),
+            "damage_by_courier": _records(self.damage_by_courier),
             "passed": int(self.rows["passed"].sum()),
             "failed": int((~self.rows["passed"] & self.rows["value"].notna()).sum()),
         }
@@ -93,4 +95,5 @@ def build_scorecard(outcomes: pd.DataFrame, context: Context, *, targets: Mappin
     valid = fscore.notna() & (w > 0)
     index = float(100 * (fscore[valid] * w[valid]).sum() / w[valid].sum()) if valid.any() else float("nan")
     factors = pd.DataFrame({"factor": list(FACTORS), "weight": (w / w.sum()).to_numpy(), "score": fscore.to_numpy()})
-    return Scorecard(rows=frame, factors=factors, index=index, efficiency=dict(efficiency or {}), replications=len(reps))
+    return Scorecard(rows=frame, factors=factors, index=index, efficiency=dict(efficiency or {}), replications=len(reps),
+                     damage_by_courier=damage_by_courier(outcomes))

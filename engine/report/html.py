@@ -103,6 +103,18 @@ def _baseline(notes: dict[str, Any], rows: pd.DataFrame, outcomes: pd.DataFrame)
             f"{body}</table><div>{fig}</div></div></section>")
 
 
+def _damage_table(records: list[dict[str, Any]]) -> str:
+    if not records:
+        return "<p class='note'>no outcomes</p>"
+    rows = "".join(
+        f"<tr><td>{html.escape(str(r['courier_kind']).replace('_', ' '))}</td><td class='n'>{_num(r['orders'], 1)}</td>"
+        f"<td class='n'>{_num(r['damaged'], 1)}</td><td class='n'>{_num(r['lost'], 1)}</td>"
+        f"<td class='n'>{_pct(r['damage_loss_rate'] if r['damage_loss_rate'] is not None else float('nan'))}</td></tr>"
+        for r in records)
+    return ("<table><tr><th>courier type</th><th>orders / replication</th><th>damaged</th><th>lost</th>"
+            f"<th>damage + loss rate</th></tr>{rows}</table>")
+
+
 def render_html(run_dir: str | Path) -> str:
     """The report of a run directory as one HTML string."""
     d = _read(Path(run_dir))
@@ -150,6 +162,7 @@ def render_html(run_dir: str | Path) -> str:
 <section><h2>On time by hour</h2>{figures.on_time_by_hour(d['outcomes'])}</section>
 <section><h2>Cost</h2>{figures.cost_breakdown(parts)}<table>{eff_rows}</table></section>
 </div>
+<section><h2>Commodity safety by courier type</h2>{_damage_table(d['run']['scorecard'].get('damage_by_courier', []))}</section>
 <section><h2>Solvers</h2><table><tr><th>stage</th><th>back-end</th><th>status</th><th>objective</th><th>gap</th><th>time</th></tr>
 {stats_rows}</table></section>
 <p class="note">Made by nearstock from a run directory; figures are inline SVG, the page needs no network.</p>

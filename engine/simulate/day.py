@@ -11,7 +11,9 @@ For every replication and every allocated order the simulation decides what actu
   they miss their instant promise;
 - **central-DC orders** (no forward stock) are delivered by the DC's carrier, on time with
   the instance's ``central_on_time`` share (the DC carrier itself is not routed here);
-- damage (by courier kind, higher for fragile goods) and loss; returns as reverse pickups;
+- damage (by courier kind, higher for fragile goods) and loss, each raising a claim resolved
+  after a lognormal number of hours (on time within ``claim_window_hours``); returns as
+  reverse pickups;
 - tracking events (created, allocated, picked, dispatched, out for delivery, delivered / failed
   / returned), each of which fails to be recorded with ``tracking_gap_rate``.
 
@@ -141,6 +143,9 @@ def simulate_day(instance: Instance, allocated: pd.DataFrame, assignments: pd.Da
         return_picked = returned & (rng.random(n) < p.return_pickup_on_time)
         gaps = rng.random((n, 6)) < p.tracking_gap_rate
         trail_complete = ~gaps.any(axis=1)
+        claim = lost | damaged  # every damaged or lost order raises a claim
+        claim_hours = p.claim_median_hours * rng.lognormal(0.0, 0.8, n)
+        claim_on_time = claim & (claim_hours <= p.claim_window_hours)
         rows.append(pd.DataFrame({
             "replication": r,
             "order": allocated["id"].to_numpy(),
@@ -162,6 +167,7 @@ def simulate_day(instance: Instance, allocated: pd.DataFrame, assignments: pd.Da
             "eta_error_min": np.where(served & ~lost, delivered_min - arrive, np.nan),
             "trail_complete": trail_complete,
             "returned": returned, "return_picked_on_time": return_picked,
+            "claim": claim, "claim_resolved_on_time": claim_on_time,
         }))
         if r == 0:
             events0 = _events(allocated["id"].to_numpy(), created, ready, depart, delivered_min, served,

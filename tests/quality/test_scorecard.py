@@ -24,7 +24,7 @@ def outcomes(n: int = 10, replication: int = 0, **cols) -> pd.DataFrame:
         replication=replication, order=[f"O{i}" for i in range(n)], source="forward", special=False,
         high_value=False, allowed_courier=True, created_min=600.0, assigned_min=610.0, state="delivered",
         on_time=True, instant=True, trail_complete=True, returned=False, return_picked_on_time=False,
-        eta_error_min=1.0,
+        eta_error_min=1.0, claim=False, claim_resolved_on_time=False, courier_kind="fleet",
     )
     base.update(cols)
     return pd.DataFrame({k: (v if isinstance(v, (list, np.ndarray)) else [v] * n) for k, v in base.items()})
@@ -83,7 +83,9 @@ def test_perfect_service_scores_100() -> None:
     o = outcomes(special=[True] * 2 + [False] * 8, high_value=[True] + [False] * 9,
                  returned=[True] + [False] * 9, return_picked_on_time=[True] + [False] * 9, created_min=1150.0)
     card = build_scorecard(pd.concat([o, o.assign(replication=1)]), CTX, targets=DEFAULT_TARGETS, weights=DEFAULT_WEIGHTS)
-    assert card.rows["passed"].all()
+    measured = card.rows[card.rows["value"].notna()]
+    assert measured["passed"].all()
+    assert set(card.rows.loc[card.rows["value"].isna(), "indicator"]) == {"claims_resolved_rate"}  # no claims: n/a
     assert card.index == pytest.approx(100.0)
 
 
@@ -120,3 +122,15 @@ def test_quality_doc_matches_indicators() -> None:
 def test_eta_error_p90() -> None:
     o = outcomes(eta_error_min=[1.0, -2.0, 3.0, -4.0, 5.0, 6.0, -7.0, 8.0, 9.0, np.nan])
     assert value("eta_error_p90_min", o) == pytest.approx(np.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9], 90))
+
+
+def test_claims_and_damage_by_courier() -> None:
+    from engine.quality.indicators import damage_by_courier
+
+    o = outcomes(claim=[True, True, True, True] + [False] * 6, claim_resolved_on_time=[True, True, True, False] + [False] * 6,
+                 state=["damaged", "lost", "damaged", "damaged"] + ["delivered"] * 6,
+                 courier_kind=["crowd", "crowd", "fleet", "fleet"] + ["fleet"] * 4 + ["crowd"] * 2)
+    assert value("claims_resolved_rate", o) == pytest.approx(0.75)
+    d = damage_by_courier(pd.concat([o, o.assign(replication=1)])).set_index("courier_kind")
+    assert d.loc["crowd", "orders"] == 4 and d.loc["crowd", "lost"] == 1 and d.loc["crowd", "damage_loss_rate"] == pytest.approx(0.5)
+    assert d.loc["fleet", "damage_loss_rate"] == pytest.approx(2 / 6)

@@ -132,6 +132,7 @@ class RunResult:
 
 
 def _stage_settings(instance: Instance, stage: str, override: Settings | None, seed: int) -> Settings:
+    """The stage's settings: the override or the manifest's; the run seed unless an override sets its own."""
     base = override or instance.manifest.settings(stage)
     return base.with_(seed=seed) if override is None or override.seed == 0 else base
 
@@ -179,9 +180,9 @@ def run(instance: Instance, settings: RunSettings | None = None, *,
         stage: _stage_settings(instance, stage, getattr(settings, stage), seed)
         for stage in ("forecast", "stocking", "dispatch")
     }
-    # unknown or unavailable back-ends fail here, before any work is done
+    # unknown or unavailable back-ends (and declared option names) fail here, before any work
     for stage, registry in (("forecast", FORECASTERS), ("stocking", STOCKING), ("dispatch", DISPATCH)):
-        registry.info(stage_settings[stage].backend)
+        registry.check(stage_settings[stage])
     timings: dict[str, float] = {}
     tick = time.perf_counter()
 
@@ -194,7 +195,8 @@ def run(instance: Instance, settings: RunSettings | None = None, *,
             progress(stage)
 
     scenarios = settings.scenarios or m.planning.scenarios
-    fc = forecast(history_until(instance, day), horizon=m.planning.horizon_days, start=day,
+    history = history_until(instance, day)
+    fc = forecast(history, horizon=m.planning.horizon_days, start=day,
                   events=instance.events, n_scenarios=scenarios,
                   settings=stage_settings["forecast"])
     done("forecast")
@@ -224,15 +226,16 @@ def run(instance: Instance, settings: RunSettings | None = None, *,
     return RunResult(instance=instance.name, day=day, seed=seed, settings=settings, forecast=fc, stocking=stock,
                      allocated=allocated, stock_left=stock_left, dispatch=replace_assignments(plan, assignments),
                      simulation=sim, scorecard=card, courier_manifest=manifest_export, timings=timings,
-                     context=report_context(instance, fc), instance_notes=dict(m.notes))
+                     context=report_context(instance, fc, history, day), instance_notes=dict(m.notes))
 
 
-def report_context(instance: Instance, fc: Any, *, top: int = 6, days: int = 42) -> dict[str, pd.DataFrame]:
+def report_context(instance: Instance, fc: Any, history: pd.DataFrame, day: dt.date, *, top: int = 6,
+                   days: int = 42) -> dict[str, pd.DataFrame]:
     """Small tables the HTML report needs besides the plans: the network and recent history."""
     fcf = fc.to_frame()
     top_series = (fcf.groupby(["sku", "zone"])["mean"].sum().sort_values(ascending=False).head(top).reset_index()[["sku", "zone"]])
-    start = pd.Timestamp(instance.manifest.planning.start_date)
-    recent = instance.demand[instance.demand["date"] >= start - pd.Timedelta(days=days)]
+    start = pd.Timestamp(day)
+    recent = history[history["date"] >= start - pd.Timedelta(days=days)]
     hist = recent.merge(top_series, on=["sku", "zone"])
     grid = pd.MultiIndex.from_product([pd.date_range(start - pd.Timedelta(days=days), start - pd.Timedelta(days=1)),
                                        [tuple(x) for x in top_series.to_numpy()]], names=["date", "series"])

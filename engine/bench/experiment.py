@@ -9,7 +9,7 @@
     baseline = "pyvrp-10s"      # configuration the summary compares against
 
     [instances]
-    paths = ["../../shared/data/vrptw/solomon/solomon_format/C1*.txt"]   # files, dirs, globs
+    paths = ["data/solomon/C1*.txt"]   # files, dirs, globs
 
     [[configs]]
     name = "pyvrp-10s"

@@ -25,7 +25,7 @@ def _umask() -> int:
     return mask
 
 
-def _fsync_replace(tmp: Path, target: Path) -> None:
+def _move_into_place(tmp: Path, target: Path) -> None:
     # mkstemp files are private (0600); give the result the permissions a normal file gets
     tmp.chmod(0o666 & ~_umask())
     os.replace(tmp, target)
@@ -38,7 +38,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-        _fsync_replace(Path(tmp), target)
+        _move_into_place(Path(tmp), target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -93,7 +93,7 @@ def atomic_write_frame(path: str | Path, frame: pd.DataFrame) -> Path:
     os.close(fd)
     try:
         write_frame(frame, Path(tmp))
-        _fsync_replace(Path(tmp), target)
+        _move_into_place(Path(tmp), target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

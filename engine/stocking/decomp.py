@@ -40,7 +40,7 @@ from engine.stocking.rules import newsvendor
 
 log = logging.getLogger(__name__)
 
-OPTIONS = {"max_sweeps", "start", "polish_rounds", "ascent_share"}
+OPTIONS = {"max_sweeps", "start", "polish_rounds", "ascent_share", "reoptimize"}
 
 
 def _colour_classes(cov: np.ndarray) -> list[np.ndarray]:
@@ -479,6 +479,8 @@ def _exact_phase(d: _Decomp, deadline: float) -> tuple[float, int]:
     per_sku = sku_bounds(d.delta, d.dem, d.cov, d.prob, d.g, price, free, sweeps=2)
     val = d.g * (d.flow @ d.prob) - (price_lin * d.q).sum(axis=1) - (d.F * (d.q > 0)).sum(axis=1)
     loose = per_sku - val
+    log.debug("decomp: heuristic bound before the exact phase %.6g (%.1fs)", float(per_sku.sum()) + float(lam @ p.capacity_m3)
+              + (mu * float(p.budget) if p.budget is not None else 0.0), d.elapsed())
     order = np.argsort(-loose, kind="stable")
     order = order[loose[order] > 1e-9 * max(1.0, abs(d.best_obj))]
     solved = 0
@@ -603,7 +605,9 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     d = _Decomp(problem, settings)
     start = settings.option("start", "newsvendor")
     q0 = newsvendor(problem) if start == "newsvendor" else np.zeros((S, W))
+    t_ref = time.perf_counter()
     d.refresh(q0)
+    refresh_s = time.perf_counter() - t_ref  # cost of one full oracle pass (guards late refreshes)
     build_s = time.perf_counter() - t_build
     d.t0 = t_build  # the time limit covers building too
     d.record()
@@ -629,12 +633,15 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     d.polish(int(settings.option("polish_rounds", 6)))
     d.record()
     n_exact = n_reopt = 0
+    log.debug("decomp: ascent done at %.1fs: primal %.6g bound %.6g", d.elapsed(), d.best_obj, d.best_ub)
     end = 0.95 * limit
     if d.gap() > settings.mip_gap and ascent_share < 1.0:
         exact_end = d.elapsed() + 0.75 * max(end - d.elapsed(), 0.0)
         log.debug("decomp: exact phase from %.1fs to %.1fs", d.elapsed(), exact_end)
         ub, n_exact = _exact_phase(d, exact_end)
         d.best_ub = min(d.best_ub, ub)
+        log.debug("decomp: exact phase done at %.1fs: %d SKUs, bound %.6g (phase %.6g), primal %.6g",
+                  d.elapsed(), n_exact, d.best_ub, ub, d.best_obj)
         clear_end = d.elapsed() + 0.4 * max(end - d.elapsed(), 0.0)
         for _ in range(max_sweeps):  # re-balance capacity around the switched SKUs
             if d.elapsed() > clear_end or d.gap() <= settings.mip_gap:
@@ -643,31 +650,44 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
                 break
         d.polish(int(settings.option("polish_rounds", 6)))
         d.record()
+        log.debug("decomp: re-clearing done at %.1fs: primal %.6g bound %.6g", d.elapsed(), d.best_obj, d.best_ub)
         per = (d.elapsed() / max(n_exact, 1)) if n_exact else np.inf
         if n_exact and d.gap() > settings.mip_gap and per * S * 6 < (0.8 * limit - d.elapsed()):
             d.best_ub = min(d.best_ub, _dual_ascent(d, 0.85 * limit))
-        if d.gap() > settings.mip_gap:
-            # exact one-SKU re-optimisation, most valuable SKUs first, until the time is used
+        # exact one-SKU re-optimisation: with full warehouses each SKU can only re-arrange its own
+        # stock, which the column moves already do; it found nothing in any benchmark run without
+        # slot costs or a budget, so there the time goes to the exact phase and the swaps instead
+        reopt = problem.has_slotting or problem.budget is not None or bool(settings.option("reoptimize", False))
+        if reopt and d.gap() > settings.mip_gap:
+            # most valuable SKUs first, until the time is used
             if d.best_q is not None and not np.array_equal(d.best_q, d.q):
                 d.refresh(d.best_q)
             value = d.g * (d.flow @ d.prob) - (d.charge * d.q).sum(axis=1)
             order = np.argsort(value, kind="stable")[::-1]
             n_reopt = _reoptimize(d, order, 0.93 * limit)
+            log.debug("decomp: re-optimisation done at %.1fs: %d SKUs improved, primal %.6g",
+                      d.elapsed(), n_reopt, d.best_obj)
     # capacity swaps between SKUs at full warehouses, until nothing gains or time is up
     n_swaps = 0
+    swaps_ok = True
     if d.best_q is not None and not np.array_equal(d.best_q, d.q):
-        d.refresh(d.best_q)
-    while d.elapsed() < 0.97 * limit and d.gap() > settings.mip_gap:
+        # a full oracle pass: only if it fits in the time left (else the best plan is returned as is)
+        swaps_ok = d.elapsed() + 1.5 * refresh_s < 0.97 * limit
+        if swaps_ok:
+            d.refresh(d.best_q)
+    while swaps_ok and d.elapsed() < 0.97 * limit and d.gap() > settings.mip_gap:
         moved = False
         for cls in d.colours:
             moved |= d.swap_round(cls)
         n_swaps += int(moved)
         if not moved:
             break
+    log.debug("decomp: swaps done at %.1fs: %d rounds, primal %.6g bound %.6g", d.elapsed(), n_swaps,
+              d.best_obj, d.best_ub)
     # a last look for better prices for the bound, on the final cuts
     lam0 = d.lam.copy()
     for f in (0.9, 1.1):
-        if d.elapsed() > 0.97 * limit:
+        if d.elapsed() > 0.97 * limit or not swaps_ok:
             break
         d.best_ub = min(d.best_ub, d.bound(lam0 * f, d.mu * f))
     solve_s = d.elapsed() - build_s

@@ -619,10 +619,14 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     ascent_share = float(settings.option("ascent_share", default_share))
     ascent_end = ascent_share * limit
     prev_lam: np.ndarray | None = None
+    sweep_s = 0.0  # duration of the last full sweep: the re-clearing after the exact phase needs one
     for i in range(max_sweeps):
         if d.elapsed() > ascent_end or d.gap() <= settings.mip_gap:
             break
-        if not d.sweep(ascent_end):
+        t_sw = d.elapsed()
+        more = d.sweep(ascent_end)
+        sweep_s = d.elapsed() - t_sw
+        if not more:
             break
         # the prices settle long before every SKU stops moving; the exact phase does the rest
         if i >= 3 and prev_lam is not None and np.all(np.abs(d.lam - prev_lam) <= 0.005 * np.maximum(prev_lam, 1e-9)):
@@ -636,17 +640,22 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     log.debug("decomp: ascent done at %.1fs: primal %.6g bound %.6g", d.elapsed(), d.best_obj, d.best_ub)
     end = 0.95 * limit
     if d.gap() > settings.mip_gap and ascent_share < 1.0:
-        exact_end = d.elapsed() + 0.75 * max(end - d.elapsed(), 0.0)
+        left = max(end - d.elapsed(), 0.0)
+        # leave room for one full re-clearing sweep around the switched SKUs (it turns the exact
+        # responses into a feasible plan; without it they are lost)
+        exact_end = d.elapsed() + min(0.75 * left, max(left - 1.2 * sweep_s, 0.4 * left))
         log.debug("decomp: exact phase from %.1fs to %.1fs", d.elapsed(), exact_end)
         ub, n_exact = _exact_phase(d, exact_end)
         d.best_ub = min(d.best_ub, ub)
         log.debug("decomp: exact phase done at %.1fs: %d SKUs, bound %.6g (phase %.6g), primal %.6g",
                   d.elapsed(), n_exact, d.best_ub, ub, d.best_obj)
         clear_end = d.elapsed() + 0.4 * max(end - d.elapsed(), 0.0)
-        for _ in range(max_sweeps):  # re-balance capacity around the switched SKUs
+        for j in range(max_sweeps):  # re-balance capacity around the switched SKUs
             if d.elapsed() > clear_end or d.gap() <= settings.mip_gap:
                 break
-            if not d.sweep(clear_end):
+            # the first sweep may run to the end: stopping it between colour classes would keep
+            # the plan from before the switch
+            if not d.sweep(end if j == 0 else clear_end):
                 break
         d.polish(int(settings.option("polish_rounds", 6)))
         d.record()

@@ -132,6 +132,9 @@ def write_results(args: argparse.Namespace, scaling: pd.DataFrame, slotting: pd.
         f"({100 * (saa - vss.loc[2, 'profit']) / abs(saa):.1f}%).",
         "",
     ]
+    from decomp_compare import compare_section  # the before/after section survives a re-render
+
+    lines.append(compare_section(out))
     atomic_write_text(out / "RESULTS.md", "\n".join(lines))
     print((out / "RESULTS.md").read_text())
 

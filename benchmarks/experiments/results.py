@@ -98,7 +98,7 @@ def main() -> int:
     body = "\n".join(table(f) for f in files)
     head = (f"# Solver-settings experiments\n\nMachine: {machine()}. Written {dt.date.today().isoformat()} by "
             f"`python benchmarks/experiments/results.py`. Each run is an isolated process (`nearstock bench run`, "
-            f"one run at a time); times are the solve as the back-end reports it. Run on the development machine while other work shared it: time-limited heuristics find less on a busy machine, so the gaps are, if anything, pessimistic.\n\n")
+            f"one run at a time); times are the solve as the back-end reports it. The quick and stocking experiments ran while other work shared the machine (time-limited heuristics find less on a busy machine, so those gaps are, if anything, pessimistic); solomon-10s ran on a quiet machine.\n\n")
     (HERE / "RESULTS.md").write_text(head + body)
     print((HERE / "RESULTS.md").read_text())
     return 0

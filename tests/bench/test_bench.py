@@ -140,7 +140,7 @@ def test_dask_local_cluster_matches_local_executor(tmp_path: Path) -> None:
     pd.testing.assert_series_equal(fa["state"], fb["state"])
 
 
-@pytest.mark.parametrize("name", ["solomon-strategies", "solomon-strategies-quick", "stocking-backends"])
+@pytest.mark.parametrize("name", ["solomon-10s", "solomon-strategies", "solomon-strategies-quick", "stocking-backends"])
 def test_shipped_experiments_load(name: str) -> None:
     from tests.helpers import REPO, SHARED
 

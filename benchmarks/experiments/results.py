@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 

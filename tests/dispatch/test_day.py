@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from engine.dispatch import build_problem, check_solution, dispatch, orders_for_day, plan_day
 from engine.solver import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
-SMALL = ROOT / "instances" / "metro-small"
-
 
 @pytest.fixture(scope="module")
-def small():
-    if not SMALL.exists():
-        pytest.skip("instances/metro-small not present")
-    from engine.instance import load_instance
-
-    inst = load_instance(SMALL)
+def small(metro_small):
+    inst = metro_small
     day = inst.orders["date"].min()
     orders = orders_for_day(inst, day)
     return inst, orders

@@ -12,17 +12,12 @@ import pytest
 
 from engine.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
-SMALL = ROOT / "instances" / "metro-small"
+SMALL = Path(__file__).resolve().parents[2] / "instances" / "metro-small"
 
 
 @pytest.fixture(scope="module")
-def inst():
-    if not SMALL.exists():
-        pytest.skip("instances/metro-small not shipped")
-    from engine.instance import load_instance
-
-    return load_instance(SMALL)
+def inst(metro_small):
+    return metro_small
 
 
 def _fake_forecast(inst, K=6, H=3, value=1):

@@ -27,7 +27,41 @@ from engine.dispatch.problem import DispatchProblem
 from engine.dispatch.scaling import BIG, load_down, load_up, money, t_down, t_up
 from engine.solver import Settings, SolveStatus
 
-OPTIONS = {"first_solution", "metaheuristic", "log", "search_params", "optional_orders"}
+OPTIONS = {"first_solution", "metaheuristic", "log", "search_params", "optional_orders", "operators"}
+
+# Local-search operators. OR-Tools' defaults suit the general routing model; this model has no
+# pickup-delivery pairs, sub-trips or visit types, so the operators for those only cost time.
+# On the 56 Solomon instances at 10 s (benchmarks/experiments, "solomon-ortools-operators")
+# the insertion-path LNS, Lin-Kernighan and expensive-chain operators also cost more than they
+# found, while cross-exchange and relocate-neighbours paid off. Operators that make orders
+# active or inactive only matter when orders are optional (disjunctions).
+_NEVER_USEFUL = ("relocate_pair", "exchange_pair", "light_relocate_pair", "relocate_subtrip",
+                 "exchange_subtrip", "global_cheapest_insertion_visit_types_lns",
+                 "local_cheapest_insertion_visit_types_lns")
+_TUNED_OFF = ("global_cheapest_insertion_path_lns", "local_cheapest_insertion_path_lns",
+              "lin_kernighan", "relocate_expensive_chain")
+_TUNED_ON = ("cross_exchange", "relocate_neighbors")
+_ACTIVITY = ("make_active", "make_inactive", "make_chain_inactive", "swap_active",
+             "shortest_path_swap_active", "swap_active_chain", "shortest_path_two_opt",
+             "relocate_path_global_cheapest_insertion_insert_unperformed")
+
+
+def _set_operators(params: object, choice: str, optional: bool) -> None:
+    """Apply the operator set ``choice`` ("tuned" or "ortools" = the library defaults)."""
+    from ortools.util import optional_boolean_pb2
+
+    if choice == "ortools":
+        return
+    if choice != "tuned":
+        from engine.errors import ConfigError
+
+        raise ConfigError(f"dispatch ortools: operators must be 'tuned' or 'ortools', got {choice!r}")
+    ops = params.local_search_operators  # type: ignore[attr-defined]
+    off = _NEVER_USEFUL + _TUNED_OFF + (() if optional else _ACTIVITY)
+    for name in off:
+        setattr(ops, f"use_{name}", optional_boolean_pb2.BOOL_FALSE)
+    for name in _TUNED_ON:
+        setattr(ops, f"use_{name}", optional_boolean_pb2.BOOL_TRUE)
 
 
 def solve_ortools(
@@ -154,6 +188,7 @@ def solve_ortools(
         from engine.errors import ConfigError
 
         raise ConfigError(f"dispatch ortools: unknown strategy name: {exc}") from None
+    _set_operators(params, str(settings.option("operators", "tuned")), optional)
     params.time_limit.FromMilliseconds(max(int(settings.time_limit * 1000), 10))
     params.log_search = bool(settings.option("log", False))
     extra = settings.option("search_params")

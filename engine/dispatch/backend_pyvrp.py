@@ -1,4 +1,4 @@
-"""PyVRP back-end: hybrid genetic search over the same problem.
+"""PyVRP back-end: its iterated local search over the same problem.
 
 Mapping (integer-scaled, see :mod:`engine.dispatch.scaling`):
 
@@ -60,13 +60,16 @@ def solve_pyvrp(
     k = len(active)
     real_loc = np.concatenate([depot_loc, P.order_loc[active]])
     n_real = len(real_loc)
-    L = n_real + 1  # + dummy location (placed after the clients)
+    # a dummy free-end depot only when some courier needs it (an extra depot widens PyVRP's
+    # search for nothing on plain depot-to-depot problems such as the VRPTW benchmarks)
+    free_end = bool((ends < 0).any())
+    L = n_real + (1 if free_end else 0)  # dummy location placed after the clients
     dummy_loc = n_real
     # pyvrp: depots first (incl. dummy), then clients; location list in our own order
-    loc_index_depot = [*range(nd), dummy_loc]
+    loc_index_depot = [*range(nd), *([dummy_loc] if free_end else [])]
     client_loc = list(range(nd, nd + k))
-    xy = np.concatenate([P.loc_lon[real_loc], [P.loc_lon[real_loc].mean()]]), np.concatenate(
-        [P.loc_lat[real_loc], [P.loc_lat[real_loc].mean()]])
+    xy = np.concatenate([P.loc_lon[real_loc], [P.loc_lon[real_loc].mean()] * free_end]), np.concatenate(
+        [P.loc_lat[real_loc], [P.loc_lat[real_loc].mean()] * free_end])
     locations = [pyvrp.Location(x=float(x), y=float(y)) for x, y in zip(*xy, strict=True)]
     depots = [pyvrp.Depot(location=loc) for loc in loc_index_depot]
 
@@ -105,12 +108,9 @@ def solve_pyvrp(
             dm[:, is_client] += int(money(pay[v]))
             tm = np.zeros((L, L), dtype=np.int64)
             tm[:n_real, :n_real] = t_up(P.time_min[p][ix])
-            if p == FLEET:  # fleet never uses the free end
-                dm[:, dummy_loc] = _HUGE
-                tm[:, dummy_loc] = _HUGE
-            else:
-                dm[:, dummy_loc] = 0
-                tm[:, dummy_loc] = 0
+            if free_end:  # fleet never uses the free end; crowd reaches it for free
+                dm[:, dummy_loc] = _HUGE if p == FLEET else 0
+                tm[:, dummy_loc] = _HUGE if p == FLEET else 0
             np.fill_diagonal(dm, 0)
             np.fill_diagonal(tm, 0)
             classes[key] = len(dist_mats)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -24,7 +25,7 @@ def _has(mod: str) -> Callable[[], bool]:
     return lambda: importlib.util.find_spec(mod) is not None
 
 
-@DISPATCH.register("ortools", description="OR-Tools RoutingModel, parallel cheapest insertion + GLS",
+@DISPATCH.register("ortools", description="OR-Tools RoutingModel, cheapest insertion + guided local search",
                    available=_has("ortools"))
 def _ortools(*args, **kw):  # type: ignore[no-untyped-def]
     from engine.dispatch.backend_ortools import solve_ortools
@@ -32,7 +33,7 @@ def _ortools(*args, **kw):  # type: ignore[no-untyped-def]
     return solve_ortools(*args, **kw)
 
 
-@DISPATCH.register("pyvrp", description="PyVRP hybrid genetic search", available=_has("pyvrp"))
+@DISPATCH.register("pyvrp", description="PyVRP iterated local search", available=_has("pyvrp"))
 def _pyvrp(*args, **kw):  # type: ignore[no-untyped-def]
     from engine.dispatch.backend_pyvrp import solve_pyvrp
 
@@ -75,22 +76,32 @@ def _member(name: str, settings: Settings, i: int) -> Settings:
 
 
 def _call(name: str, problem: DispatchProblem, settings: Settings, cand: np.ndarray,
-          initial: Sequence[Sequence[int]] | None) -> tuple[list[list[int]], SolveStatus, float | None, str]:
+          initial: Sequence[Sequence[int]] | None, deadline: float | None = None,
+          ) -> tuple[list[list[int]], SolveStatus, float | None, str]:
+    if deadline is not None:  # a spawned member: its start-up counts against the time limit
+        settings = settings.with_(time_limit=max(deadline - time.time(), 0.05 * settings.time_limit))
     return DISPATCH.get(name)(problem, settings, cand, initial)
 
 
 def _portfolio(name: str, problem: DispatchProblem, settings: Settings, cand: np.ndarray,
                initial: Sequence[Sequence[int]] | None, reasons: dict[int, str]
                ) -> tuple[list[list[int]], SolveStatus, float | None, str]:
-    """``settings.threads`` independent runs in processes; the cheapest plan (own evaluation) wins."""
+    """``settings.threads`` independent runs; the cheapest plan (own evaluation) wins.
+
+    Member 0 runs here, the others in spawned processes whose start-up is taken out of
+    their time limit, so the whole portfolio ends about ``time_limit`` after it starts.
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     k = settings.threads
+    deadline = time.time() + settings.time_limit
     ctx = multiprocessing.get_context("spawn")  # never fork a process that holds solver threads
-    with ProcessPoolExecutor(max_workers=k, mp_context=ctx) as ex:
-        futs = [ex.submit(_call, name, problem, _member(name, settings, i), cand, initial) for i in range(k)]
-        outs = [f.result() for f in futs]
+    with ProcessPoolExecutor(max_workers=k - 1, mp_context=ctx) as ex:
+        futs = [ex.submit(_call, name, problem, _member(name, settings, i), cand, initial, deadline)
+                for i in range(1, k)]
+        outs = [_call(name, problem, _member(name, settings, 0), cand, initial)]
+        outs += [f.result() for f in futs]
     probe = SolveStats(backend=name, status=SolveStatus.FEASIBLE)
 
     def cost(out: tuple[list[list[int]], SolveStatus, float | None, str]) -> float:
@@ -116,8 +127,9 @@ def dispatch(
     ``initial`` (optional) is a warm start: for each courier, a sequence of order indices.
     With ``settings.threads > 1`` the back-end runs that many times in parallel processes
     (PyVRP: other seeds; OR-Tools: other first-solution strategies) and the cheapest plan wins;
-    processes are spawned (a few seconds of start-up, so worth it for long time limits, and
-    scripts need the usual ``if __name__ == "__main__":`` guard).
+    one runs in this process and the others in spawned processes, whose start-up (a second or
+    two) is taken out of their time limit, so the call still ends about ``time_limit`` after it
+    starts (scripts need the usual ``if __name__ == "__main__":`` guard).
     Orders no courier can serve are reported unserved with the reason; a back-end that finds
     nothing returns an all-unserved plan with status ``no_solution`` rather than raising.
     """

@@ -169,10 +169,13 @@ def solve_vrptw_file(path: str | Path, settings: Settings | None = None,
     p = Path(path)
     inst = read_vrptw(p)
     P = vrptw_problem(inst)
-    # PyVRP: every customer must be served (a plain VRPTW, no prize collecting), and costs on
-    # the same 0.1 scale as durations (as PyVRP's own "dimacs" reading; exact for trunc1 arcs)
+    # every customer must be served (a plain VRPTW, no prize collecting, no disjunctions); PyVRP
+    # also gets costs on the same 0.1 scale as durations (as PyVRP's own "dimacs" reading; exact
+    # for arcs truncated to one decimal)
+    extra: dict[str, Any] = {"optional_orders": False}
     if (settings.backend or "pyvrp") == "pyvrp":
-        settings = settings.with_(options={"optional_orders": False, "money_scale": 10, **settings.options})
+        extra["money_scale"] = 10
+    settings = settings.with_(options={**extra, **settings.options})
     res = dispatch(P, settings)
     issues = check_solution(P, res)
     a = res.assignments

@@ -149,3 +149,33 @@ def test_pyvrp_iteration_budget_is_reproducible() -> None:
     a, b = dispatch(P, s), dispatch(P, s)
     pd.testing.assert_frame_equal(a.assignments, b.assignments)
     assert check_solution(P, a) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_portfolio_of_two_runs_keeps_the_cheaper_feasible_plan(backend: str) -> None:
+    P = tiny_problem(10, n=12)
+    r = dispatch(P, Settings(backend=backend, time_limit=1.0, threads=2, seed=5))
+    assert check_solution(P, r) == []
+    assert "best of 2 runs" in r.stats.message
+    costs = [float(c) for c in r.stats.message.split("costs [")[1].split("]")[0].split(",")]
+    # the kept plan is the cheaper of the two members (planning cost = total + expected declines)
+    assert r.stats.objective == pytest.approx(min(costs), abs=0.01)
+
+
+def test_ortools_operator_sets() -> None:
+    P = tiny_problem(11, n=12)
+    for ops in ("tuned", "ortools"):
+        r = dispatch(P, Settings(backend="ortools", time_limit=0.5, options={"operators": ops}))
+        assert check_solution(P, r) == []
+        assert (r.assignments["status"] == "served").sum() > 0
+    with pytest.raises(ConfigError, match="operators"):
+        dispatch(P, Settings(backend="ortools", time_limit=0.5, options={"operators": "fast"}))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fleet_only_problem(backend: str) -> None:
+    """Only depot-bound fleet couriers: PyVRP gets no free-end depot at all."""
+    P = tiny_problem(12, n=10, n_crowd=0)
+    r = dispatch(P, Settings(backend=backend, time_limit=0.5))
+    assert check_solution(P, r) == []
+    assert set(r.routes["courier"]) <= {c for c in P.courier_ids if c.startswith("F")}

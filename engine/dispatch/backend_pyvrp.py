@@ -27,8 +27,34 @@ from engine.dispatch.problem import FLEET, DispatchProblem
 from engine.dispatch.scaling import BIG, MONEY_SCALE, load_down, load_up, t_down, t_up
 from engine.solver import Settings, SolveStatus
 
-OPTIONS = {"display", "optional_orders", "money_scale", "max_iterations"}
+OPTIONS = {"display", "optional_orders", "money_scale", "max_iterations", "solve_params"}
 _HUGE = 10**9
+
+
+def _solve_params(spec: object) -> object:
+    """PyVRP's ``SolveParams`` from a mapping laid out like PyVRP's own parameter TOML files:
+    tables ``ils``, ``penalty``, ``neighbourhood``, ``perturbation`` (e.g.
+    ``{"ils": {"history_length": 500}}``); unknown names are a :class:`ConfigError`."""
+    from pyvrp import IteratedLocalSearchParams, PenaltyParams, SolveParams
+    from pyvrp.search import NeighbourhoodParams, PerturbationParams
+
+    from engine.errors import ConfigError
+
+    if spec is None:
+        return SolveParams()
+    parts = {"ils": IteratedLocalSearchParams, "penalty": PenaltyParams,
+             "neighbourhood": NeighbourhoodParams, "perturbation": PerturbationParams}
+    if not isinstance(spec, dict) or set(spec) - set(parts):
+        raise ConfigError(f"dispatch pyvrp: solve_params must be a table with some of {', '.join(parts)}, "
+                          f"got {spec!r}")
+    built = {}
+    for key, cls in parts.items():
+        try:
+            built[key] = cls(**dict(spec.get(key, {})))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"dispatch pyvrp: solve_params.{key}: {exc}") from None
+    return SolveParams(ils=built["ils"], penalty=built["penalty"], neighbourhood=built["neighbourhood"],
+                       perturbation=built["perturbation"])
 
 
 def solve_pyvrp(
@@ -156,7 +182,7 @@ def solve_pyvrp(
             stop = MultipleCriteria([MaxIterations(int(settings.option("max_iterations"))), stop])
         res = pyvrp.solve(data, stop=stop, seed=int(settings.seed) % (2**31),
                           display=bool(settings.option("display", False)), collect_stats=False,
-                          initial_solution=init)
+                          initial_solution=init, params=_solve_params(settings.option("solve_params")))
     note = "; penalty bound reached (hard to find a feasible plan)" if any(
         "penalty" in str(w.message).lower() for w in caught) else ""
     best = res.best

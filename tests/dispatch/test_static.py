@@ -179,3 +179,12 @@ def test_fleet_only_problem(backend: str) -> None:
     r = dispatch(P, Settings(backend=backend, time_limit=0.5))
     assert check_solution(P, r) == []
     assert set(r.routes["courier"]) <= {c for c in P.courier_ids if c.startswith("F")}
+
+
+def test_pyvrp_solve_params() -> None:
+    P = tiny_problem(13, n=10)
+    ok = Settings(backend="pyvrp", time_limit=0.3, options={"solve_params": {"ils": {"history_length": 50}}})
+    assert check_solution(P, dispatch(P, ok)) == []
+    for bad in ({"genetic": {}}, {"ils": {"history_length": 0}}, {"ils": {"no_such": 1}}):
+        with pytest.raises(ConfigError, match="solve_params"):
+            dispatch(P, Settings(backend="pyvrp", time_limit=0.3, options={"solve_params": bad}))

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from engine.instance.manifest import Manifest, PromiseTier
-from engine.travel import minutes, road_km
+from engine.instance.schema import empty_frame
+from engine.travel import TravelModel
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,10 +31,21 @@ class Instance:
     crowd: pd.DataFrame
     orders: pd.DataFrame
     path: Path | None = field(default=None, compare=False)
+    road_nodes: pd.DataFrame = field(default_factory=lambda: empty_frame("road_nodes"))
+    roads: pd.DataFrame = field(default_factory=lambda: empty_frame("roads"))
 
     @property
     def name(self) -> str:
         return self.manifest.name
+
+    @cached_property
+    def _travel(self) -> TravelModel:
+        t = self.manifest.travel
+        return TravelModel.from_frames(t.circuity, t.fleet_speed_kmh, t.crowd_speed_kmh, self.road_nodes, self.roads)
+
+    def travel_model(self) -> TravelModel:
+        """Distances and travel times of this instance: on its road graph if it has one (built once)."""
+        return self._travel
 
     @cached_property
     def forward_warehouses(self) -> pd.DataFrame:
@@ -46,8 +58,7 @@ class Instance:
     def warehouse_zone_minutes(self, speed_kmh: float | None = None) -> pd.DataFrame:
         """Travel minutes from every forward warehouse to every zone centre (fleet speed by default)."""
         fw, z, t = self.forward_warehouses, self.zones, self.manifest.travel
-        km = road_km(fw["lat"], fw["lon"], z["lat"], z["lon"], t.circuity)
-        mins = minutes(km, speed_kmh or t.fleet_speed_kmh)
+        mins = self.travel_model().minutes_at(fw["lat"], fw["lon"], z["lat"], z["lon"], speed_kmh or t.fleet_speed_kmh)
         return pd.DataFrame(mins, index=pd.Index(fw["id"], name="warehouse"), columns=pd.Index(z["id"], name="zone"))
 
     def coverage(self, tier: PromiseTier | None = None) -> pd.DataFrame:
@@ -63,6 +74,7 @@ class Instance:
 
     def summary(self) -> dict[str, object]:
         d = self.demand
+        roads = {"road_nodes": int(len(self.road_nodes)), "roads": int(len(self.roads))} if len(self.roads) else {}
         return {
             "name": self.name,
             "warehouses_forward": int(len(self.forward_warehouses)),
@@ -75,4 +87,5 @@ class Instance:
             "crowd": int(len(self.crowd)),
             "orders": int(len(self.orders)),
             "start_date": self.manifest.planning.start_date.isoformat(),
+            **roads,
         }

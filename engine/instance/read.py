@@ -17,7 +17,8 @@ import tomli_w
 from engine.errors import InstanceError, Issue
 from engine.instance.manifest import MANIFEST, Manifest, parse_manifest
 from engine.instance.model import Instance
-from engine.instance.schema import TABLES, Table
+from engine.instance.roads import check_roads
+from engine.instance.schema import TABLE_BY_NAME, TABLES, Table
 from engine.instance.tables import IssueLog, check_table, read_raw
 from engine.io import atomic_dir, write_frame
 
@@ -102,7 +103,7 @@ def _cross_checks(frames: dict[str, pd.DataFrame | None], manifest: Manifest | N
                 continue
             ref_table, ref_col = col.ref.split(".")
             target = frames.get(ref_table)
-            if target is None:
+            if target is None or (target.empty and not TABLE_BY_NAME[ref_table].required):
                 continue
             known = set(target[ref_col])
             wrong = ~frame[col.name].isin(known).to_numpy() & (frame[col.name] != "").to_numpy()
@@ -132,6 +133,8 @@ def _cross_checks(frames: dict[str, pd.DataFrame | None], manifest: Manifest | N
         if both.any():
             log.add_rows(fname("crowd"), _lines(both), "id", "duplicate_key",
                          [f"courier id {v!r} is also used in {fname('fleet')}" for v in crowd.loc[both, "id"]])
+
+    check_roads(frames, fname, log)
 
     if manifest is None:
         return

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import pandas as pd
+
 Kind = Literal["id", "str", "int", "float", "bool", "date"]
 
 
@@ -195,9 +197,43 @@ TABLES: tuple[Table, ...] = (
         required=False,
         description="Realised orders of the planning days (one SKU line per order).",
     ),
+    Table(
+        "road_nodes",
+        "road_nodes.csv",
+        (
+            Column("id", "id", description="road node id"),
+            Column("lat", **LAT), Column("lon", **LON),
+        ),
+        key=("id",),
+        required=False,
+        description=("Road graph nodes (junctions). Optional, but only together with roads.csv: "
+                     "with both, travel is routed on the graph (see \"Road graph\" below)."),
+    ),
+    Table(
+        "roads",
+        "roads.csv",
+        (
+            Column("from", "id", ref="road_nodes.id"),
+            Column("to", "id", ref="road_nodes.id"),
+            Column("length_km", "float", unit="km", min=0.0, min_exclusive=True, description="length along the road"),
+            Column("minutes", "float", unit="min", min=0.0, min_exclusive=True, description="driving time of a fleet courier"),
+            Column("oneway", "bool", optional=True, default=False, description="only from -> to may be driven"),
+        ),
+        key=("from", "to"),
+        required=False,
+        description=("Road graph edges. Optional, but only together with road_nodes.csv; every warehouse "
+                     "and zone centre must be able to reach every forward warehouse and zone on it."),
+    ),
 )
 
 TABLE_BY_NAME = {t.name: t for t in TABLES}
+_DTYPES = {"id": "object", "str": "object", "int": "int64", "float": "float64", "bool": "bool", "date": "datetime64[ns]"}
+
+
+def empty_frame(name: str) -> pd.DataFrame:
+    """An empty table with the schema's columns and dtypes (an optional table that is absent)."""
+    spec = TABLE_BY_NAME[name]
+    return pd.DataFrame({c.name: pd.Series(dtype=_DTYPES[c.kind]) for c in spec.columns})
 
 
 def schema_markdown() -> str:

@@ -39,6 +39,10 @@ class IssueLog:
         for line, msg in zip(lines, messages, strict=True):
             self.add(file, int(line), column, code, msg)
 
+    def has_issues(self, file: str) -> bool:
+        """Whether any issue was logged for ``file`` so far."""
+        return any(k[0] == file for k in self._counts)
+
     def finish(self) -> list[Issue]:
         out = list(self.issues)
         for (file, column, code), n in self._counts.items():

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine.dispatch.problem import CROWD, FLEET, DispatchInputError, DispatchProblem
-from engine.travel import minutes, road_km
+from engine.travel import TravelModel
 
 ORDER_COLUMNS = ("id", "warehouse", "lat", "lon", "ready_min", "due_min", "size_m3")
 COURIER_COLUMNS = ("id", "kind", "capacity_m3", "start_min", "end_min")
@@ -73,6 +73,7 @@ def problem_from_frames(
     max_late_min: float = 0.0,
     assign_crowd: bool = True,
     name: str = "",
+    travel: TravelModel | None = None,
 ) -> DispatchProblem:
     """A problem from plain tables.
 
@@ -80,7 +81,8 @@ def problem_from_frames(
     size_m3, [special, service_min, penalty, late_weight, open_min]. ``couriers``: id, kind
     (fleet|crowd), capacity_m3, start_min, end_min, [warehouse (fleet: home; crowd: given or
     assigned here unless ``assign_crowd=False``, then -1 = any), lat, lon (crowd start), max_work_min, fixed_cost, cost_per_km, cost_per_hour,
-    pay_per_delivery, may_carry_special, acceptance_probability].
+    pay_per_delivery, may_carry_special, acceptance_probability]. ``travel`` (optional) routes on a
+    road graph; without it travel is haversine × ``circuity`` at the two speeds.
     """
     _need(warehouses, ("id", "lat", "lon"), "warehouses")
     _need(orders, ORDER_COLUMNS, "orders")
@@ -117,7 +119,7 @@ def problem_from_frames(
     need = crowd & (cwh < 0) & assign_crowd
     if need.any():
         pending = np.bincount(o_wh, minlength=W).astype(float)
-        reach = minutes(road_km(c_lat[need], c_lon[need], wlat, wlon, circuity), crowd_speed_kmh)
+        reach = travel.minutes(c_lat[need], c_lon[need], wlat, wlon, "crowd")
         cwh[need] = assign_crowd_warehouses(reach, start_min[need], end_min[need], pending)
 
     # locations: warehouses, courier starts, orders
@@ -126,8 +128,8 @@ def problem_from_frames(
     lon = np.concatenate([wlon, c_lon, orders["lon"].to_numpy(float)])
     if np.isnan(lat).any() or np.isnan(lon).any():
         raise DispatchInputError("orders: lat/lon missing")
-    km = road_km(lat, lon, lat, lon, circuity)
-    tmin = np.stack([minutes(km, fleet_speed_kmh), minutes(km, crowd_speed_kmh)])
+    km, fleet_min, crowd_min = travel.legs(lat, lon, lat, lon)
+    tmin = np.stack([fleet_min, crowd_min])
     loc_ids = (*[f"wh:{w}" for w in wh_ids], *[f"courier:{c}" for c in couriers["id"].astype(str)],
                *[f"order:{o}" for o in orders["id"].astype(str)])
     start_loc = np.arange(W, W + m)

@@ -108,10 +108,7 @@ def orders_for_day(instance: Any, day: Any) -> pd.DataFrame:
     skus = instance.skus.set_index("id")
     seg = {s.id: s for s in instance.manifest.segments}
     fw = instance.forward_warehouses
-    t = instance.manifest.travel
-    from engine.travel import minutes, road_km
-
-    mins = minutes(road_km(o["lat"], o["lon"], fw["lat"], fw["lon"], t.circuity), t.fleet_speed_kmh)
+    mins = instance.travel_model().minutes(o["lat"], o["lon"], fw["lat"], fw["lon"], "fleet")
     sku = skus.loc[o["sku"]]
     promise = o["segment"].map(lambda s: seg[s].promise_min if s in seg else instance.manifest.instant_tier.max_min)
     return pd.DataFrame({
@@ -169,7 +166,7 @@ def build_problem(
                             fleet_speed_kmh=t.fleet_speed_kmh, crowd_speed_kmh=t.crowd_speed_kmh,
                             service_min=t.service_min, decline_cost=_decline_cost(instance, settings),
                             plan_min=float(start_min), assign_crowd=assign_crowd,
-                            name=instance.name)
+                            name=instance.name, travel=instance.travel_model())
     return P
 
 

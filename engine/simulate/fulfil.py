@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from engine.instance import Instance
-from engine.travel import road_km
 
 ALLOCATED_COLUMNS = (
     "id", "created_min", "ready_min", "due_min", "sku", "quantity", "size_m3", "lat", "lon", "zone",
@@ -44,7 +43,7 @@ def allocate_orders(instance: Instance, orders: pd.DataFrame, stock: pd.DataFram
     z_pos = {z: i for i, z in enumerate(instance.zones["id"])}
     skus = instance.skus.set_index("id")
     allows_hv = fw["allows_high_value"].to_numpy(dtype=bool)
-    km = road_km(orders["lat"], orders["lon"], fw["lat"], fw["lon"], m.travel.circuity)  # (N, W)
+    km = instance.travel_model().km(orders["lat"], orders["lon"], fw["lat"], fw["lon"])  # (N, W)
 
     o_sku = orders["sku"].map(s_pos).to_numpy()
     o_zone = orders["zone"].map(z_pos).to_numpy()

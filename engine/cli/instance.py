@@ -49,9 +49,10 @@ def generate(
     crowd: Annotated[int | None, typer.Option(help="Number of crowdsourced couriers.")] = None,
     days: Annotated[int | None, typer.Option(help="Days of demand history.")] = None,
     daily_units: Annotated[float | None, typer.Option(help="Mean units per day over the city.")] = None,
+    roads: Annotated[bool, typer.Option("--roads/--no-roads", help="Also write a road graph (street grid with a river and a few bridges); travel is then routed on it.")] = False,
 ) -> None:
     """Generate a synthetic city instance."""
     inst = generate_instance(out_dir, preset=preset, seed=seed, skus=skus, zones=zones, warehouses=warehouses,
-                             fleet=fleet, crowd=crowd, days=days, daily_units=daily_units)
+                             fleet=fleet, crowd=crowd, days=days, daily_units=daily_units, roads=roads)
     console.print(f"[green]wrote[/] {out_dir}")
     console.print(kv_table("instance", inst.summary()))

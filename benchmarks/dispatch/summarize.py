@@ -1,11 +1,14 @@
-"""Markdown summary of Solomon bench CSVs (written by `nearstock bench vrptw ... --out`).
+"""Markdown summary of Solomon results: bench CSVs (written by `nearstock bench vrptw ... --out`)
+or VRPTW experiments (`nearstock bench run EXPERIMENT.toml`; each configuration is a column).
 
     .venv/bin/python benchmarks/dispatch/summarize.py benchmarks/dispatch/solomon_*_10s.csv
+    .venv/bin/python benchmarks/dispatch/summarize.py benchmarks/experiments/solomon-10s*.toml
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -19,8 +22,23 @@ def md(df: pd.DataFrame) -> str:
     return "\n".join([head, sep, *rows])
 
 
+def from_experiment(path: str) -> pd.DataFrame:
+    """An experiment's finished runs in the bench-CSV layout, the configuration as ``backend``."""
+    from engine.bench import ResultStore, load_experiment
+
+    exp = load_experiment(path)
+    with ResultStore(exp.db_path) as store:
+        runs = store.frame()
+    runs = runs[runs["state"] == "ok"]
+    return pd.DataFrame({
+        "instance": runs["instance"].map(lambda s: Path(s).stem), "backend": runs["config"],
+        "gap": runs["gap"], "feasible": runs["kpi_feasible"].astype(bool),
+        "vehicles": runs["kpi_vehicles"], "bks_vehicles": runs["kpi_bks_vehicles"],
+    })
+
+
 def main(paths: list[str]) -> None:
-    frames = [pd.read_csv(p) for p in paths]
+    frames = [from_experiment(p) if p.endswith(".toml") else pd.read_csv(p) for p in paths]
     df = pd.concat(frames, ignore_index=True)
     df["class"] = df["instance"].str.extract(r"^([A-Z]+\d)", expand=False)
     df["gap_pct"] = 100 * df["gap"]

@@ -108,7 +108,7 @@ def bench_vrptw_cmd(
     summary = {"instances": len(df), "feasible": int(df["feasible"].sum()),
                "mean_gap_pct": float(gaps.mean() * 100) if len(gaps) else None,
                "max_gap_pct": float(gaps.max() * 100) if len(gaps) else None,
-               "backend": backend, "time_limit_s": time_limit, "convention": CONVENTION}
+               "backend": backend, "time_limit_s": time_limit, "threads": threads, "convention": CONVENTION}
     if json:
         console.print_json(_json.dumps({"summary": summary, "rows": df.to_dict(orient="records")}, default=str))
         return

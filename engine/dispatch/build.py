@@ -84,6 +84,7 @@ def problem_from_frames(
     pay_per_delivery, may_carry_special, acceptance_probability]. ``travel`` (optional) routes on a
     road graph; without it travel is haversine × ``circuity`` at the two speeds.
     """
+    travel = travel or TravelModel(circuity, fleet_speed_kmh, crowd_speed_kmh)
     _need(warehouses, ("id", "lat", "lon"), "warehouses")
     _need(orders, ORDER_COLUMNS, "orders")
     _need(couriers, COURIER_COLUMNS, "couriers")

@@ -193,3 +193,15 @@ def test_points_on_a_graph(seed: int, n_a: int, n_b: int) -> None:
     assert np.allclose(crowd, fleet * 22.0 / 15.0)
     lb, ob = LAT0 + rng.uniform(0, 0.05, n_b), LON0 + rng.uniform(0, 0.05, n_b)
     assert model.km(la, oa, lb, ob).shape == (n_a, n_b)
+
+
+def test_dispatch_problem_without_roads_is_unchanged(metro_small) -> None:
+    from engine.dispatch.day import build_problem, orders_for_day
+
+    orders = orders_for_day(metro_small, metro_small.manifest.planning.start_date).head(40)
+    P = build_problem(metro_small, orders)
+    t = metro_small.manifest.travel
+    km = road_km(P.loc_lat, P.loc_lon, P.loc_lat, P.loc_lon, t.circuity)
+    assert np.array_equal(P.dist_km[0], km) and np.array_equal(P.dist_km[1], km)
+    assert np.array_equal(P.time_min[0], minutes(km, t.fleet_speed_kmh))
+    assert np.array_equal(P.time_min[1], minutes(km, t.crowd_speed_kmh))

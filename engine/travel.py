@@ -10,15 +10,17 @@ functions are vectorised over arrays of points.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
-from scipy.spatial import cKDTree
 
 from engine.errors import ConfigError
+
+if TYPE_CHECKING:  # scipy loads only when a road graph is built (fast start without one)
+    from scipy.sparse import csr_matrix
+    from scipy.spatial import cKDTree
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -88,6 +90,10 @@ class RoadGraph:
     @classmethod
     def from_frames(cls, nodes: pd.DataFrame, roads: pd.DataFrame) -> RoadGraph:
         """From ``nodes`` (id, lat, lon) and ``roads`` (from, to, length_km, minutes, [oneway])."""
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import connected_components
+        from scipy.spatial import cKDTree
+
         ids = nodes["id"].astype(str).to_numpy()
         if len(ids) == 0 or len(roads) == 0:
             raise ConfigError("a road graph needs at least one node and one road")
@@ -137,6 +143,8 @@ class RoadGraph:
 
     def nearest_any(self, lat: ArrayLike, lon: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """Nearest node of the whole graph (main part or not) and the haversine km to it."""
+        from scipy.spatial import cKDTree
+
         lat, lon = np.asarray(lat, dtype=float).ravel(), np.asarray(lon, dtype=float).ravel()
         xy = _project(self.lat, self.lon, self._origin)
         _, k = cKDTree(xy).query(_project(lat, lon, self._origin))
@@ -153,6 +161,8 @@ class RoadGraph:
         src, dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
         if len(src) == 0 or len(dst) == 0:
             return np.zeros((len(src), len(dst))), np.zeros((len(src), len(dst)))
+        from scipy.sparse.csgraph import dijkstra
+
         uniq, inv = np.unique(src, return_inverse=True)
         dist, pred = dijkstra(self.arc_min, directed=True, indices=uniq, return_predecessors=True)
         km = self._tree_km(pred)

@@ -31,7 +31,7 @@ OPTIONS = {"first_solution", "metaheuristic", "log", "search_params", "optional_
 
 # Local-search operators. OR-Tools' defaults suit the general routing model; this model has no
 # pickup-delivery pairs, sub-trips or visit types, so the operators for those only cost time.
-# On the 56 Solomon instances at 10 s (benchmarks/experiments, "solomon-ortools-operators")
+# On Solomon instances at 10 s (benchmarks/dispatch/settings_study.py; RESULTS.md there, §1)
 # the insertion-path LNS, Lin-Kernighan and expensive-chain operators also cost more than they
 # found, while cross-exchange and relocate-neighbours paid off. Operators that make orders
 # active or inactive only matter when orders are optional (disjunctions).

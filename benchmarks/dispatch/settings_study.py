@@ -78,6 +78,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "pyvrp-perturb10": _pyv(perturbation={"max_perturbations": 10}),
     "pyvrp-perturb50": _pyv(perturbation={"max_perturbations": 50}),
     "pyvrp-target-feasible0.4": _pyv(penalty={"target_feasible": 0.4}),
+    "pyvrp-restart2000": _pyv(ils={"num_iters_no_improvement": 2000}),
+    "pyvrp-restart8000": _pyv(ils={"num_iters_no_improvement": 8000}),
 }
 
 

@@ -19,6 +19,8 @@ Mapping (integer-scaled, see :mod:`engine.dispatch.scaling`):
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,8 +29,12 @@ from engine.dispatch.problem import FLEET, DispatchProblem
 from engine.dispatch.scaling import BIG, MONEY_SCALE, load_down, load_up, t_down, t_up
 from engine.solver import Settings, SolveStatus
 
-OPTIONS = {"display", "optional_orders", "money_scale", "max_iterations", "solve_params"}
+OPTIONS = {"display", "optional_orders", "money_scale", "max_iterations", "solve_params", "recombine"}
 _HUGE = 10**9
+# recombination: share of the time limit kept for it, and the shortest time limit it is used at
+_RECOMBINE_SHARE = 0.25
+_RECOMBINE_MIN_SECONDS = 2.0
+_POOL_LIMIT = 30_000  # routes kept for the set-partitioning model
 
 
 def _solve_params(spec: object) -> object:
@@ -55,6 +61,112 @@ def _solve_params(spec: object) -> object:
             raise ConfigError(f"dispatch pyvrp: solve_params.{key}: {exc}") from None
     return SolveParams(ils=built["ils"], penalty=built["penalty"], neighbourhood=built["neighbourhood"],
                        perturbation=built["perturbation"])
+
+
+def _route_key(route: object) -> tuple[int, tuple[int, ...]]:
+    return route.vehicle_type(), tuple(a.idx for a in route if a.is_client())  # type: ignore[attr-defined]
+
+
+def _route_cost(route: object) -> int:
+    return int(route.fixed_vehicle_cost() + route.distance_cost() + route.duration_cost())  # type: ignore[attr-defined]
+
+
+class _RoutePool:
+    """Collects the feasible routes of every solution the local search produces.
+
+    A route's cost and feasibility in PyVRP depend on the route alone (its vehicle type, visits
+    and schedule), so any set of pooled routes that visits each client at most once, and each
+    required client exactly once, within the vehicle counts is a feasible solution of the same
+    cost: the set-partitioning model of :func:`_recombine` may combine routes of different
+    solutions. The callback is cheap: a route already seen (same type, distance, duration,
+    load, start and number of visits) is skipped before its visits are read.
+    """
+
+    def __init__(self, limit: int = _POOL_LIMIT) -> None:
+        from pyvrp.IteratedLocalSearch import IteratedLocalSearchCallbacks
+
+        pool = self
+
+        class _Callbacks(IteratedLocalSearchCallbacks):
+            def on_iteration(self, current: object, candidate: object, best: object, cost_evaluator: object) -> None:
+                pool.add(candidate)
+
+        self.callbacks = _Callbacks()
+        self.routes: dict[tuple[int, tuple[int, ...]], int] = {}
+        self._seen: set[tuple] = set()
+        self._limit = limit
+
+    def add(self, solution: object) -> None:
+        if len(self.routes) >= self._limit:
+            return
+        for r in solution.routes():  # type: ignore[attr-defined]
+            if not r.is_feasible():
+                continue
+            sig = (r.vehicle_type(), r.distance(), r.duration(), r.num_clients(), tuple(r.delivery()), r.start_time())
+            if sig in self._seen:
+                continue
+            self._seen.add(sig)
+            self.routes.setdefault(_route_key(r), _route_cost(r))
+
+
+def _cost(solution: object) -> int:
+    """PyVRP's objective of a feasible solution: route costs plus the prizes left uncollected."""
+    return int(solution.fixed_vehicle_cost() + solution.distance_cost() + solution.duration_cost()  # type: ignore[attr-defined]
+               + solution.uncollected_prizes())  # type: ignore[attr-defined]
+
+
+def _recombine(data: object, pool: _RoutePool, incumbent: object, time_limit: float) -> object | None:
+    """Best combination of pooled routes: a set-partitioning model solved by SCIP (OR-Tools).
+
+    ``min sum_r (cost_r - prizes_r) x_r`` subject to each required client covered exactly once,
+    each optional client at most once, and at most ``num_available`` routes per vehicle type;
+    the incumbent's routes are given as a hint. Returns the combined solution when it is
+    cheaper than the incumbent, else None. (SCIP rather than HiGHS: highspy cannot be loaded
+    next to OR-Tools, which bundles its own HiGHS build.)
+    """
+    import pyvrp
+    from ortools.linear_solver import pywraplp
+
+    started = time.perf_counter()
+    for r in incumbent.routes():  # type: ignore[attr-defined]
+        pool.routes.setdefault(_route_key(r), _route_cost(r))
+    keys = list(pool.routes)
+    clients = data.clients()  # type: ignore[attr-defined]
+    solver = pywraplp.Solver.CreateSolver("SCIP")
+    if solver is None:
+        return None
+    x = [solver.BoolVar(f"r{j}") for j in range(len(keys))]
+    cover: list[list[object]] = [[] for _ in clients]
+    by_type: list[list[object]] = [[] for _ in range(data.num_vehicle_types)]  # type: ignore[attr-defined]
+    obj = []
+    for j, (vt, visits) in enumerate(keys):
+        for c in visits:
+            cover[c].append(x[j])
+        by_type[vt].append(x[j])
+        obj.append(pool.routes[keys[j]] - sum(clients[c].prize for c in visits))
+    for c, xs in zip(clients, cover, strict=True):
+        if xs:
+            solver.Add(solver.Sum(xs) == 1 if c.required else solver.Sum(xs) <= 1)
+        elif c.required:  # a required client no pooled route visits: nothing to combine
+            return None
+    for t, xs in enumerate(by_type):
+        if xs:
+            solver.Add(solver.Sum(xs) <= data.vehicle_type(t).num_available)  # type: ignore[attr-defined]
+    solver.Minimize(solver.Sum([c * xi for c, xi in zip(obj, x, strict=True)]))
+    chosen = {_route_key(r) for r in incumbent.routes()}  # type: ignore[attr-defined]
+    solver.SetHint(x, [1.0 if k in chosen else 0.0 for k in keys])
+    solver.SetNumThreads(1)
+    left = time_limit - (time.perf_counter() - started)
+    if left <= 0.05:
+        return None
+    solver.SetTimeLimit(int(left * 1000))
+    if solver.Solve() not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+        return None
+    routes = [pyvrp.Route(data, list(keys[j][1]), keys[j][0]) for j in range(len(keys)) if x[j].solution_value() > 0.5]
+    combined = pyvrp.Solution(data, routes)
+    if not combined.is_feasible() or _cost(combined) >= _cost(incumbent):
+        return None
+    return combined
 
 
 def solve_pyvrp(
@@ -173,23 +285,52 @@ def solve_pyvrp(
             init = pyvrp.Solution(data, routes)
         except (ValueError, IndexError, RuntimeError):
             init = None
+    T = float(settings.time_limit)
+    share = float(settings.option("recombine", _RECOMBINE_SHARE if T >= _RECOMBINE_MIN_SECONDS
+                                  and not settings.option("max_iterations") else 0.0))
+    if not 0.0 <= share < 1.0:
+        from engine.errors import ConfigError
+
+        raise ConfigError(f"dispatch pyvrp: recombine must be a share of the time limit in [0, 1), got {share}")
+    seed = int(settings.seed) % (2**31)
+    params = _solve_params(settings.option("solve_params"))
+    pool = _RoutePool() if share > 0 else None
+    if pool is not None:
+        from pyvrp import SolveParams
+
+        params = SolveParams(ils=replace(params.ils, callbacks=pool.callbacks), penalty=params.penalty,
+                             neighbourhood=params.neighbourhood, operators=params.operators,
+                             perturbation=params.perturbation)
+    started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        stop = MaxRuntime(float(settings.time_limit))
+        stop = MaxRuntime(T * (1.0 - share))
         if settings.option("max_iterations"):  # iteration budget: same seed -> same plan on any load
             from pyvrp.stop import MaxIterations, MultipleCriteria
 
             stop = MultipleCriteria([MaxIterations(int(settings.option("max_iterations"))), stop])
-        res = pyvrp.solve(data, stop=stop, seed=int(settings.seed) % (2**31),
-                          display=bool(settings.option("display", False)), collect_stats=False,
-                          initial_solution=init, params=_solve_params(settings.option("solve_params")))
+        res = pyvrp.solve(data, stop=stop, seed=seed, display=bool(settings.option("display", False)),
+                          collect_stats=False, initial_solution=init, params=params)
+        best, iterations, extra = res.best, res.num_iterations, ""
+        if pool is not None and best.is_feasible():
+            combined = _recombine(data, pool, best, T - (time.perf_counter() - started) - 0.05)
+            extra = f"; {len(pool.routes)} pooled routes"
+            if combined is not None:
+                extra += f", recombined {_cost(best) / scale:.6g} -> {_cost(combined) / scale:.6g}"
+                best = combined
+            left = T - (time.perf_counter() - started)
+            if left > 0.1:  # time the model did not use: local search from the (recombined) best
+                more = pyvrp.solve(data, stop=MaxRuntime(left), seed=seed + 1, collect_stats=False,
+                                   initial_solution=best, params=_solve_params(settings.option("solve_params")))
+                iterations += more.num_iterations
+                if more.best.is_feasible() and _cost(more.best) < _cost(best):
+                    best = more.best
     note = "; penalty bound reached (hard to find a feasible plan)" if any(
         "penalty" in str(w.message).lower() for w in caught) else ""
-    best = res.best
     if not best.is_feasible():
         return seqs, SolveStatus.NO_SOLUTION, None, "PyVRP found no feasible solution in the time limit" + note
     left = [list(vs) for vs in members]
     for route in best.routes():
         v = left[route.vehicle_type()].pop(0)
         seqs[v] = [int(active[a.idx]) for a in route.schedule() if a.is_client()]
-    return seqs, SolveStatus.TIME_LIMIT, res.cost() / scale, f"{res.num_iterations} iterations{note}"
+    return seqs, SolveStatus.TIME_LIMIT, _cost(best) / scale, f"{iterations} iterations{extra}{note}"

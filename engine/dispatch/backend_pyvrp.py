@@ -18,10 +18,11 @@ Mapping (integer-scaled, see :mod:`engine.dispatch.scaling`):
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import replace
 import time
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -169,26 +170,45 @@ def _recombine(data: object, pool: _RoutePool, incumbent: object, time_limit: fl
     return combined
 
 
-def solve_pyvrp(
-    P: DispatchProblem,
-    settings: Settings,
-    cand: np.ndarray,
-    initial: Sequence[Sequence[int]] | None = None,
-) -> tuple[list[list[int]], SolveStatus, float | None, str]:
+@dataclass(frozen=True)
+class PyVRPModel:
+    """The PyVRP instance of a dispatch problem and the way back to the problem's indices."""
+
+    data: Any  # pyvrp.ProblemData
+    active: np.ndarray  # problem order index of each PyVRP client
+    vehicles: np.ndarray  # couriers that may serve some client
+    members: list[list[int]]  # the couriers behind each PyVRP vehicle type
+
+    @property
+    def type_of(self) -> dict[int, int]:
+        return {v: t for t, vs in enumerate(self.members) for v in vs}
+
+    def sequences(self, solution: Any, n_couriers: int) -> list[list[int]]:
+        """Order sequence per courier of a PyVRP solution (identical couriers taken in turn)."""
+        seqs: list[list[int]] = [[] for _ in range(n_couriers)]
+        left = [list(vs) for vs in self.members]
+        for route in solution.routes():
+            v = left[route.vehicle_type()].pop(0)
+            seqs[v] = [int(self.active[a.idx]) for a in route.schedule() if a.is_client()]
+        return seqs
+
+
+def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE,
+                optional: bool = True) -> PyVRPModel | None:
+    """PyVRP's model of ``P`` restricted to the candidate pairs ``cand``; None if nothing can be routed.
+
+    Money is scaled by ``scale`` integer units per currency unit; ``optional`` makes orders
+    optional with their unserved penalty as prize (else every order is required).
+    """
     import pyvrp
-    from pyvrp.stop import MaxRuntime
 
-    settings.check_options(OPTIONS, where="dispatch pyvrp")
-    scale = float(settings.option("money_scale", MONEY_SCALE))
-
-    def money(x: object) -> np.ndarray:  # money in solver units (option money_scale per currency unit)
+    def money(x: object) -> np.ndarray:  # money in solver units
         return np.rint(np.asarray(x, dtype=float) * scale).astype(np.int64)
 
-    seqs: list[list[int]] = [[] for _ in range(P.n_couriers)]
     active = np.flatnonzero(cand.any(axis=1))
     vehicles = np.flatnonzero(cand[active].any(axis=0)) if len(active) else np.zeros(0, int)
     if len(active) == 0 or len(vehicles) == 0:
-        return seqs, SolveStatus.FEASIBLE, None, "nothing to route"
+        return None
     W = len(P.warehouse_ids)
     ends = P.end_loc[vehicles]
     extra_end = sorted(set(int(e) for e in ends if e >= 0) - set(int(x) for x in P.warehouse_loc))
@@ -214,7 +234,6 @@ def solve_pyvrp(
     # a special-goods dimension only when some order needs it and some courier may not carry it
     use_special = bool(P.special[active].any() and not P.may_carry_special[vehicles].all())
     dims = W + (1 if use_special else 0)
-    optional = bool(settings.option("optional_orders", True))
     size = load_up(P.size[active])
     clients = []
     for j, o in enumerate(active):
@@ -273,9 +292,26 @@ def solve_pyvrp(
     members = list(groups.values())
     vtypes = [pyvrp.VehicleType(num_available=len(vs), **{**dict(key), "capacity": list(dict(key)["capacity"])})
               for key, vs in groups.items()]
-    type_of = {v: t for t, vs in enumerate(members) for v in vs}
     data = pyvrp.ProblemData(locations, clients, depots, vtypes, dist_mats, dur_mats)
 
+    return PyVRPModel(data=data, active=active, vehicles=vehicles, members=members)
+
+
+def solve_pyvrp(
+    P: DispatchProblem,
+    settings: Settings,
+    cand: np.ndarray,
+    initial: Sequence[Sequence[int]] | None = None,
+) -> tuple[list[list[int]], SolveStatus, float | None, str]:
+    import pyvrp
+    from pyvrp.stop import MaxRuntime
+
+    settings.check_options(OPTIONS, where="dispatch pyvrp")
+    scale = float(settings.option("money_scale", MONEY_SCALE))
+    model = build_model(P, cand, scale, optional=bool(settings.option("optional_orders", True)))
+    if model is None:
+        return [[] for _ in range(P.n_couriers)], SolveStatus.FEASIBLE, None, "nothing to route"
+    data, active, vehicles, type_of = model.data, model.active, model.vehicles, model.type_of
     init = None
     if initial is not None:
         pos = {int(o): j for j, o in enumerate(active)}
@@ -286,12 +322,13 @@ def solve_pyvrp(
         except (ValueError, IndexError, RuntimeError):
             init = None
     T = float(settings.time_limit)
-    share = float(settings.option("recombine", _RECOMBINE_SHARE if T >= _RECOMBINE_MIN_SECONDS
-                                  and not settings.option("max_iterations") else 0.0))
-    if not 0.0 <= share < 1.0:
+    share = settings.option("recombine", _RECOMBINE_SHARE if T >= _RECOMBINE_MIN_SECONDS
+                            and not settings.option("max_iterations") else 0.0)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share < 1.0:
         from engine.errors import ConfigError
 
-        raise ConfigError(f"dispatch pyvrp: recombine must be a share of the time limit in [0, 1), got {share}")
+        raise ConfigError(f"dispatch pyvrp: recombine must be a share of the time limit in [0, 1), got {share!r}")
+    share = float(share)
     seed = int(settings.seed) % (2**31)
     params = _solve_params(settings.option("solve_params"))
     pool = _RoutePool() if share > 0 else None
@@ -328,9 +365,5 @@ def solve_pyvrp(
     note = "; penalty bound reached (hard to find a feasible plan)" if any(
         "penalty" in str(w.message).lower() for w in caught) else ""
     if not best.is_feasible():
-        return seqs, SolveStatus.NO_SOLUTION, None, "PyVRP found no feasible solution in the time limit" + note
-    left = [list(vs) for vs in members]
-    for route in best.routes():
-        v = left[route.vehicle_type()].pop(0)
-        seqs[v] = [int(active[a.idx]) for a in route.schedule() if a.is_client()]
-    return seqs, SolveStatus.TIME_LIMIT, _cost(best) / scale, f"{iterations} iterations{extra}{note}"
+        return [[] for _ in range(P.n_couriers)], SolveStatus.NO_SOLUTION, None, "PyVRP found no feasible solution in the time limit" + note
+    return model.sequences(best, P.n_couriers), SolveStatus.TIME_LIMIT, _cost(best) / scale, f"{iterations} iterations{extra}{note}"

@@ -12,7 +12,7 @@ import numpy as np
 from engine.dispatch.check import check_solution
 from engine.dispatch.problem import DispatchProblem
 from engine.dispatch.result import DispatchResult
-from engine.dispatch.schedule import Trip, build_result, screen, trips_from_sequences
+from engine.dispatch.schedule import R_REACH, Trip, build_result, screen, trips_from_sequences
 from engine.errors import BackendError
 from engine.solver import Registry, Settings, SolveStats, SolveStatus, stopwatch
 
@@ -33,7 +33,7 @@ def _ortools(*args, **kw):  # type: ignore[no-untyped-def]
     return solve_ortools(*args, **kw)
 
 
-@DISPATCH.register("pyvrp", description="PyVRP iterated local search", available=_has("pyvrp"))
+@DISPATCH.register("pyvrp", description="PyVRP iterated local search + route recombination", available=_has("pyvrp"))
 def _pyvrp(*args, **kw):  # type: ignore[no-untyped-def]
     from engine.dispatch.backend_pyvrp import solve_pyvrp
 
@@ -121,6 +121,28 @@ def _portfolio(name: str, problem: DispatchProblem, settings: Settings, cand: np
     return seqs, status, objective, f"{msg}; best of {k} runs (member {best}, costs {[round(c, 2) for c in costs]})"
 
 
+def _pick_warehouses(P: DispatchProblem) -> tuple[DispatchProblem, str]:
+    """Give couriers with no warehouse (-1, "any": a day-level problem) one for this solve.
+
+    The back-ends route each courier from one warehouse, so a static solve picks it the way
+    day planning does at every epoch: the nearest warehouse with orders that the courier can
+    reach before its shift ends, about one courier per two pending orders of a warehouse.
+    Couriers that reach none keep -1 and get no orders.
+    """
+    free = np.flatnonzero(P.courier_warehouse < 0)
+    if len(free) == 0 or P.n_orders == 0 or len(P.warehouse_ids) == 0:
+        return P, ""
+    from engine.dispatch.build import assign_crowd_warehouses
+
+    pending = np.bincount(P.order_wh, minlength=len(P.warehouse_ids)).astype(float)
+    reach = P.time_min[P.courier_profile[free][:, None], P.start_loc[free][:, None], P.warehouse_loc[None, :]]
+    wh = P.courier_warehouse.copy()
+    wh[free] = assign_crowd_warehouses(reach, P.start_min[free], P.end_min[free], pending)
+    got = int((wh[free] >= 0).sum())
+    return replace(P, courier_warehouse=wh), (f"{got} of {len(free)} couriers without a warehouse were given "
+                                              "the nearest one with orders")
+
+
 def dispatch(
     problem: DispatchProblem,
     settings: Settings | None = None,
@@ -142,7 +164,12 @@ def dispatch(
     name = settings.backend or DISPATCH.default
     fn = DISPATCH.get(name)
     with stopwatch() as build:
+        problem, picked = _pick_warehouses(problem)
         cand, why = screen(problem)
+        idle = problem.courier_warehouse < 0  # still none: no orders for them in this solve
+        if idle.any() and len(cand):
+            cand[:, idle] = False
+            why = np.where((why == "") & ~cand.any(axis=1), R_REACH, why)
     reasons = {int(i): str(r) for i, r in enumerate(why) if r}
     with stopwatch() as solve:
         try:
@@ -154,6 +181,8 @@ def dispatch(
             raise
         except (ValueError, RuntimeError) as exc:  # a back-end rejecting its own model
             raise BackendError(f"dispatch back-end {name!r} failed: {exc}") from exc
+    if picked:
+        msg = f"{msg}; {picked}"
     stats = SolveStats(backend=name, status=status, objective=None, bound=None,
                        build_seconds=build(), solve_seconds=solve(), message=msg)
     trips = trips_from_sequences(problem, seqs)

@@ -188,3 +188,20 @@ def test_pyvrp_solve_params() -> None:
     for bad in ({"genetic": {}}, {"ils": {"history_length": 0}}, {"ils": {"no_such": 1}}):
         with pytest.raises(ConfigError, match="solve_params"):
             dispatch(P, Settings(backend="pyvrp", time_limit=0.3, options={"solve_params": bad}))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_couriers_without_a_warehouse_get_one(backend: str) -> None:
+    """A day-level problem (crowd couriers free to pick any warehouse, -1) solved statically:
+    each such courier is given one warehouse, never the last one by accident of indexing."""
+    from engine.dispatch.study import synthetic_problem
+
+    P, _ = synthetic_problem(2, n_orders=40, n_fleet=3, n_crowd=5)
+    assert (P.courier_warehouse < 0).any()
+    r = dispatch(P, Settings(backend=backend, time_limit=0.5, seed=1))
+    assert check_solution(P, r) == []
+    assert "without a warehouse" in r.stats.message
+    served = r.assignments[r.assignments["status"] == "served"]
+    assert len(served) > 0
+    for c, g in served.groupby("courier"):  # one pickup warehouse per courier
+        assert g["warehouse"].nunique() == 1, c

@@ -98,7 +98,7 @@ def main() -> int:
     head = (f"# Solver-settings experiments\n\nMachine: {machine()}. Written {dt.date.today().isoformat()} by "
             f"`python benchmarks/experiments/results.py`. Each run is an isolated process (`nearstock bench run`); "
             f"times are the solve as the back-end reports it. The quick and stocking experiments ran one run at a time while other work shared the machine (time-limited heuristics find less on a busy machine, so those gaps are, if anything, pessimistic); "
-            f"solomon-10s ran on a quiet machine two runs at a time (one core each; `ortools-tuned-10s` was added later under the same conditions, `pyvrp-10s` predates the removal of an unused depot from the PyVRP model), "
+            f"solomon-10s ran on a quiet machine two runs at a time (one core each; `ortools-tuned-10s` was added later under the same conditions, `pyvrp-10s` predates the removal of an unused depot from the PyVRP model; `pyvrp-recombine-10s` was added later under the same conditions, and `pyvrp-2c-recombine` to solomon-10s-2cores; configurations without options stored before then ran PyVRP without route recombination), "
             f"solomon-10s-2cores one run at a time on both cores (`threads = 2`).\n\n")
     (HERE / "RESULTS.md").write_text(head + body)
     print((HERE / "RESULTS.md").read_text())

@@ -42,6 +42,7 @@ _HUGE = 10**9
 _RECOMBINE_SHARE = 0.25
 _RECOMBINE_MIN_SECONDS = 2.0
 _POOL_LIMIT = 30_000  # routes kept for the set-partitioning model
+_MAX_COST_CLASSES = 12  # distinct per-delivery cost classes before pays are grouped
 
 
 def _solve_params(spec: object) -> object:
@@ -76,6 +77,16 @@ def _route_key(route: object) -> tuple[int, tuple[int, ...]]:
 
 def _route_cost(route: object) -> int:
     return int(route.fixed_vehicle_cost() + route.distance_cost() + route.duration_cost())  # type: ignore[attr-defined]
+
+
+class _Deadline:
+    """PyVRP stopping criterion: stop at a wall-clock instant (``time.perf_counter()``)."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def __call__(self, best_cost: float) -> bool:
+        return time.perf_counter() >= self.at
 
 
 class _RoutePool:
@@ -184,6 +195,7 @@ class PyVRPModel:
     active: np.ndarray  # problem order index of each PyVRP client
     vehicles: np.ndarray  # couriers that may serve some client
     members: list[list[int]]  # the couriers behind each PyVRP vehicle type
+    note: str = ""  # what the model approximates, if anything
 
     @property
     def type_of(self) -> dict[int, int]:
@@ -197,6 +209,47 @@ class PyVRPModel:
             v = left[route.vehicle_type()].pop(0)
             seqs[v] = [int(self.active[a.idx]) for a in route.schedule() if a.is_client()]
         return seqs
+
+
+def _pay_classes(P: DispatchProblem, vehicles: np.ndarray) -> tuple[np.ndarray, str]:
+    """Per-delivery planning cost of each courier, grouped when there are too many distinct ones.
+
+    Per-delivery pay sits on the arcs into clients, so each distinct (routing profile, cost per
+    km, pay) needs its own pair of L x L matrices in PyVRP. With many crowd couriers that all
+    differ a little (pay 6.10, 6.35, ... plus their expected decline cost) that is one pair per
+    courier: 60 couriers and 1 500 orders took 10 s and 2 GB to build. Beyond
+    ``_MAX_COST_CLASSES`` classes the pays of each (profile, cost per km) group are put into
+    equal-width bins and each bin priced at the middle of its pays; the plan is still costed exactly afterwards.
+    """
+    pay = P.planning_pay().astype(float).copy()
+    prof, cpk = P.courier_profile[vehicles], np.round(P.cost_per_km[vehicles], 6)
+    keys = {(int(a), float(b), round(float(c), 6)) for a, b, c in zip(prof, cpk, pay[vehicles], strict=True)}
+    if len(keys) <= _MAX_COST_CLASSES:
+        return pay, ""
+    groups = {g: vehicles[(prof == g[0]) & (cpk == g[1])] for g in sorted({(int(a), float(b))
+                                                                            for a, b in zip(prof, cpk, strict=True)})}
+    # bins per group: groups with few distinct pays keep them all, the others share the rest
+    need = {g: len(np.unique(np.round(pay[vs], 6))) for g, vs in groups.items()}
+    budget, left_groups, bins = _MAX_COST_CLASSES, sorted(groups, key=lambda g: need[g]), {}
+    for i, g in enumerate(left_groups):
+        bins[g] = max(1, min(need[g], budget // (len(left_groups) - i)))
+        budget -= bins[g]
+    worst = 0.0
+    for g, vs in groups.items():
+        vals = pay[vs]
+        lo, hi = float(vals.min()), float(vals.max())
+        if bins[g] >= need[g] or hi - lo < 1e-9:
+            continue
+        # equal-width bins: no pay moves by more than half a bin width
+        which = np.minimum(((vals - lo) / (hi - lo) * bins[g]).astype(int), bins[g] - 1)
+        for b in np.unique(which):
+            sel = vs[which == b]
+            mid = 0.5 * float(pay[sel].min() + pay[sel].max())  # midrange: the smallest largest error
+            worst = max(worst, float(np.abs(pay[sel] - mid).max()))
+            pay[sel] = mid
+    n_classes = len({(int(a), float(b), round(float(c), 6)) for a, b, c in zip(prof, cpk, pay[vehicles], strict=True)})
+    return pay, (f"per-delivery pay of {len(vehicles)} couriers planned in {n_classes} classes "
+                 f"(at most {worst:.2f} off per delivery; costs reported exactly)")
 
 
 def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE,
@@ -257,28 +310,34 @@ def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE
     ix = np.ix_(real_loc, real_loc)
     is_client = np.zeros(L, bool)
     is_client[nd:nd + k] = True
-    pay = P.planning_pay()
+    pay, pay_note = _pay_classes(P, vehicles)
     classes: dict[tuple[int, float, float], int] = {}
     dist_mats, dur_mats = [], []
+    base_km: dict[int, np.ndarray] = {}  # per routing profile: km between the model's locations
+    base_t: dict[int, np.ndarray] = {}  # per routing profile: the duration matrix, shared by its classes
     reach_min, reach_km = P.reach_min(), P.reach_km()
     groups: dict[tuple, list[int]] = {}  # identical couriers share one vehicle type
     for v in vehicles:
         p = int(P.courier_profile[v])
         key = (p, round(float(P.cost_per_km[v]), 6), round(float(pay[v]), 6))
-        if key not in classes:
-            dm = np.zeros((L, L), dtype=np.int64)
-            dm[:n_real, :n_real] = money(P.cost_per_km[v] * P.dist_km[p][ix])
-            dm[:, is_client] += int(money(pay[v]))
+        if p not in base_km:
+            base_km[p] = P.dist_km[p][ix]
             tm = np.zeros((L, L), dtype=np.int64)
             tm[:n_real, :n_real] = t_up(P.time_min[p][ix])
             if free_end:  # fleet never uses the free end; crowd reaches it for free
-                dm[:, dummy_loc] = _HUGE if p == FLEET else 0
                 tm[:, dummy_loc] = _HUGE if p == FLEET else 0
-            np.fill_diagonal(dm, 0)
             np.fill_diagonal(tm, 0)
+            base_t[p] = tm
+        if key not in classes:
+            dm = np.zeros((L, L), dtype=np.int64)
+            dm[:n_real, :n_real] = money(P.cost_per_km[v] * base_km[p])
+            dm[:, is_client] += int(money(pay[v]))
+            if free_end:
+                dm[:, dummy_loc] = _HUGE if p == FLEET else 0
+            np.fill_diagonal(dm, 0)
             classes[key] = len(dist_mats)
             dist_mats.append(dm)
-            dur_mats.append(tm)
+            dur_mats.append(base_t[p])
         cap = [0] * dims
         cap[int(P.courier_warehouse[v])] = int(min(load_down(P.capacity[v]), BIG))
         if use_special:
@@ -300,7 +359,7 @@ def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE
               for key, vs in groups.items()]
     data = pyvrp.ProblemData(locations, clients, depots, vtypes, dist_mats, dur_mats)
 
-    return PyVRPModel(data=data, active=active, vehicles=vehicles, members=members)
+    return PyVRPModel(data=data, active=active, vehicles=vehicles, members=members, note=pay_note)
 
 
 def solve_pyvrp(
@@ -310,8 +369,8 @@ def solve_pyvrp(
     initial: Sequence[Sequence[int]] | None = None,
 ) -> tuple[list[list[int]], SolveStatus, float | None, str]:
     import pyvrp
-    from pyvrp.stop import MaxRuntime
 
+    started = time.perf_counter()  # the time limit counts the model build too
     settings.check_options(OPTIONS, where="dispatch pyvrp")
     scale = float(settings.option("money_scale", MONEY_SCALE))
     model = build_model(P, cand, scale, optional=bool(settings.option("optional_orders", True)))
@@ -344,10 +403,12 @@ def solve_pyvrp(
         params = SolveParams(ils=replace(params.ils, callbacks=pool.callbacks), penalty=params.penalty,
                              neighbourhood=params.neighbourhood, operators=params.operators,
                              perturbation=params.perturbation)
-    started = time.perf_counter()
+    # the search stops at a deadline, so PyVRP's own set-up (neighbour lists, first solution)
+    # counts too; it always gets a little time, even when the build ate the limit
+    search_end = max(started + T * (1.0 - share), time.perf_counter() + 0.05 * T)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        stop = MaxRuntime(T * (1.0 - share))
+        stop: Any = _Deadline(search_end)
         if settings.option("max_iterations"):  # iteration budget: same seed -> same plan on any load
             from pyvrp.stop import MaxIterations, MultipleCriteria
 
@@ -363,7 +424,7 @@ def solve_pyvrp(
                 best = combined
             left = T - (time.perf_counter() - started)
             if left > 0.1:  # time the model did not use: local search from the (recombined) best
-                more = pyvrp.solve(data, stop=MaxRuntime(left), seed=seed + 1, collect_stats=False,
+                more = pyvrp.solve(data, stop=_Deadline(started + T), seed=seed + 1, collect_stats=False,
                                    initial_solution=best, params=_solve_params(settings.option("solve_params")))
                 iterations += more.num_iterations
                 if more.best.is_feasible() and _cost(more.best) < _cost(best):
@@ -372,4 +433,6 @@ def solve_pyvrp(
         "penalty" in str(w.message).lower() for w in caught) else ""
     if not best.is_feasible():
         return [[] for _ in range(P.n_couriers)], SolveStatus.NO_SOLUTION, None, "PyVRP found no feasible solution in the time limit" + note
+    if model.note:
+        note += f"; {model.note}"
     return model.sequences(best, P.n_couriers), SolveStatus.TIME_LIMIT, _cost(best) / scale, f"{iterations} iterations{extra}{note}"

@@ -113,3 +113,26 @@ def test_recombine_option_is_checked(bad: object) -> None:
     P = tiny_problem(1, n=6)
     with pytest.raises(ConfigError, match="recombine"):
         dispatch(P, Settings(backend="pyvrp", time_limit=0.3, options={"recombine": bad}))
+
+
+def test_many_distinct_crowd_pays_are_grouped_with_a_bounded_error() -> None:
+    import numpy as np
+
+    from engine.dispatch.backend_pyvrp import _MAX_COST_CLASSES, _pay_classes
+    from engine.dispatch.study import synthetic_problem
+
+    P, _ = synthetic_problem(4, n_orders=30, n_fleet=4, n_crowd=40)
+    vehicles = np.arange(P.n_couriers)
+    exact = P.planning_pay()
+    pay, note = _pay_classes(P, vehicles)
+    keys = {(int(p), round(float(c), 6), round(float(x), 6))
+            for p, c, x in zip(P.courier_profile, P.cost_per_km, pay, strict=True)}
+    assert len(keys) <= _MAX_COST_CLASSES < len(set(np.round(exact, 6)))
+    crowd = P.courier_profile == 1
+    span = exact[crowd].max() - exact[crowd].min()
+    assert np.abs(pay - exact).max() <= span / (2 * (_MAX_COST_CLASSES - 1)) + 1e-9
+    assert "classes" in note
+    # a problem with few distinct pays is modelled exactly
+    small = tiny_problem(2, n=8)
+    same, note = _pay_classes(small, np.arange(small.n_couriers))
+    assert np.array_equal(same, small.planning_pay()) and note == ""

@@ -11,8 +11,14 @@ from engine.errors import InstanceError
 from engine.instance import load_instance, validate_instance
 from tests.helpers import REPO, edit_csv, set_cell, tiny_copy
 
+SHIPPED = sorted(p.name for p in (REPO / "instances").iterdir() if (p / "instance.toml").exists())
 
-@pytest.mark.parametrize("name", ["metro-small", "metro-medium"])
+
+def test_every_shipped_instance_is_checked() -> None:
+    assert {"metro-small", "metro-medium", "metro-river", "olist-sp", "olist-sp-city"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_instances_are_valid(name: str) -> None:
     inst = load_instance(REPO / "instances" / name)
     assert inst.name == name

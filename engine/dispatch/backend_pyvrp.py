@@ -45,7 +45,7 @@ _POOL_LIMIT = 30_000  # routes kept for the set-partitioning model
 _MAX_COST_CLASSES = 12  # distinct per-delivery cost classes before pays are grouped
 
 
-def _solve_params(spec: object) -> object:
+def _solve_params(spec: object) -> Any:
     """PyVRP's ``SolveParams`` from a mapping laid out like PyVRP's own parameter TOML files:
     tables ``ils``, ``penalty``, ``neighbourhood``, ``perturbation`` (e.g.
     ``{"ils": {"history_length": 500}}``); unknown names are a :class:`ConfigError`."""
@@ -133,7 +133,7 @@ def _cost(solution: object) -> int:
                + solution.uncollected_prizes())  # type: ignore[attr-defined]
 
 
-def _recombine(data: object, pool: _RoutePool, incumbent: object, time_limit: float) -> object | None:
+def _recombine(data: Any, pool: _RoutePool, incumbent: Any, time_limit: float) -> Any | None:
     """Best combination of pooled routes: a set-partitioning model solved by SCIP (OR-Tools).
 
     ``min sum_r (cost_r - prizes_r) x_r`` subject to each required client covered exactly once,

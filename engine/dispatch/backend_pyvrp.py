@@ -223,8 +223,11 @@ def _pay_classes(P: DispatchProblem, vehicles: np.ndarray) -> tuple[np.ndarray, 
     """
     pay = P.planning_pay().astype(float).copy()
     prof, cpk = P.courier_profile[vehicles], np.round(P.cost_per_km[vehicles], 6)
-    keys = {(int(a), float(b), round(float(c), 6)) for a, b, c in zip(prof, cpk, pay[vehicles], strict=True)}
-    if len(keys) <= _MAX_COST_CLASSES:
+
+    def n_classes(pays: np.ndarray) -> int:
+        return len({(int(a), float(b), round(float(c), 6)) for a, b, c in zip(prof, cpk, pays[vehicles], strict=True)})
+
+    if n_classes(pay) <= _MAX_COST_CLASSES:
         return pay, ""
     groups = {g: vehicles[(prof == g[0]) & (cpk == g[1])] for g in sorted({(int(a), float(b))
                                                                             for a, b in zip(prof, cpk, strict=True)})}
@@ -247,8 +250,7 @@ def _pay_classes(P: DispatchProblem, vehicles: np.ndarray) -> tuple[np.ndarray, 
             mid = 0.5 * float(pay[sel].min() + pay[sel].max())  # midrange: the smallest largest error
             worst = max(worst, float(np.abs(pay[sel] - mid).max()))
             pay[sel] = mid
-    n_classes = len({(int(a), float(b), round(float(c), 6)) for a, b, c in zip(prof, cpk, pay[vehicles], strict=True)})
-    return pay, (f"per-delivery pay of {len(vehicles)} couriers planned in {n_classes} classes "
+    return pay, (f"per-delivery pay of {len(vehicles)} couriers planned in {n_classes(pay)} classes "
                  f"(at most {worst:.2f} off per delivery; costs reported exactly)")
 
 
@@ -395,7 +397,7 @@ def solve_pyvrp(
         raise ConfigError(f"dispatch pyvrp: recombine must be a share of the time limit in [0, 1), got {share!r}")
     share = float(share)
     seed = int(settings.seed) % (2**31)
-    params = _solve_params(settings.option("solve_params"))
+    params = base_params = _solve_params(settings.option("solve_params"))
     pool = _RoutePool() if share > 0 else None
     if pool is not None:
         from pyvrp import SolveParams
@@ -425,7 +427,7 @@ def solve_pyvrp(
             left = T - (time.perf_counter() - started)
             if left > 0.1:  # time the model did not use: local search from the (recombined) best
                 more = pyvrp.solve(data, stop=_Deadline(started + T), seed=seed + 1, collect_stats=False,
-                                   initial_solution=best, params=_solve_params(settings.option("solve_params")))
+                                   initial_solution=best, params=base_params)
                 iterations += more.num_iterations
                 if more.best.is_feasible() and _cost(more.best) < _cost(best):
                     best = more.best

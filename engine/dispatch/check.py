@@ -114,9 +114,9 @@ def find_violations(problem: DispatchProblem, result: DispatchResult) -> list[Vi
             where = f"courier {cid} trip {trip}"
             at: dict[str, object] = {"courier": cid, "trip": trip}
             kinds = list(tg["kind"])
-            if len(kinds) < 3 or kinds[0] != "start" or kinds[1] != "pickup" or kinds[-1] != "end" \
+            if len(kinds) < 4 or kinds[0] != "start" or kinds[1] != "pickup" or kinds[-1] != "end" \
                     or any(k != "delivery" for k in kinds[2:-1]):
-                add(f"{where}: stops must be start, pickup, deliveries, end; got {kinds}", **at)
+                add(f"{where}: stops must be start, pickup, one or more deliveries, end; got {kinds}", **at)
                 continue
             if (tg["courier_kind"] != kind).any():
                 add(f"{where}: courier_kind does not match the courier", **at)

@@ -2,6 +2,19 @@
 
 ``run`` is a plain function over an :class:`~engine.instance.Instance` and :class:`RunSettings`;
 the CLI's ``nearstock run`` only parses arguments, calls it and renders the result.
+
+What ``run`` checks rather than trusts:
+
+* before any stage runs: the back-end names and every option name of the forecast, stocking
+  and dispatch settings (each back-end declares its option names in its stage's registry; a
+  typo fails with a :class:`~engine.errors.ConfigError` naming stage, back-end, key and the
+  closest known names);
+* before simulating: the day's whole dispatch plan (every wave together) goes through the
+  independent feasibility checker; a plan that fails it raises
+  :class:`~engine.dispatch.PlanCheckError` listing each violation and nothing is simulated;
+* dispatch waves whose solve failed are reported (``summary()["dispatch_waves"]``), not
+  hidden: their orders were offered again at the next epoch, and any left unserved carry the
+  reason ``solve_error: ...``.
 """
 
 from __future__ import annotations
@@ -93,6 +106,7 @@ class RunResult:
             "forecast": self.forecast.stats.to_dict(),
             "stocking": self.stocking.stats.to_dict(),
             "dispatch": self.dispatch.stats.to_dict(),
+            "dispatch_waves": dispatch_waves(self.dispatch),
             "efficiency": dict(self.scorecard.efficiency),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
             "dispatch_cost": dict(self.dispatch.cost),
@@ -131,6 +145,23 @@ class RunResult:
         return Path(out)
 
 
+def _options_source(instance: Instance, stage: str, used: Settings) -> str:
+    """Where a stage's options came from, for error messages."""
+    if dict(used.options) == dict(instance.manifest.settings(stage).options) and used.options:
+        where = instance.path / "instance.toml" if instance.path is not None else f"instance {instance.name!r}"
+        return f"table solver.{stage}.options of {where}"  # no brackets: the CLI prints rich markup
+    return f"the {stage} settings given to the run"
+
+
+def dispatch_waves(plan: Any) -> dict[str, Any]:
+    """How the day's dispatch solves went: counts and the failed ones (epoch, back-end, error)."""
+    solves = list(getattr(plan, "meta", {}).get("solves", []))
+    errored = [s for s in solves if s.get("error")]
+    return {"solves": len(solves), "errored": len(errored),
+            "errors": [{k: s[k] for k in ("epoch_min", "backend", "status", "error", "orders_in")}
+                       for s in errored]}
+
+
 def _stage_settings(instance: Instance, stage: str, override: Settings | None, seed: int) -> Settings:
     """The stage's settings: the override or the manifest's; the run seed unless an override sets its own."""
     base = override or instance.manifest.settings(stage)
@@ -167,7 +198,7 @@ def restrict_couriers(instance: Instance, policy: str) -> Instance:
 def run(instance: Instance, settings: RunSettings | None = None, *,
         progress: Callable[[str], None] | None = None) -> RunResult:
     """Run the whole chain for one day of the instance."""
-    from engine.dispatch import DISPATCH, plan_day
+    from engine.dispatch import PlanCheckError, check_day_settings, find_violations, plan_day
     from engine.forecast import FORECASTERS, forecast
     from engine.stocking import STOCKING, build_problem, solve_stocking
 
@@ -180,9 +211,14 @@ def run(instance: Instance, settings: RunSettings | None = None, *,
         stage: _stage_settings(instance, stage, getattr(settings, stage), seed)
         for stage in ("forecast", "stocking", "dispatch")
     }
-    # unknown or unavailable back-ends (and declared option names) fail here, before any work
-    for stage, registry in (("forecast", FORECASTERS), ("stocking", STOCKING), ("dispatch", DISPATCH)):
-        registry.check(stage_settings[stage])
+    # unknown or unavailable back-ends and undeclared option names fail here, before any work
+    checks = {"forecast": FORECASTERS.check, "stocking": STOCKING.check,
+              "dispatch": check_day_settings}  # dispatch: the back-end's options + day planning's own
+    for stage, check in checks.items():
+        try:
+            check(stage_settings[stage])
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (options from {_options_source(instance, stage, stage_settings[stage])})") from None
     timings: dict[str, float] = {}
     tick = time.perf_counter()
 
@@ -211,6 +247,12 @@ def run(instance: Instance, settings: RunSettings | None = None, *,
     fleet_view = restrict_couriers(instance, settings.couriers)
     fast = allocated[allocated["source"] == "forward"].reset_index(drop=True)
     plan = plan_day(fleet_view, fast, stage_settings["dispatch"])
+    # the plan that is executed is checked independently first: never simulate a broken plan
+    if plan.problem is None:
+        raise PlanCheckError([], what="the dispatch plan (it carries no problem to check it against)")
+    violations = find_violations(plan.problem, plan)
+    if violations:
+        raise PlanCheckError(violations, what=f"the dispatch plan of {day}")
     assignments = _with_central(plan.assignments, allocated)
     done("dispatch")
 

@@ -7,10 +7,11 @@ back-ends or settings gives comparable numbers.
 
 from __future__ import annotations
 
+import difflib
 import math
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
@@ -119,14 +120,23 @@ class Settings:
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
 
-    def check_options(self, allowed: Mapping[str, Any] | set[str], *, where: str) -> None:
-        """Raise :class:`ConfigError` naming any option the back-end does not know."""
-        unknown = sorted(set(self.options) - set(allowed))
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(allowed)) or '(none)'}"
-            )
+    def check_options(self, allowed: Mapping[str, Any] | Iterable[str], *, where: str) -> None:
+        """Raise :class:`ConfigError` naming any option the back-end does not know.
+
+        Each unknown name comes with the known names closest to it (a typo such as
+        ``recombne`` reads "did you mean recombine?").
+        """
+        known = sorted(set(allowed))
+        unknown = sorted(set(self.options) - set(known))
+        if not unknown:
+            return
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
+            hints.append(f"{name!r} (did you mean {' or '.join(close)}?)" if close else repr(name))
+        raise ConfigError(
+            f"{where}: unknown option(s) {', '.join(hints)}; known: {', '.join(known) or '(none)'}"
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "settings") -> Settings:
@@ -220,11 +230,18 @@ class Registry(Generic[F]):
         self._entries[name] = BackendInfo(entry.name, entry.func, entry.description, entry.is_available,
                                           frozenset(options))
 
-    def check(self, settings: Settings) -> None:
-        """Fail before any work: unknown or unavailable back-end, or undeclared option names."""
+    def check(self, settings: Settings, *, extra: Iterable[str] = ()) -> BackendInfo[F]:
+        """Fail before any work: unknown or unavailable back-end, or undeclared option names.
+
+        ``extra`` are option names the calling stage itself consumes (e.g. day planning's
+        ``wave_time_per_order``) and accepts besides the back-end's own. A back-end that
+        declared no option names (``options=None``) is not checked here. Returns the entry.
+        """
         entry = self.info(settings.backend)
         if entry.options is not None:
-            settings.check_options(entry.options, where=f"{self.stage} back-end {entry.name!r}")
+            settings.check_options(entry.options | frozenset(extra),
+                                   where=f"{self.stage} back-end {entry.name!r}")
+        return entry
 
     def names(self) -> list[str]:
         return sorted(self._entries)

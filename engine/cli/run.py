@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.cli.common import JsonOpt, SeedOpt, console, fmt
+from engine.cli.common import JsonOpt, SeedOpt, console, err_console, fmt
 from engine.instance import load_instance
 from engine.io import to_json_text
 from engine.pipeline import STAGES, RunResult, RunSettings, run
@@ -74,13 +75,27 @@ def run_cmd(
     result.write(out)
     if json:
         typer.echo(to_json_text(result.to_dict()), nl=False)
+        warn_failed_solves(result.summary())  # stderr: the JSON on stdout stays clean
         return
     render(result)
     console.print(f"outputs in [bold]{out}[/]")
 
 
+def warn_failed_solves(summary: dict[str, Any]) -> None:
+    """A warning on stderr when dispatch solves failed (the plan is then worse than it could be)."""
+    waves = summary.get("dispatch_waves", {})
+    if not waves.get("errored"):
+        return
+    first = waves["errors"][0]
+    err_console.print(f"[bold yellow]warning:[/] {waves['errored']} of {waves['solves']} dispatch solves failed; "
+                      "their orders were offered again at the next wave; any left unserved after a failed "
+                      f"last solve have the reason solve_error (first failure at minute {first['epoch_min']:g}, "
+                      f"{escape(str(first['backend']))}: {escape(str(first['error']))})", soft_wrap=True)
+
+
 def render(result: RunResult) -> None:
     s = result.summary()
+    warn_failed_solves(s)
     head = Table(title=f"{s['instance']} · {s['day']} · seed {s['seed']}", show_header=False, title_justify="left")
     head.add_column(style="bold")
     head.add_column()
@@ -91,6 +106,8 @@ def render(result: RunResult) -> None:
         st = s[stage]
         gap = "" if st["gap"] is None else f", gap {st['gap']:.2%}"
         head.add_row(stage, f"{st['backend']} · {st['status']}{gap} · {st['wall_seconds']:.2f}s")
+    if s["dispatch_waves"]["errored"]:
+        head.add_row("failed solves", f"[yellow]{s['dispatch_waves']['errored']} of {s['dispatch_waves']['solves']}[/]")
     eff = s["efficiency"]
     head.add_row("cost / order", fmt(eff.get("cost_per_order")))
     console.print(head)

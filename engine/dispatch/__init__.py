@@ -7,7 +7,7 @@ Public API::
     build_problem(instance, orders, ...) one static problem from an instance
     dispatch(problem, settings)          solve one static problem
     plan_day(instance, orders, settings) a full day in waves, or rolling re-plans
-    check_solution(problem, result)      independent feasibility checker
+    check_solution(problem, result)      independent feasibility checker (find_violations: records)
     read_vrptw(path), solve_vrptw_file(path, settings)   Solomon / VRPLIB benchmarks
 
 Multi-warehouse pickup: a courier trip serves the orders of one warehouse. A fleet courier
@@ -21,8 +21,14 @@ rolling re-plans).
 """
 
 from engine.dispatch.build import problem_from_frames
-from engine.dispatch.check import check_solution
-from engine.dispatch.day import build_problem, orders_for_day, plan_day
+from engine.dispatch.check import PlanCheckError, Violation, check_solution, find_violations
+from engine.dispatch.day import (
+    R_SOLVE_ERROR,
+    build_problem,
+    check_day_settings,
+    orders_for_day,
+    plan_day,
+)
 from engine.dispatch.problem import DispatchInputError, DispatchProblem
 from engine.dispatch.result import DispatchResult
 from engine.dispatch.solve import DISPATCH, dispatch
@@ -33,9 +39,14 @@ __all__ = [
     "DispatchInputError",
     "DispatchProblem",
     "DispatchResult",
+    "PlanCheckError",
+    "R_SOLVE_ERROR",
+    "Violation",
     "build_problem",
+    "check_day_settings",
     "check_solution",
     "dispatch",
+    "find_violations",
     "orders_for_day",
     "plan_day",
     "problem_from_frames",

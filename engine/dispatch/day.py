@@ -18,6 +18,14 @@ draws declines when it executes the plan) crowd offers are accepted with the cou
 probability (seeded); a declined trip's orders are re-offered at the next epoch and that
 courier is not asked again in it.
 Plans price crowd work on expected cost: pay + (1 - p) × ``decline_cost`` per order.
+
+A wave whose solve fails (the back-end raised a :class:`~engine.errors.BackendError`, or
+returned status ``error``: a plan that still broke the checker after repair) commits nothing:
+its orders stay in the pool and are offered again at the next epoch, like declined work. An
+order left unserved whose last solve failed (none succeeded after it) gets the reason
+``solve_error: ...``, unless it could not be served at all. Every solve is recorded in ``meta["solves"]`` (epoch,
+back-end, status, error message, orders in, orders committed) and ``meta["errored_waves"]``
+counts the failed ones; when every solve failed the day's status is ``error``.
 """
 
 from __future__ import annotations
@@ -40,12 +48,23 @@ from engine.dispatch.schedule import (
     evaluate_trip,
     screen,
 )
-from engine.dispatch.solve import dispatch
+from engine.dispatch.solve import DISPATCH, dispatch
+from engine.errors import BackendError
 from engine.solver import Settings, SolveStats, SolveStatus, stopwatch
 
 PIPELINE_COLUMNS = ("id", "created_min", "ready_min", "due_min", "size_m3", "lat", "lon", "warehouse")
 R_BUSY = "no courier free in time to deliver it before its deadline"
 DAY_OPTIONS = {"wave_time_per_order", "simulate_declines", "decline_cost"}
+R_SOLVE_ERROR = "solve_error: the last dispatch solve that had it pending failed"
+
+
+def check_day_settings(settings: Settings) -> None:
+    """Fail before any work on an unknown dispatch back-end or option name.
+
+    Day planning accepts the back-end's declared options plus its own (``DAY_OPTIONS``); the
+    :class:`~engine.errors.ConfigError` names the back-end, the bad key and the closest names.
+    """
+    DISPATCH.check(settings, extra=DAY_OPTIONS)
 
 
 # ---- instance → tables ---------------------------------------------------------------------
@@ -203,6 +222,7 @@ def plan_day(
     default 0.003), capped by ``settings.time_limit``.
     """
     settings = settings or Settings()
+    check_day_settings(settings)
     extra = {k: v for k, v in settings.options.items() if k in DAY_OPTIONS}
     inner = settings.with_(options={k: v for k, v in settings.options.items() if k not in DAY_OPTIONS})
     P = build_problem(instance, orders, assign_crowd=False, settings=settings)
@@ -241,6 +261,9 @@ def plan_problem_day(
     warm: dict[str, list[str]] = {}  # courier id -> order ids of its last uncommitted plan
     replans: list[dict[str, float]] = []
     statuses: list[SolveStatus] = []
+    solves: list[dict[str, Any]] = []  # one record per wave solve, failed ones included
+    hit_by_error = np.zeros(n, bool)  # orders that were pending in a failed solve
+    backend = settings.backend or DISPATCH.default
     wall = 0.0
     if n == 0:
         t_end = t0 = 0.0
@@ -278,10 +301,28 @@ def plan_problem_day(
             oi = {o: i for i, o in enumerate(sub.order_ids)}
             init = [[oi[o] for o in warm.get(c, []) if o in oi] for c in sub.courier_ids]
         limit = min(settings.time_limit, 0.01 + wave_time_per_order * len(pend))
+        error = ""
         with stopwatch() as el:
-            res = dispatch(sub, settings.with_(time_limit=limit, threads=1), initial=init)  # no process pools per wave
+            try:  # no process pools per wave
+                res = dispatch(sub, settings.with_(time_limit=limit, threads=1), initial=init)
+            except BackendError as exc:
+                error = str(exc) or type(exc).__name__
         wall += el()
+        if not error and res.stats.status == SolveStatus.ERROR:
+            error = f"back-end returned status error: {res.stats.message}"
+        if error:  # commit nothing; the orders stay pending for the next epoch
+            statuses.append(SolveStatus.ERROR)
+            hit_by_error[pend] = True
+            warm = {}
+            solves.append({"epoch_min": t, "backend": backend, "status": str(SolveStatus.ERROR),
+                           "error": error, "orders_in": len(pend), "orders_committed": 0,
+                           "couriers": len(cour), "seconds": el()})
+            replans.append({"t": t, "pending": float(len(pend)), "couriers": float(len(cour)),
+                            "committed": 0.0, "seconds": el()})
+            t += period
+            continue
         statuses.append(res.stats.status)
+        hit_by_error[pend] = False  # solved again: what happens to them now is this solve's doing
         cand, why = screen(sub)
         for j, r in enumerate(why):
             if r:
@@ -319,31 +360,42 @@ def plan_problem_day(
             committed_here += len(trip.orders)
         replans.append({"t": t, "pending": float(len(pend)), "couriers": float(len(cour)),
                         "committed": float(committed_here), "seconds": el()})
+        solves.append({"epoch_min": t, "backend": backend, "status": str(res.stats.status), "error": "",
+                       "orders_in": len(pend), "orders_committed": committed_here, "couriers": len(cour),
+                       "seconds": el()})
         t += period
     # reasons: what makes an order impossible at all (day level) beats what happened in a wave
     _, day_why = screen(P)
     for i in np.flatnonzero(~done):
-        wave = reasons.get(int(i), R_NOT_PLANNED)
+        wave = R_SOLVE_ERROR if hit_by_error[i] else reasons.get(int(i), R_NOT_PLANNED)
         reasons[int(i)] = str(day_why[i]) or (R_BUSY if wave == R_REACH else wave)
+    errored = [s for s in solves if s["error"]]
     status = SolveStatus.FEASIBLE
-    if statuses and all(s == SolveStatus.NO_SOLUTION for s in statuses):
+    if statuses and all(s == SolveStatus.ERROR for s in statuses):
+        status = SolveStatus.ERROR
+    elif statuses and all(s in (SolveStatus.NO_SOLUTION, SolveStatus.ERROR) for s in statuses):
         status = SolveStatus.NO_SOLUTION
     elif any(s == SolveStatus.TIME_LIMIT for s in statuses):
         status = SolveStatus.TIME_LIMIT
     rp = pd.DataFrame(replans, columns=["t", "pending", "couriers", "committed", "seconds"])
-    stats = SolveStats(backend=settings.backend or "pyvrp", status=status, solve_seconds=wall,
+    failed = ""
+    if errored:
+        failed = (f", {len(errored)} of {len(solves)} solves failed "
+                  f"(first at {errored[0]['epoch_min']:g} min: {errored[0]['error']})")
+    stats = SolveStats(backend=backend, status=status, solve_seconds=wall,
                        message=f"{'rolling' if rolling else 'waves'} every {period:g} min: {len(rp)} re-plans, "
-                               f"{declines} crowd offers declined")
+                               f"{declines} crowd offers declined{failed}")
     res = build_result(P, trips, stats, reasons={i: r for i, r in reasons.items() if not done[i]},
                        meta={"mode": "rolling" if rolling else "waves", "period_min": period,
                              "replans": int(len(rp)), "declines": declines,
                              "replan_seconds_max": float(rp["seconds"].max()) if len(rp) else 0.0,
                              "replan_seconds_mean": float(rp["seconds"].mean()) if len(rp) else 0.0,
                              "pending_max": int(rp["pending"].max()) if len(rp) else 0,
-                             "replan_log": rp.to_dict(orient="list")})
+                             "replan_log": rp.to_dict(orient="list"),
+                             "solves": solves, "errored_waves": len(errored)})
     obj = res.cost["total"] + float(res.meta.get("expected_decline_cost", 0.0))
     return replace(res, stats=replace(res.stats, objective=obj))
 
 
-__all__ = ["build_problem", "instance_couriers", "instance_orders", "orders_for_day", "plan_day",
+__all__ = ["R_SOLVE_ERROR", "build_problem", "check_day_settings", "instance_couriers", "instance_orders", "orders_for_day", "plan_day",
            "plan_problem_day", "subproblem"]

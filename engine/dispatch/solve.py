@@ -9,6 +9,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from engine.dispatch.backend_ortools import OPTIONS as ORTOOLS_OPTIONS
+from engine.dispatch.backend_pyvrp import OPTIONS as PYVRP_OPTIONS
 from engine.dispatch.check import check_solution
 from engine.dispatch.problem import DispatchProblem
 from engine.dispatch.result import DispatchResult
@@ -25,15 +27,18 @@ def _has(mod: str) -> Callable[[], bool]:
     return lambda: importlib.util.find_spec(mod) is not None
 
 
+# the option names are declared here so that they are checked before any stage runs (the
+# back-end modules are light to import; the solver libraries load only when a solve starts)
 @DISPATCH.register("ortools", description="OR-Tools RoutingModel, cheapest insertion + guided local search",
-                   available=_has("ortools"))
+                   available=_has("ortools"), options=ORTOOLS_OPTIONS)
 def _ortools(*args, **kw):  # type: ignore[no-untyped-def]
     from engine.dispatch.backend_ortools import solve_ortools
 
     return solve_ortools(*args, **kw)
 
 
-@DISPATCH.register("pyvrp", description="PyVRP iterated local search + route recombination", available=_has("pyvrp"))
+@DISPATCH.register("pyvrp", description="PyVRP iterated local search + route recombination", available=_has("pyvrp"),
+                   options=PYVRP_OPTIONS)
 def _pyvrp(*args, **kw):  # type: ignore[no-untyped-def]
     from engine.dispatch.backend_pyvrp import solve_pyvrp
 
@@ -162,7 +167,7 @@ def dispatch(
     """
     settings = settings or Settings()
     name = settings.backend or DISPATCH.default
-    fn = DISPATCH.get(name)
+    fn = DISPATCH.check(settings).func  # unknown back-end or option names fail before any work
     with stopwatch() as build:
         problem, picked = _pick_warehouses(problem)
         cand, why = screen(problem)

@@ -39,6 +39,11 @@ from engine.forecast.methods import FORECASTERS
 from engine.forecast.panel import ForecastInputError, Panel, build_panel
 from engine.forecast.result import DEFAULT_QUANTILES, BacktestResult, ForecastResult
 
+# every method reads the same option names (KNOWN_OPTIONS); declaring them on each registered
+# method lets the pipeline check them before any stage runs
+for _method in FORECASTERS.names():
+    FORECASTERS.declare_options(_method, KNOWN_OPTIONS)
+
 __all__ = [
     "AUTO_CANDIDATES",
     "DEFAULT_QUANTILES",

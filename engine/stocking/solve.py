@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 Backend = Callable[[StockingProblem, Settings], Outcome]
 STOCKING: Registry[Backend] = Registry("stocking", default="decomp")
+# option names each back-end accepts, declared at registration so that they are checked up front
+MIP_OPTIONS = frozenset({"relax"})  # highs, cbc, scip (run_mip checks the same names)
+NEWSVENDOR_OPTIONS: frozenset[str] = frozenset()
+DAYS_OF_COVER_OPTIONS = frozenset({"cover_days"})
 
 
 def _has(module: str) -> Callable[[], bool]:
@@ -39,17 +43,20 @@ def _has(module: str) -> Callable[[], bool]:
     return probe
 
 
-@STOCKING.register("highs", description="exact MIP, HiGHS (highspy) from arrays", available=_has("highspy"))
+@STOCKING.register("highs", description="exact MIP, HiGHS (highspy) from arrays", available=_has("highspy"),
+                  options=MIP_OPTIONS)
 def _highs(problem: StockingProblem, settings: Settings) -> Outcome:
     return run_mip(problem, settings, "highs")
 
 
-@STOCKING.register("cbc", description="exact MIP, CBC (PuLP's bundled binary) on an MPS file", available=_has("pulp"))
+@STOCKING.register("cbc", description="exact MIP, CBC (PuLP's bundled binary) on an MPS file", available=_has("pulp"),
+                  options=MIP_OPTIONS)
 def _cbc(problem: StockingProblem, settings: Settings) -> Outcome:
     return run_mip(problem, settings, "cbc")
 
 
-@STOCKING.register("scip", description="exact MIP, SCIP through OR-Tools model_builder", available=_has("ortools"))
+@STOCKING.register("scip", description="exact MIP, SCIP through OR-Tools model_builder", available=_has("ortools"),
+                  options=MIP_OPTIONS)
 def _scip(problem: StockingProblem, settings: Settings) -> Outcome:
     return run_mip(problem, settings, "scip")
 
@@ -64,27 +71,30 @@ def _rule(name: str, func: Callable[[StockingProblem, Settings], np.ndarray]) ->
 
 
 def _newsvendor(problem: StockingProblem, settings: Settings) -> np.ndarray:
-    settings.check_options(set(), where="stocking back-end newsvendor")
+    settings.check_options(NEWSVENDOR_OPTIONS, where="stocking back-end newsvendor")
     return newsvendor(problem)
 
 
 def _days_of_cover(problem: StockingProblem, settings: Settings) -> np.ndarray:
-    settings.check_options({"cover_days"}, where="stocking back-end days_of_cover")
+    settings.check_options(DAYS_OF_COVER_OPTIONS, where="stocking back-end days_of_cover")
     return days_of_cover(problem, settings.option("cover_days"))
 
 
-STOCKING.register("newsvendor", description="per-warehouse critical fractile, scaled to capacity")(
+STOCKING.register("newsvendor", description="per-warehouse critical fractile, scaled to capacity",
+                  options=NEWSVENDOR_OPTIONS)(
     _rule("newsvendor", _newsvendor)
 )
-STOCKING.register("days_of_cover", description="mean demand x cover days, scaled to capacity")(
+STOCKING.register("days_of_cover", description="mean demand x cover days, scaled to capacity",
+                  options=DAYS_OF_COVER_OPTIONS)(
     _rule("days_of_cover", _days_of_cover)
 )
 
 
 def _register_decomp() -> None:
-    from engine.stocking.decomp import solve_decomp
+    from engine.stocking.decomp import OPTIONS, solve_decomp
 
-    STOCKING.register("decomp", description="per-SKU decomposition: priced coordinate ascent + Lagrangian bound")(
+    STOCKING.register("decomp", description="per-SKU decomposition: priced coordinate ascent + Lagrangian bound",
+                      options=OPTIONS)(
         solve_decomp
     )
 
@@ -95,7 +105,7 @@ _register_decomp()
 def solve_stocking(problem: StockingProblem, settings: Settings | None = None) -> StockingResult:
     """Solve ``problem`` with ``settings.backend`` (default ``decomp``) and check the plan."""
     settings = settings or Settings()
-    info = STOCKING.info(settings.backend)
+    info = STOCKING.check(settings)  # unknown back-end or option names fail before any work
     outcome = info.func(problem, settings)
     return finalize(problem, outcome, info.name, settings)
 

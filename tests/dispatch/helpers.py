@@ -43,3 +43,38 @@ def tiny_frames(seed: int = 0, n: int = 12, n_fleet: int = 2, n_crowd: int = 3, 
 def tiny_problem(seed: int = 0, **kw) -> DispatchProblem:
     wh, orders, couriers = tiny_frames(seed, **kw)
     return problem_from_frames(wh, orders, couriers, decline_cost=4.0)
+
+
+class FailingBackend:
+    """A dispatch back-end for tests that fails its first ``fail_first`` calls (None = always).
+
+    ``mode="raise"`` raises like a crashing solver library; ``mode="status"`` returns the
+    ``error`` status with no routes. Calls after the failing ones go to OR-Tools.
+    """
+
+    def __init__(self, fail_first: int | None = None, mode: str = "raise") -> None:
+        self.fail_first = fail_first
+        self.mode = mode
+        self.calls = 0
+        self.seen: list[tuple[str, ...]] = []  # the order ids of each call's problem
+
+    def __call__(self, problem, settings, cand, initial=None):  # type: ignore[no-untyped-def]
+        from engine.dispatch import DISPATCH
+        from engine.solver import SolveStatus
+
+        self.calls += 1
+        self.seen.append(tuple(problem.order_ids))
+        if self.fail_first is None or self.calls <= self.fail_first:
+            if self.mode == "raise":
+                raise RuntimeError(f"solver crashed on call {self.calls} (test)")
+            return [[] for _ in range(problem.n_couriers)], SolveStatus.ERROR, None, "solver gave up (test)"
+        return DISPATCH.get("ortools")(problem, settings, cand, initial)
+
+
+def install_backend(monkeypatch, name: str, func) -> None:  # type: ignore[no-untyped-def]
+    """Put ``func`` into the dispatch registry as ``name`` for one test (monkeypatch undoes it)."""
+    from engine.dispatch import DISPATCH
+    from engine.solver import BackendInfo
+
+    monkeypatch.setitem(DISPATCH._entries, name,
+                        BackendInfo(name, func, "test back-end", lambda: True, frozenset()))

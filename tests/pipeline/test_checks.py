@@ -1,0 +1,158 @@
+"""`run` checks what it executes: option names up front, the dispatch plan before simulating,
+failed dispatch solves reported."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import engine.dispatch
+import engine.forecast
+import engine.pipeline
+from engine import RunSettings, Settings, load_instance, run
+from engine.cli import app
+from engine.dispatch import R_SOLVE_ERROR, PlanCheckError
+from engine.errors import ConfigError
+from tests.dispatch.helpers import FailingBackend, install_backend
+from tests.helpers import tiny_copy
+
+FAST = dict(forecast=Settings(backend="seasonal_naive"), stocking=Settings(backend="newsvendor"),
+            dispatch=Settings(backend="ortools", time_limit=0.3), replications=2, scenarios=10)
+CLI_FAST = ["--forecast", "seasonal_naive", "--stocking", "newsvendor", "--dispatch-time-limit", "0.3",
+            "--replications", "2", "--scenarios", "10", "--seed", "1"]
+
+
+@pytest.fixture(scope="module")
+def inst(tmp_path_factory):
+    return load_instance(tiny_copy(tmp_path_factory.mktemp("checks")))
+
+
+def _no_forecast(*_a, **_k):  # type: ignore[no-untyped-def]
+    raise AssertionError("the forecast ran although the settings were invalid")
+
+
+@pytest.mark.parametrize(("stage", "settings", "key", "hint"), [
+    ("dispatch", Settings(backend="pyvrp", options={"recombne": 0.2}), "recombne", "recombine"),
+    ("dispatch", Settings(backend="ortools", options={"simulate_decline": True}), "simulate_decline",
+     "simulate_declines"),
+    ("stocking", Settings(backend="decomp", options={"polish_round": 2}), "polish_round", "polish_rounds"),
+    ("forecast", Settings(backend="ets", options={"ets_windw": 20}), "ets_windw", "ets_window"),
+])
+def test_an_option_typo_fails_before_any_stage_runs(inst, monkeypatch, stage, settings, key, hint) -> None:
+    monkeypatch.setattr(engine.forecast, "forecast", _no_forecast)
+    with pytest.raises(ConfigError) as err:
+        run(inst, RunSettings(**{**FAST, stage: settings}))
+    msg = str(err.value)
+    assert f"{stage} back-end {settings.backend!r}" in msg
+    assert f"{key!r} (did you mean {hint}" in msg
+    assert f"the {stage} settings given to the run" in msg
+
+
+def test_day_planning_options_pass_the_up_front_check(inst, monkeypatch) -> None:
+    monkeypatch.setattr(engine.forecast, "forecast", _no_forecast)
+    ok = Settings(backend="ortools", options={"wave_time_per_order": 0.001, "first_solution": "SAVINGS"})
+    with pytest.raises(AssertionError, match="the forecast ran"):  # got past the checks
+        run(inst, RunSettings(**{**FAST, "dispatch": ok}))
+
+
+def test_cli_names_the_manifest_table_of_a_misspelt_option(tmp_path: Path) -> None:
+    root = tiny_copy(tmp_path)
+    toml = root / "instance.toml"
+    text = toml.read_text()
+    assert "[solver.dispatch.options]\n" in text
+    toml.write_text(text.replace("[solver.dispatch.options]\n", "[solver.dispatch.options]\nrecombne = 0.2\n"))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["run", str(root), "--out", str(out), *CLI_FAST])
+    assert res.exit_code == 1, res.output
+    flat = " ".join(res.output.split())
+    assert "dispatch back-end 'pyvrp'" in flat and "'recombne' (did you mean recombine?)" in flat
+    assert "table solver.dispatch.options of" in flat and "instance.toml" in flat
+    assert not out.exists()
+
+
+# ---- the plan is checked before it is simulated ---------------------------------------------
+def _late_trip(plan):  # type: ignore[no-untyped-def]
+    """The first trip reported ten hours later than planned: its stops miss their deadlines."""
+    r = plan.routes.copy()
+    first = r[r["kind"] == "delivery"].iloc[0]
+    rows = (r["courier"] == first["courier"]) & (r["trip"] == first["trip"])
+    r.loc[rows, ["arrive_min", "depart_min"]] += 600.0
+    return replace(plan, routes=r), str(first["courier"])
+
+
+def _dropped_stop(plan):  # type: ignore[no-untyped-def]
+    """A served order whose delivery stop is missing from the routes."""
+    r = plan.routes
+    first = r.index[r["kind"] == "delivery"][0]
+    return replace(plan, routes=r.drop(index=first)), str(r.loc[first, "courier"])
+
+
+def _break_plans(monkeypatch, tamper) -> dict:  # type: ignore[no-untyped-def]
+    real = engine.dispatch.plan_day
+    seen: dict = {}
+
+    def broken(*args, **kw):  # type: ignore[no-untyped-def]
+        plan, seen["courier"] = tamper(real(*args, **kw))
+        return plan
+
+    def no_simulation(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise AssertionError("a plan that failed the checker was simulated")
+
+    monkeypatch.setattr(engine.dispatch, "plan_day", broken)
+    monkeypatch.setattr(engine.pipeline, "simulate_day", no_simulation)
+    return seen
+
+
+def test_a_late_stop_stops_the_run_before_simulation(inst, monkeypatch) -> None:
+    seen = _break_plans(monkeypatch, _late_trip)
+    with pytest.raises(PlanCheckError) as err:
+        run(inst, RunSettings(**FAST))
+    late = [v for v in err.value.violations if "after its deadline" in v.message]
+    assert late and all(v.courier == seen["courier"] and v.order for v in late)
+    assert "fails the independent feasibility check" in str(err.value)
+    assert late[0].message in str(err.value)
+
+
+def test_a_missing_stop_stops_the_run_before_simulation(inst, monkeypatch) -> None:
+    _break_plans(monkeypatch, _dropped_stop)
+    with pytest.raises(PlanCheckError, match="served orders and delivery stops differ"):
+        run(inst, RunSettings(**FAST))
+
+
+def test_cli_refuses_a_broken_plan_with_exit_1_and_writes_nothing(tmp_path: Path, monkeypatch) -> None:
+    _break_plans(monkeypatch, _late_trip)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["run", str(tiny_copy(tmp_path)), "--out", str(out), *CLI_FAST,
+                                   "--dispatch", "ortools"])
+    assert res.exit_code == 1, res.output
+    assert "fails the independent feasibility check" in res.output and "after its deadline" in res.output
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+# ---- failed dispatch solves are reported ----------------------------------------------------
+def test_failed_solves_are_counted_and_warned_about(tmp_path: Path, monkeypatch) -> None:
+    install_backend(monkeypatch, "broken", FailingBackend(None, "raise"))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["run", str(tiny_copy(tmp_path)), "--out", str(out), *CLI_FAST,
+                                   "--dispatch", "broken"])
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    summary = json.loads((out / "run.json").read_text())["summary"]
+    waves = summary["dispatch_waves"]
+    assert waves["solves"] > 0 and waves["errored"] == waves["solves"]
+    assert waves["errors"][0]["backend"] == "broken" and "crashed" in waves["errors"][0]["error"]
+    assert summary["dispatch"]["status"] == "error"
+    assert f"warning: {waves['errored']} of {waves['solves']} dispatch solves failed" in flat
+    reasons = pd.read_csv(out / "assignments.csv")["reason"]
+    assert (reasons == R_SOLVE_ERROR).any()
+
+
+def test_a_clean_run_reports_no_failed_solves(inst) -> None:
+    res = run(inst, RunSettings(**FAST))
+    waves = res.summary()["dispatch_waves"]
+    assert waves["solves"] == res.dispatch.meta["replans"] and waves["errored"] == 0 and waves["errors"] == []

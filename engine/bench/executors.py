@@ -66,8 +66,9 @@ class WorkerGroups:
         with self._lock:
             if self._stopped:
                 return None
-            proc = subprocess.Popen([sys.executable, "-m", "engine.bench.worker"], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            proc = subprocess.Popen([sys.executable, "-m", "engine.bench.worker"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=env,
                                     start_new_session=True)
             self._running[proc.pid] = proc
             return proc
@@ -92,11 +93,13 @@ class WorkerGroups:
 
 
 def _outcome(state: str, start: float, **extra: Any) -> dict[str, Any]:
-    return {"state": state, **extra, "elapsed": time.perf_counter() - start, "host": socket.gethostname()}
+    return {"state": state, **extra, "elapsed": time.perf_counter() - start,
+            "host": socket.gethostname()}
 
 
-def run_isolated(spec: dict[str, Any], timeout: float | None = None, *, groups: WorkerGroups | None = None,
-                 stop: Callable[[], bool] | None = None, poll: float = POLL_S) -> dict[str, Any]:
+def run_isolated(spec: dict[str, Any], timeout: float | None = None, *,
+                 groups: WorkerGroups | None = None, stop: Callable[[], bool] | None = None,
+                 poll: float = POLL_S) -> dict[str, Any]:
     """Run one spec in a fresh Python process; never raises for the run's own failures.
 
     The outcome's state is ``ok``, ``error`` or ``timeout``, or ``cancelled`` when the run was
@@ -109,8 +112,8 @@ def run_isolated(spec: dict[str, Any], timeout: float | None = None, *, groups: 
     groups = groups if groups is not None else WorkerGroups()
     if stop is not None and stop():
         return _outcome("cancelled", start, started=False)
-    env = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": str(spec["settings"].get("threads", 1)),
-           PARENT_ENV: str(os.getpid())}
+    env = {**os.environ, "PYTHONHASHSEED": "0",
+           "OMP_NUM_THREADS": str(spec["settings"].get("threads", 1)), PARENT_ENV: str(os.getpid())}
     proc = groups.start(env)
     if proc is None:
         return _outcome("cancelled", start, started=False)
@@ -125,7 +128,8 @@ def run_isolated(spec: dict[str, Any], timeout: float | None = None, *, groups: 
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (err or "").strip().splitlines()[-5:]
-        return _outcome("error", start, error=f"worker exited with code {proc.returncode}: {' | '.join(tail)}")
+        return _outcome("error", start,
+                        error=f"worker exited with code {proc.returncode}: {' | '.join(tail)}")
     payload = json.loads(lines[-1])
     if not payload["ok"]:
         return _outcome("error", start, error=payload["error"])
@@ -139,7 +143,8 @@ def _wait(proc: subprocess.Popen[str], data: str, deadline: float, stop: Callabl
     while True:
         left = deadline - time.perf_counter()
         try:
-            out, err = proc.communicate(sent, timeout=max(0.0, left if stop is None else min(left, poll)))
+            wait_s = left if stop is None else min(left, poll)
+            out, err = proc.communicate(sent, timeout=max(0.0, wait_s))
             return out, err, "exited"
         except subprocess.TimeoutExpired:
             sent = None  # the rest of the input is still sent by the next call
@@ -215,10 +220,12 @@ def _sigint_ignored() -> Iterator[None]:
 
 def dask_map(specs: list[dict[str, Any]], cluster: str, *, stop: threading.Event | None = None,
              ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """Yield (spec, outcome) from a Dask scheduler (``tcp://host:port``) or a LocalCluster (``local:N``).
+    """Yield (spec, outcome) from a Dask scheduler (``tcp://host:port``) or a LocalCluster
+    (``local:N``).
 
-    When ``stop`` is set the runs still going are told to stop (a Dask Event they poll),
-    each kills its worker and is yielded as ``cancelled``; runs not started are cancelled.
+    When ``stop`` is set the runs still going are told to stop (a Dask Event they poll, so
+    this works on remote workers too), each kills its worker and is yielded as
+    ``cancelled``; runs not started are cancelled on the scheduler.
     """
     try:
         from dask.distributed import Client, Event, LocalCluster
@@ -230,7 +237,8 @@ def dask_map(specs: list[dict[str, Any]], cluster: str, *, stop: threading.Event
         if not n.isdigit() or int(n) < 1:
             raise ConfigError(f"--cluster local:N needs a number of workers, got {cluster!r}")
         with _sigint_ignored():
-            local = LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True, dashboard_address=None)
+            local = LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True,
+                                 dashboard_address=None)
         client = Client(local)
     elif cluster.startswith("tcp://"):
         try:
@@ -242,7 +250,8 @@ def dask_map(specs: list[dict[str, Any]], cluster: str, *, stop: threading.Event
     stop_name = f"nearstock-stop-{uuid.uuid4().hex}"
     pending: dict[Any, dict[str, Any]] = {}
     try:
-        pending = {client.submit(_run_on_dask, s, stop_name, key=f"run-{s['key']}", pure=False): s for s in specs}
+        pending = {client.submit(_run_on_dask, s, stop_name, key=f"run-{s['key']}", pure=False): s
+                   for s in specs}
         while pending and not (stop is not None and stop.is_set()):
             done = [f for f in pending if f.done()]
             for fut in done:
@@ -251,6 +260,14 @@ def dask_map(specs: list[dict[str, Any]], cluster: str, *, stop: threading.Event
                 time.sleep(POLL_S)
         if pending:
             Event(stop_name, client=client).set()
+            # runs not handed to a worker yet are simply dropped; the others see the Event
+            # within a second or so, kill their worker and report back
+            with suppress(Exception):
+                busy = {k for keys in client.processing().values() for k in keys}
+                queued = [f for f in pending if f.key not in busy]
+                client.cancel(queued, force=True)
+                for fut in queued:
+                    del pending[fut]
             drain_until = time.monotonic() + DRAIN_S
             while pending and time.monotonic() < drain_until:
                 done = [f for f in pending if f.done()]
@@ -273,7 +290,8 @@ def dask_map(specs: list[dict[str, Any]], cluster: str, *, stop: threading.Event
 
 
 def executor_map(specs: list[dict[str, Any]], *, jobs: int = 1, cluster: str | None = None,
-                 stop: threading.Event | None = None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+                 stop: threading.Event | None = None,
+                 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """Local processes, or a Dask cluster when ``cluster`` is given; ``stop`` ends it early."""
     return dask_map(specs, cluster, stop=stop) if cluster else local_map(specs, jobs, stop=stop)
 

@@ -71,8 +71,8 @@ def bench_run(
         res = run_experiment(exp, jobs=jobs, cluster=cluster, db=db, retry_failed=retry_failed,
                              progress=progress, stop=stop.event)
     if res.interrupted:
-        err_console.print(f"interrupted: {res.finished} finished runs kept, {res.discarded} in flight "
-                          "discarded; re-run to resume")
+        err_console.print(f"interrupted: {res.finished} finished runs kept, {res.discarded} "
+                          "in flight discarded; re-run to resume")
         raise typer.Exit(stop.exit_code)
     console.print(f"{res.total} runs: {res.skipped} already stored, {res.ok} ok, {res.failed} failed → {res.db}")
 

@@ -225,3 +225,14 @@ def test_stopped_run_is_cancelled_and_its_group_killed(tmp_path: Path,
 def _solving(tag: str) -> bool:
     """A run's own solver process (started by the worker, in the worker's group) is up."""
     return any("engine.stocking.worker" in c for c in _tagged(tag))
+
+
+def test_stop_on_signals_turns_a_signal_into_a_request() -> None:
+    from engine.bench.runner import stop_on_signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    with stop_on_signals() as stop:
+        assert not stop.event.is_set()
+        os.kill(os.getpid(), signal.SIGTERM)  # handled in this (main) thread, before the next line
+        assert stop.event.wait(5) and stop.signum == signal.SIGTERM and stop.exit_code == 143
+    assert signal.getsignal(signal.SIGTERM) is before

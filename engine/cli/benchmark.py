@@ -16,7 +16,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from engine.cli.common import console
+from engine.cli.common import console, err_console
 from engine.io import atomic_write_frame, to_json_text
 
 ExpArg = Annotated[Path, typer.Argument(help="Experiment file (TOML).")]
@@ -50,19 +50,30 @@ def bench_run(
     db: DbOpt = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs that ended in error or timeout.")] = False,
 ) -> None:
-    """Run every instance × configuration × repetition not yet in the results store."""
+    """Run every instance × configuration × repetition not yet in the results store.
+
+    SIGINT (Ctrl-C) or SIGTERM stops cleanly: finished runs stay stored, runs in flight are
+    killed and discarded, exit code 130 / 143; running the command again resumes.
+    """
     from engine.bench import load_experiment, run_experiment
+    from engine.bench.runner import stop_on_signals
 
     exp = load_experiment(experiment)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=console) as bar:
+    with stop_on_signals() as stop, Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=console) as bar:
         task = bar.add_task(exp.name, total=None, failed=0)
 
         def progress(done: int, failed: int, todo: int) -> None:
             bar.update(task, total=todo, completed=done, failed=failed)
 
-        res = run_experiment(exp, jobs=jobs, cluster=cluster, db=db, retry_failed=retry_failed, progress=progress)
+        res = run_experiment(exp, jobs=jobs, cluster=cluster, db=db, retry_failed=retry_failed,
+                             progress=progress, stop=stop.event)
+    if res.interrupted:
+        err_console.print(f"interrupted: {res.finished} finished runs kept, {res.discarded} "
+                          "in flight discarded; re-run to resume")
+        raise typer.Exit(stop.exit_code)
     console.print(f"{res.total} runs: {res.skipped} already stored, {res.ok} ok, {res.failed} failed → {res.db}")
 
 

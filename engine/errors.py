@@ -19,6 +19,11 @@ class ConfigError(EngineError):
     """A settings object, option name or value is not what was expected."""
 
 
+class OutputError(EngineError):
+    """An output path cannot be written without destroying something nearstock did not make
+    (or an earlier output that was not meant to be replaced)."""
+
+
 class BackendError(EngineError):
     """A solver back-end is unknown, not installed, or failed."""
 

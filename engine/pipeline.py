@@ -121,9 +121,13 @@ class RunResult:
             "instance_notes": self.instance_notes,
         }
 
-    def write(self, out: str | Path) -> Path:
-        """Write every output into ``out`` atomically (temporary directory, then move)."""
-        with atomic_dir(out) as tmp:
+    def write(self, out: str | Path, *, force: bool = False) -> Path:
+        """Write every output into ``out`` atomically (temporary directory, then move).
+
+        ``out`` must be new, an empty directory, or (with ``force``) an earlier nearstock output;
+        see :func:`engine.io.check_output_dir`.
+        """
+        with atomic_dir(out, force=force, kind="run") as tmp:
             (tmp / "run.json").write_text(to_json_text(self.to_dict()), encoding="utf-8")
             tables = {
                 "forecast.csv": self.forecast.to_frame(),

@@ -25,7 +25,8 @@ def _tiny_source(tmp_root: str) -> Path:
 
 def tiny_copy(tmp_path: Path, name: str = "tiny") -> Path:
     """A fresh copy of the tiny instance in ``tmp_path`` (generated once per session)."""
-    src = _tiny_source(str(tmp_path.parent.parent / "nearstock-tiny-src"))
+    # in this session's base temp directory: /tmp/pytest-of-<user> is shared by every session
+    src = _tiny_source(str(tmp_path.parent / "nearstock-tiny-src"))
     dst = tmp_path / name
     shutil.copytree(src, dst)
     return dst

@@ -16,8 +16,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from engine.cli.common import console, err_console
-from engine.io import atomic_write_frame, to_json_text
+from engine.cli.common import ForceOpt, console, err_console
+from engine.io import check_output_file, to_json_text, write_output_frame
 
 ExpArg = Annotated[Path, typer.Argument(help="Experiment file (TOML).")]
 DbOpt = Annotated[Path | None, typer.Option("--db", help="Results database (default: next to the experiment, .sqlite).")]
@@ -84,11 +84,15 @@ def bench_summary(
     baseline: Annotated[str | None, typer.Option("--baseline", help="Configuration for win/tie/loss (default: the experiment's).")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Write the summary with plots as HTML.")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write the summary table as CSV.")] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Per configuration: mean / median / geometric mean of objective, gap and time; wins against a baseline."""
     from engine.bench import SENSE, performance_profile, summarise
     from engine.bench.plots import write_summary_html
 
+    for path in (html, csv):
+        if path is not None:
+            check_output_file(path, force=force)
     exp, runs = _runs(experiment, db)
     summ = summarise(runs, sense=SENSE[exp.kind], baseline=baseline or exp.baseline, kpis=list(kpi or []))
     t = Table(title=f"{exp.name} ({exp.kind}; objective {'minimised' if SENSE[exp.kind] == 'min' else 'maximised'})",
@@ -107,7 +111,7 @@ def bench_summary(
                   f"{r['seconds_median']:.2f}", wtl, *extra)
     console.print(t)
     if csv:
-        atomic_write_frame(csv, summ)
+        write_output_frame(csv, summ, force=force)
     if html:
         write_summary_html(html, exp.name, summ, runs, performance_profile(runs, sense=SENSE[exp.kind]))
         console.print(f"[green]wrote[/] {html}")
@@ -150,12 +154,14 @@ def bench_export(
     experiment: ExpArg,
     out: Annotated[Path, typer.Argument(help="Output file: .csv or .parquet.")],
     db: DbOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Export every stored run (one row per run, KPIs as columns)."""
     from engine.errors import ConfigError
 
     if not out.name.endswith((".csv", ".parquet")):
         raise ConfigError(f"export writes .csv or .parquet, got {out}")
+    check_output_file(out, force=force)
     _, runs = _runs(experiment, db)
-    atomic_write_frame(out, runs)
+    write_output_frame(out, runs, force=force)
     console.print(f"[green]wrote[/] {len(runs)} runs to {out}")

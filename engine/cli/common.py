@@ -8,12 +8,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from engine.io import Replaced
+
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (default: the instance's seed).")]
 TimeLimitOpt = Annotated[float | None, typer.Option("--time-limit", help="Solver time limit in seconds.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an earlier nearstock output (or an existing "
+                                        "output file). A folder nearstock did not write is never replaced.")]
+
+
+def say_replaced(replaced: Replaced | None) -> None:
+    """Tell the user (on stderr, so --json stays clean) what --force replaced."""
+    if replaced is not None:
+        err_console.print(f"[yellow]replaced[/] {replaced.describe()}", soft_wrap=True)
 
 
 def kv_table(title: str, rows: dict[str, Any]) -> Table:

@@ -10,8 +10,24 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from engine.cli.common import JsonOpt, SeedOpt, TimeLimitOpt, console, fmt, kv_table
-from engine.io import atomic_dir, atomic_write_frame, to_json_text, write_frame
+from engine.cli.common import (
+    ForceOpt,
+    JsonOpt,
+    SeedOpt,
+    TimeLimitOpt,
+    console,
+    fmt,
+    kv_table,
+    say_replaced,
+)
+from engine.io import (
+    atomic_dir,
+    check_output_dir,
+    check_output_file,
+    to_json_text,
+    write_frame,
+    write_output_frame,
+)
 from engine.solver import Settings
 
 BackendOpt = Annotated[str, typer.Option("--backend", help="Dispatch back-end: ortools or pyvrp.")]
@@ -31,13 +47,15 @@ def dispatch_cmd(
     wave_min: Annotated[float | None, typer.Option("--wave-min", help="Wave length in minutes (default: the instance's).")] = None,
     declines: Annotated[bool, typer.Option("--declines/--no-declines", help="Draw crowd declines and re-offer the work.")] = False,
     seed: SeedOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Output directory (replaced atomically).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output directory (new, empty, or an earlier output with --force).")] = None,
+    force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Assign one day's orders (each at its nearest forward warehouse) to couriers and route them."""
     from engine.dispatch import check_solution, orders_for_day, plan_day
     from engine.instance import load_instance
 
+    replaced = check_output_dir(out, force=force) if out is not None else None
     inst = load_instance(instance)
     when = pd.Timestamp(day) if day else inst.orders["date"].min()
     orders = orders_for_day(inst, when)
@@ -51,11 +69,12 @@ def dispatch_cmd(
             "re-plans": res.meta.get("replans"), "max re-plan s": res.meta.get("replan_seconds_max"),
             "feasible (checker)": not issues}
     if out is not None:
-        with atomic_dir(out) as d:
+        with atomic_dir(out, force=force, kind="dispatch") as d:
             write_frame(res.assignments, d / "assignments.csv")
             write_frame(res.routes, d / "routes.csv")
             (d / "summary.json").write_text(to_json_text({"headline": head, "cost": res.cost,
                                                           "stats": res.stats.to_dict(), "issues": issues}))
+        say_replaced(replaced)
     if json:
         console.print_json(_json.dumps({"headline": head, "cost": res.cost, "issues": issues}, default=str))
         return
@@ -87,11 +106,13 @@ def bench_vrptw_cmd(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     threads: Annotated[int, typer.Option("--threads", help="Parallel runs per instance, best kept (processes).")] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="CSV with one row per instance.")] = None,
+    force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Solve VRPTW benchmarks; distance, vehicles, gap to the best known and feasibility."""
     from engine.dispatch.vrptw import CONVENTION, solve_vrptw_file
 
+    replaced = check_output_file(out, force=force) if out is not None else None
     files = _expand(paths)
     if not files:
         raise typer.BadParameter("no .txt or .vrp files found")
@@ -103,7 +124,8 @@ def bench_vrptw_cmd(
             rows.append(solve_vrptw_file(f, settings))
     df = pd.DataFrame(rows)
     if out is not None:
-        atomic_write_frame(out, df)
+        write_output_frame(out, df, force=force)
+        say_replaced(replaced)
     gaps = df["gap"].dropna()
     summary = {"instances": len(df), "feasible": int(df["feasible"].sum()),
                "mean_gap_pct": float(gaps.mean() * 100) if len(gaps) else None,

@@ -9,9 +9,16 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from engine.cli.common import JsonOpt, SeedOpt, console, fmt, kv_table
+from engine.cli.common import ForceOpt, JsonOpt, SeedOpt, console, fmt, kv_table, say_replaced
 from engine.errors import ConfigError
-from engine.io import atomic_dir, atomic_write_frame, to_json_text, write_frame
+from engine.io import (
+    atomic_dir,
+    check_output_dir,
+    check_output_file,
+    to_json_text,
+    write_frame,
+    write_output_frame,
+)
 from engine.solver import Settings
 
 METHOD_HELP = "Method: auto, seasonal_naive, seasonal_naive_yearly, moving_average, ses, ets, croston, sba, tsb, global."
@@ -41,12 +48,14 @@ def forecast_cmd(
     scenarios: Annotated[int | None, typer.Option(help="Joint sample paths (default: the instance's scenario count).")] = None,
     seed: SeedOpt = None,
     threads: Annotated[int | None, typer.Option(help="Threads for the tree model.")] = None,
+    force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Forecast demand per (sku, zone, day) of an instance: mean, quantiles and scenarios."""
     from engine.forecast import forecast
     from engine.instance import load_instance
 
+    replaced = check_output_dir(out, force=force) if out is not None else None
     inst = load_instance(instance)
     m = inst.manifest
     base = m.settings("forecast")
@@ -58,11 +67,12 @@ def forecast_cmd(
         n_scenarios=m.planning.scenarios if scenarios is None else scenarios, settings=s,
     )
     if out is not None:
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, force=force, kind="forecast") as tmp:
             write_frame(res.to_frame(), tmp / "forecast.csv")
             if res.n_scenarios:
                 write_frame(res.scenario_frame(), tmp / "scenarios.csv.gz")
             (tmp / "summary.json").write_text(to_json_text(res.to_dict()))
+        say_replaced(replaced)
     if json:
         typer.echo(to_json_text(res.to_dict()), nl=False)
         return
@@ -118,6 +128,7 @@ def backtest_cmd(
     scenarios: Annotated[int, typer.Option(help="Scenarios per fold to check horizon totals (0 = skip).")] = 0,
     seed: SeedOpt = None,
     threads: Annotated[int | None, typer.Option(help="Threads for the tree model.")] = None,
+    force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Rolling-origin backtest: WMAPE, MASE, bias, pinball loss, interval coverage per method and segment."""
@@ -125,6 +136,7 @@ def backtest_cmd(
 
     if (instance is None) == (demand is None):
         raise ConfigError("give either an INSTANCE directory or --demand CSV (not both)")
+    replaced = check_output_file(out, force=force) if out is not None else None
     events = None
     base = Settings()
     if instance is not None:
@@ -140,7 +152,8 @@ def backtest_cmd(
     res = backtest(history, horizon=horizon, folds=folds, step=step, methods=names, events=events,
                    settings=_settings(base, None, seed, threads), n_scenarios=scenarios)
     if out is not None:
-        atomic_write_frame(out, res.to_frame())
+        write_output_frame(out, res.to_frame(), force=force)
+        say_replaced(replaced)
     if json:
         typer.echo(to_json_text(res.to_dict()), nl=False)
         return

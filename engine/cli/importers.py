@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.common import JsonOpt, console, err_console, kv_table
+from engine.cli.common import ForceOpt, JsonOpt, console, err_console, kv_table, say_replaced
 from engine.importers import PRESETS, REGIONS, config_for, import_olist
-from engine.io import to_json_text
+from engine.io import check_output_dir, to_json_text
 
 importer = typer.Typer(help="Build instances from real public data.", no_args_is_help=True)
 
@@ -22,7 +22,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 @importer.command("olist")
 def olist(
     src: Annotated[Path, typer.Argument(help="Folder holding the Olist CSVs (olist_orders_dataset.csv.gz, ...).")],
-    out: Annotated[Path, typer.Option("--out", help="Instance directory to write (replaced atomically).")],
+    out: Annotated[Path, typer.Option("--out", help="Instance directory to write (new, empty, or an earlier output with --force).")],
     region: Annotated[str, typer.Option(help=f"Region: {', '.join(REGIONS)}, 'state:SP,RJ' or 'city:campinas/SP'.")] = "sp-state",
     name: Annotated[str | None, typer.Option(help="Instance name (default: from the preset).")] = None,
     start_date: Annotated[str | None, typer.Option(help="First planning day YYYY-MM-DD (default 2018-08-01).")] = None,
@@ -36,9 +36,11 @@ def olist(
     zone_digits: Annotated[int | None, typer.Option(help="Zip digits per zone: 5 = zip prefix, 3 = zip sector.")] = None,
     pool_days: Annotated[int | None, typer.Option(help="Scaling: a day's volume is the mean of the real days within ± this.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the resampling and synthetic couriers.")] = None,
+    force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Import the Olist dataset (CC BY-NC-SA 4.0) as a validated instance; scaling is recorded in its manifest."""
+    replaced = check_output_dir(out, force=force)
     if start_date is not None:
         try:
             start = dt.date.fromisoformat(start_date)
@@ -53,7 +55,8 @@ def olist(
         cfg = cfg.with_(scale_reason="set on the command line (--scale)" if scale != 1.0 else "not scaled")
     if name is None and region.strip().lower() not in PRESETS:
         cfg = cfg.with_(name=out.name or cfg.name)
-    result = import_olist(src, out, cfg)
+    result = import_olist(src, out, cfg, overwrite=force)
+    say_replaced(replaced)
     if json:
         typer.echo(to_json_text(result.to_dict()), nl=False)
         return

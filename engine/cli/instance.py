@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.common import JsonOpt, console, kv_table
+from engine.cli.common import ForceOpt, JsonOpt, console, kv_table, say_replaced
 from engine.errors import InstanceError
 from engine.instance import load_instance
 from engine.instance.generate import PRESETS, generate_instance
-from engine.io import to_json_text
+from engine.io import check_output_dir, to_json_text
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
@@ -39,7 +39,7 @@ def validate(
 
 
 def generate(
-    out_dir: Annotated[Path, typer.Argument(help="Directory to write the instance into (replaced atomically).")],
+    out_dir: Annotated[Path, typer.Argument(help="Directory to write the instance into (new, empty, or an earlier output with --force).")],
     preset: Annotated[str, typer.Option(help=f"Size preset: {', '.join(PRESETS)}.")] = "small",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes byte-identical files.")] = 0,
     skus: Annotated[int | None, typer.Option(help="Number of SKUs.")] = None,
@@ -50,9 +50,13 @@ def generate(
     days: Annotated[int | None, typer.Option(help="Days of demand history.")] = None,
     daily_units: Annotated[float | None, typer.Option(help="Mean units per day over the city.")] = None,
     roads: Annotated[bool, typer.Option("--roads/--no-roads", help="Also write a road graph (street grid with a river and a few bridges); travel is then routed on it.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Generate a synthetic city instance."""
+    replaced = check_output_dir(out_dir, force=force)
     inst = generate_instance(out_dir, preset=preset, seed=seed, skus=skus, zones=zones, warehouses=warehouses,
-                             fleet=fleet, crowd=crowd, days=days, daily_units=daily_units, roads=roads)
+                             fleet=fleet, crowd=crowd, days=days, daily_units=daily_units, roads=roads,
+                             overwrite=force)
+    say_replaced(replaced)
     console.print(f"[green]wrote[/] {out_dir}")
     console.print(kv_table("instance", inst.summary()))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.common import console
+from engine.cli.common import ForceOpt, console
 from engine.report import write_report
 
 
@@ -19,9 +19,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `nearstock run`.")],
     html: Annotated[Path | None, typer.Option("--html", help="Output HTML file (default: RUN_DIR/report.html).")] = None,
+    force: ForceOpt = False,
 ) -> None:
-    """Write one self-contained HTML page: map, scorecard, forecast fans, stock, on-time by hour, cost."""
-    out = write_report(run_dir, html or run_dir / "report.html")
+    """Write one self-contained HTML page: map, scorecard, forecast fans, stock, on-time by hour, cost.
+
+    The report inside its own run directory is refreshed freely; any other existing file needs --force.
+    """
+    out = write_report(run_dir, html or run_dir / "report.html", force=force)
     console.print(f"[green]wrote[/] {out}")
 
 

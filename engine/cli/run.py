@@ -11,9 +11,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.cli.common import JsonOpt, SeedOpt, console, err_console, fmt
+from engine.cli.common import ForceOpt, JsonOpt, SeedOpt, console, err_console, fmt, say_replaced
 from engine.instance import load_instance
-from engine.io import to_json_text
+from engine.io import check_output_dir, to_json_text
 from engine.pipeline import STAGES, RunResult, RunSettings, run
 from engine.solver import Settings
 
@@ -35,7 +35,7 @@ def _settings(backend: str | None, time_limit: float | None, base: Settings) -> 
 
 def run_cmd(
     instance: Annotated[Path, typer.Argument(help="Instance directory.")],
-    out: Annotated[Path, typer.Option("--out", help="Output directory (replaced atomically).")] = Path("runs/latest"),
+    out: Annotated[Path, typer.Option("--out", help="Output directory (new, empty, or an earlier output with --force).")] = Path("runs/latest"),
     seed: SeedOpt = None,
     day: Annotated[str | None, typer.Option(help="Day to dispatch and simulate, YYYY-MM-DD (default: planning start).")] = None,
     forecast: Annotated[str | None, typer.Option("--forecast", help="Forecast method (see `nearstock forecast --help`).")] = None,
@@ -46,9 +46,11 @@ def run_cmd(
     dispatch_time_limit: Annotated[float | None, typer.Option(help="Dispatch time limit per wave, seconds.")] = None,
     scenarios: Annotated[int | None, typer.Option(help="Demand scenarios for the stocking model.")] = None,
     replications: Annotated[int | None, typer.Option(help="Simulation replications.")] = None,
+    force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Forecast → stock → dispatch one day → simulate → score, and write every output to --out."""
+    replaced = check_output_dir(out, force=force)  # refuse before the solve, not after
     inst = load_instance(instance)
     m = inst.manifest
     try:
@@ -72,7 +74,8 @@ def run_cmd(
             bar.update(task, completed=i + 1, description=f"{inst.name}: {nxt}")
 
         result = run(inst, settings, progress=step)
-    result.write(out)
+    result.write(out, force=force)
+    say_replaced(replaced)
     if json:
         typer.echo(to_json_text(result.to_dict()), nl=False)
         warn_failed_solves(result.summary())  # stderr: the JSON on stdout stays clean

@@ -8,8 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from engine.cli.common import JsonOpt, SeedOpt, TimeLimitOpt, console, fmt
-from engine.io import atomic_write_json, atomic_write_text, to_json_text
+from engine.cli.common import ForceOpt, JsonOpt, SeedOpt, TimeLimitOpt, console, fmt, say_replaced
+from engine.io import (
+    atomic_dir,
+    check_output_dir,
+    check_output_file,
+    to_json_text,
+    write_frame,
+    write_output_frame,
+)
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
@@ -26,7 +33,9 @@ def stock_cmd(
     forecast_method: Annotated[str | None, typer.Option("--forecast", help="Forecast method for the scenarios.")] = None,
     mip_gap: Annotated[float | None, typer.Option("--mip-gap", help="Relative gap at which to stop.")] = None,
     seed: SeedOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Directory for plan.csv, warehouses.csv, result.json.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Directory for plan.csv, warehouses.csv, result.json "
+                                             "(new, empty, or an earlier output with --force).")] = None,
+    force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Forecast demand scenarios, then choose units per SKU and forward warehouse."""
@@ -34,6 +43,7 @@ def stock_cmd(
     from engine.instance import load_instance
     from engine.stocking import build_problem, solve_stocking
 
+    replaced = check_output_dir(out, force=force) if out is not None else None
     inst = load_instance(instance)
     m = inst.manifest
     run_seed = m.seed if seed is None else seed
@@ -54,10 +64,11 @@ def stock_cmd(
         changes["mip_gap"] = mip_gap
     result = solve_stocking(problem, st.with_(**changes) if changes else st)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "plan.csv", result.to_frame().to_csv(index=False, lineterminator="\n"))
-        atomic_write_text(out / "warehouses.csv", result.warehouse_frame().to_csv(index=False, lineterminator="\n"))
-        atomic_write_json(out / "result.json", result.to_dict())
+        with atomic_dir(out, force=force, kind="stock") as d:
+            write_frame(result.to_frame(), d / "plan.csv")
+            write_frame(result.warehouse_frame(), d / "warehouses.csv")
+            (d / "result.json").write_text(to_json_text(result.to_dict()), encoding="utf-8")
+        say_replaced(replaced)
     if json:
         typer.echo(to_json_text(result.to_dict()), nl=False)
         return
@@ -102,6 +113,7 @@ def bench_cmd(
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per solve.")] = 10.0,
     seed: Annotated[int, typer.Option(help="Instance generator seed.")] = 0,
     out: Annotated[Path | None, typer.Option("--out", help="CSV of results (one row per run).")] = None,
+    force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Scaling table of stocking back-ends on the synthetic family (each zone covered by 2 warehouses)."""
@@ -114,9 +126,11 @@ def bench_cmd(
         raise ConfigError(f"--sizes expects SxWxZxK items, got {sizes!r}") from None
     if any(len(d) != 4 for d in dims):
         raise ConfigError(f"--sizes expects SxWxZxK items, got {sizes!r}")
+    replaced = check_output_file(out, force=force) if out is not None else None
     frame = scaling_run(dims, [b for b in backends.split(",") if b], time_limit=time_limit, seed=seed)  # type: ignore[arg-type]
     if out is not None:
-        atomic_write_text(out, frame.to_csv(index=False, lineterminator="\n"))
+        write_output_frame(out, frame, force=force)
+        say_replaced(replaced)
     if json:
         typer.echo(to_json_text(frame.to_dict(orient="records")), nl=False)
         return

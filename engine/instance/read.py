@@ -163,7 +163,7 @@ def write_instance(instance: Instance, path: str | Path, *, overwrite: bool = Tr
     """Write ``instance`` as a directory (atomically: temporary directory, then move)."""
     target = Path(path)
     tables_map = dict(instance.manifest.tables)
-    with atomic_dir(target, replace=overwrite) as tmp:
+    with atomic_dir(target, force=overwrite, kind="instance") as tmp:
         (tmp / MANIFEST).write_text(tomli_w.dumps(instance.manifest.to_toml_dict()), encoding="utf-8")
         for spec in TABLES:
             frame: pd.DataFrame = getattr(instance, spec.name)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import EngineError
-from engine.io import atomic_write_text
+from engine.io import check_output_file, read_marker, write_output_text
 from engine.report import figures
 
 REQUIRED = ("run.json", "scorecard.csv", "outcomes.csv", "routes.csv", "stock_plan.csv", "forecast.csv",
@@ -171,6 +171,15 @@ def render_html(run_dir: str | Path) -> str:
     return page
 
 
-def write_report(run_dir: str | Path, out: str | Path) -> Path:
-    """Write the report of ``run_dir`` to ``out`` atomically."""
-    return atomic_write_text(out, render_html(run_dir))
+def write_report(run_dir: str | Path, out: str | Path, *, force: bool = False) -> Path:
+    """Write the report of ``run_dir`` to ``out`` atomically.
+
+    An existing ``out`` is replaced only with ``force``, except an HTML page directly inside the
+    run directory when that directory is a nearstock output: the report is made from the run's
+    own files, so refreshing it loses nothing.
+    """
+    target = Path(out)
+    own = (target.parent.resolve() == Path(run_dir).resolve() and read_marker(run_dir) is not None
+           and target.suffix.lower() in (".html", ".htm"))
+    check_output_file(target, force=force or own)  # refuse before the rendering work
+    return write_output_text(target, render_html(run_dir), force=force or own)

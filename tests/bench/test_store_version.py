@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.bench import ResultStore, load_experiment, run_experiment
+from engine.bench import ResultStore, load_experiment, run_experiment, summarise
 from engine.bench import experiment as experiment_module
+from engine.bench.analysis import gap_label
 from engine.bench.experiment import code_version, source_hash
 
 ONE_RUN = """
@@ -123,6 +124,10 @@ def test_vrptw_rows_keep_bks_as_reference_not_bound(tmp_path: Path) -> None:
               "gap": 0.0033, "wall_seconds": 10.0, "kpis": {}}
     with ResultStore(tmp_path / "s.sqlite") as store:
         store.record(spec, {"state": "ok", "result": result, "elapsed": 10.5})
-        row = store.frame().iloc[0]
+        frame = store.frame()
+    row = frame.iloc[0]
     assert pd.isna(row["bound"]) and row["reference"] == pytest.approx(827.3)
     assert row["gap_basis"] == "reference" and row["requested_backend"] == "pyvrp"
+    summary = summarise(frame, sense="min").iloc[0]
+    assert summary["gap_basis"] == "reference" and summary["fallbacks"] == 0
+    assert gap_label(frame) == "gap to BKS"

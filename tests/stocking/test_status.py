@@ -87,7 +87,7 @@ def test_failed_mip_backend_is_not_credited_with_the_fallback_plan(small, monkey
 def test_bench_row_and_cli_show_the_fallback(small, monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
-    from engine.bench import ResultStore
+    from engine.bench import ResultStore, summarise
     from engine.bench.tasks import run_stocking_random
     from engine.cli import app
     from engine.stocking.study import scaling_run
@@ -103,7 +103,9 @@ def test_bench_row_and_cli_show_the_fallback(small, monkeypatch, tmp_path):
     result = run_stocking_random(spec["instance"], Settings(backend="cbc", time_limit=5), {})
     with ResultStore(tmp_path / "s.sqlite") as store:
         store.record(spec, {"state": "ok", "result": result, "elapsed": 0.1})
-        row = store.frame().iloc[0]
+        frame = store.frame()
+    row = frame.iloc[0]
+    assert summarise(frame, sense="max").loc[0, "fallbacks"] == 1
     assert (row["backend"], row["requested_backend"], row["status"]) == ("newsvendor", "cbc", "feasible")
     assert "cbc returned no plan (error)" in row["fallback_reason"]
 

@@ -57,7 +57,9 @@ class SolveStats:
 
     ``objective`` and ``bound`` are in the stage's own objective sense (documented by the
     stage). ``gap`` is the relative gap between them, ``None`` when no bound is known
-    (heuristics report ``bound=None`` rather than a made-up one).
+    (heuristics report ``bound=None`` rather than a made-up one). ``backend`` names whoever
+    produced the returned solution: when a fallback stood in, it is the fallback's name, and
+    ``requested_backend`` / ``fallback_reason`` say what was asked for and why it was not used.
     """
 
     backend: str
@@ -68,6 +70,8 @@ class SolveStats:
     build_seconds: float = 0.0
     solve_seconds: float = 0.0
     message: str = ""
+    requested_backend: str | None = None
+    fallback_reason: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", SolveStatus(self.status))

@@ -1,6 +1,6 @@
 """Fleet-only vs crowd-only vs mixed couriers on generated peaks (and the shipped instance).
 
-    .venv/bin/python benchmarks/dispatch/fleet_crowd.py --seeds 5 --out benchmarks/dispatch/fleet_crowd.csv
+    .venv/bin/python benchmarks/dispatch/fleet_crowd.py --seeds 5 --out benchmarks/dispatch/results/fleet_crowd.csv
 
 Each policy plans the same seeded arrivals in waves with declines drawn from the couriers'
 acceptance probabilities. Cost = operating cost + unserved penalties (the planning objective).

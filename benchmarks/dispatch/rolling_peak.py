@@ -1,9 +1,10 @@
 """Rolling mode on a live-stream peak vs the greedy nearest-available-courier baseline.
 
     .venv/bin/python benchmarks/dispatch/rolling_peak.py --orders 2000 --window 120 \
-        --fleet 40 --crowd 60 --warehouses 6 --period 1 --backend pyvrp --out benchmarks/dispatch/rolling_peak.csv
+        --fleet 40 --crowd 60 --warehouses 6 --period 1 --backend pyvrp --out benchmarks/dispatch/results/rolling_peak.csv
 
-Same seeded arrivals for every policy. Writes one row per policy (CSV) and prints it.
+Same seeded arrivals for every policy. Writes one row per policy (CSV) and, beside it, the
+per-re-plan log (``*_replans.csv``), and prints it.
 """
 
 from __future__ import annotations

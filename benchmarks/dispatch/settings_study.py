@@ -5,7 +5,7 @@
 
 Runs one named configuration on the 14 Solomon instances where OR-Tools did worst (or, with
 ``--all``, on all 56; ``--pyvrp-hard`` for the 8 where PyVRP did worst) at 10 s each and appends
-one JSON line per configuration to ``settings_study.jsonl`` next to this file: per-instance gap
+one JSON line per configuration to ``results/settings_study.jsonl`` next to this file: per-instance gap
 to the best known solution, feasibility, seconds and status. The recorded lines come from a
 quiet 2-core machine, two runs at a time. Gaps differ by a few tenths from run to run (time
 limits are wall clock), so read small differences on 14 instances as noise.
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     line = {"config": a.config, "instances": len(rows), "threads": a.threads, "seed": a.seed,
             "time_limit": a.time_limit, "mean_gap_pct": sum(gaps) / len(gaps),
             "feasible": sum(r["feasible"] for r in rows), "runs": rows}
-    with open(HERE / "settings_study.jsonl", "a") as fh:
+    with open(HERE / "results" / "settings_study.jsonl", "a") as fh:
         fh.write(json.dumps(line) + "\n")
     print(f"{a.config}: mean gap {line['mean_gap_pct']:.3f}% over {len(rows)} instances, "
           f"{line['feasible']} feasible")

@@ -1,8 +1,10 @@
-"""Markdown summary of Solomon results: bench CSVs (written by `nearstock bench vrptw ... --out`)
-or VRPTW experiments (`nearstock bench run EXPERIMENT.toml`; each configuration is a column).
+"""Markdown summary of Solomon results from committed files: bench CSVs (written by
+`nearstock bench vrptw ... --out`) or exported VRPTW experiments (`nearstock bench export
+EXPERIMENT.toml benchmarks/experiments/results/NAME.csv`; each configuration is a column).
+Gaps are to the best known solution (BKS), not proven gaps.
 
-    .venv/bin/python benchmarks/dispatch/summarize.py benchmarks/dispatch/solomon_*_10s.csv
-    .venv/bin/python benchmarks/dispatch/summarize.py benchmarks/experiments/solomon-10s*.toml
+    .venv/bin/python benchmarks/dispatch/summarize.py benchmarks/dispatch/results/solomon_*_10s.csv
+    .venv/bin/python benchmarks/dispatch/summarize.py benchmarks/experiments/results/solomon-10s*.csv
 """
 
 from __future__ import annotations
@@ -22,13 +24,9 @@ def md(df: pd.DataFrame) -> str:
     return "\n".join([head, sep, *rows])
 
 
-def from_experiment(path: str) -> pd.DataFrame:
-    """An experiment's finished runs in the bench-CSV layout, the configuration as ``backend``."""
-    from engine.bench import ResultStore, load_experiment
-
-    exp = load_experiment(path)
-    with ResultStore(exp.db_path) as store:
-        runs = store.frame()
+def from_export(runs: pd.DataFrame) -> pd.DataFrame:
+    """An exported experiment (``nearstock bench export``) in the bench-CSV layout, the configuration
+    as ``backend``; only finished runs."""
     runs = runs[runs["state"] == "ok"]
     return pd.DataFrame({
         "instance": runs["instance"].map(lambda s: Path(s).stem), "backend": runs["config"],
@@ -37,15 +35,20 @@ def from_experiment(path: str) -> pd.DataFrame:
     })
 
 
+def read(path: str) -> pd.DataFrame:
+    frame = pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path)
+    return from_export(frame) if "config" in frame.columns else frame
+
+
 def main(paths: list[str]) -> None:
-    frames = [from_experiment(p) if p.endswith(".toml") else pd.read_csv(p) for p in paths]
+    frames = [read(p) for p in paths]
     df = pd.concat(frames, ignore_index=True)
     df["class"] = df["instance"].str.extract(r"^([A-Z]+\d)", expand=False)
     df["gap_pct"] = 100 * df["gap"]
-    by = df.groupby(["backend", "class"]).agg(n=("instance", "size"), mean_gap_pct=("gap_pct", "mean"),
-                                            max_gap_pct=("gap_pct", "max"), feasible=("feasible", "sum"))
-    tot = df.groupby("backend").agg(n=("instance", "size"), mean_gap_pct=("gap_pct", "mean"),
-                                    max_gap_pct=("gap_pct", "max"), feasible=("feasible", "sum"),
+    by = df.groupby(["backend", "class"]).agg(n=("instance", "size"), mean_gap_to_bks_pct=("gap_pct", "mean"),
+                                            max_gap_to_bks_pct=("gap_pct", "max"), feasible=("feasible", "sum"))
+    tot = df.groupby("backend").agg(n=("instance", "size"), mean_gap_to_bks_pct=("gap_pct", "mean"),
+                                    max_gap_to_bks_pct=("gap_pct", "max"), feasible=("feasible", "sum"),
                                     vehicles_vs_bks=("vehicles", "sum"), bks_vehicles=("bks_vehicles", "sum"))
     print(md(tot.round(3)))
     print()

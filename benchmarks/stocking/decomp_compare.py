@@ -4,7 +4,7 @@
     git archive <commit> engine | tar -x -C /tmp/before   # the code before the change
     .venv/bin/python benchmarks/stocking/decomp_compare.py --label before --engine-root /tmp/before --commit <commit>
 
-Appends one row per (size, slotting) to decomp_compare.csv and rewrites the "decomp before/after" section
+Appends one row per (size, slotting) to results/decomp_compare.csv and rewrites the "decomp before/after" section
 of RESULTS.md (run.py keeps that section when it renders RESULTS.md). threads=1, seed 0 by default.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-CSV = "decomp_compare.csv"
+CSV = "results/decomp_compare.csv"
 BEGIN, END = "<!-- decomp-compare:begin -->", "<!-- decomp-compare:end -->"
 
 # (S, W, Z, K, time limit, slotting fixed cost, min lot)
@@ -34,7 +34,7 @@ SIZES = {
 
 
 def compare_section(out: Path) -> str:
-    """Markdown of decomp_compare.csv (empty if there is none)."""
+    """Markdown of results/decomp_compare.csv (empty if there is none)."""
     import pandas as pd
 
     path = out / CSV
@@ -58,6 +58,9 @@ def compare_section(out: Path) -> str:
         "(see its docstring); machine as above (2 shared cores); load = 1-minute load average before and after the row. "
         "Rows labelled \"+1 busy process\" ran with one extra CPU-bound process (`python3 -c 'while True: pass'`) "
         "to mimic the shared machine; `before` is the code of the commit named, run from a `git archive` copy.",
+        "",
+        "Source: `benchmarks/stocking/results/decomp_compare.csv` · regenerate: "
+        "`python benchmarks/stocking/run.py --render-only`",
         "",
         head + "".join(rows),
         END,
@@ -114,6 +117,7 @@ def main() -> None:
         print(row, flush=True)
         rows.append(row)
     path = args.out / CSV
+    path.parent.mkdir(parents=True, exist_ok=True)
     new = pd.DataFrame(rows)
     if path.exists():
         new = pd.concat([pd.read_csv(path), new], ignore_index=True)

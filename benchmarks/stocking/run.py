@@ -2,14 +2,18 @@
 
     .venv/bin/python benchmarks/stocking/run.py [--quick] [--seed 0] [--out benchmarks/stocking]
 
-Writes scaling.csv, slotting.csv, vss.csv and RESULTS.md (tables + machine + date) in --out.
-Every instance comes from engine.stocking.random_problem with the given seed.
+Writes results/scaling.csv, results/slotting.csv, results/vss.csv and RESULTS.md (tables + machine +
+date) in --out; ``--render-only`` rewrites RESULTS.md from the committed CSVs alone. Every instance
+comes from engine.stocking.random_problem with the given seed. ``backend`` is the back-end whose plan
+a row measures (``newsvendor`` when it stood in for a back-end without a plan; ``requested_backend``
+is then the one asked for).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import sys
@@ -24,6 +28,9 @@ from engine.io import atomic_write_text  # noqa: E402
 from engine.solver import Settings  # noqa: E402
 from engine.stocking import random_problem  # noqa: E402
 from engine.stocking.study import scaling_run, split_scenarios, value_of_stochastic_solution  # noqa: E402
+
+SRC = "benchmarks/stocking/results"
+RENDER = "python benchmarks/stocking/run.py --render-only"
 
 
 def _md(frame: pd.DataFrame, cols: list[str]) -> str:
@@ -47,10 +54,11 @@ def main() -> None:
     ap.add_argument("--render-only", action="store_true", help="rewrite RESULTS.md from the CSVs in --out")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    res = args.out / "results"
     if args.render_only:
-        scaling = pd.read_csv(args.out / "scaling.csv")
-        slotting = pd.read_csv(args.out / "slotting.csv")
-        vss = pd.read_csv(args.out / "vss.csv")
+        scaling = pd.read_csv(res / "scaling.csv")
+        slotting = pd.read_csv(res / "slotting.csv")
+        vss = pd.read_csv(res / "vss.csv")
         S, W, Z, K, Kt = (200, 5, 20, 30, 200) if args.quick else (1000, 10, 30, 30, 300)
         write_results(args, scaling, slotting, vss, (S, W, Z, K, Kt), t0)
         return
@@ -84,11 +92,10 @@ def main() -> None:
     train, test = split_scenarios(full, K)
     vss = value_of_stochastic_solution(train, test, Settings(backend="decomp", time_limit=10.0, seed=args.seed))
 
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "scaling.csv", scaling.to_csv(index=False, lineterminator="\n"))
-    atomic_write_text(out / "slotting.csv", slotting.to_csv(index=False, lineterminator="\n"))
-    atomic_write_text(out / "vss.csv", vss.to_csv(index=False, lineterminator="\n"))
+    res.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(res / "scaling.csv", scaling.to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(res / "slotting.csv", slotting.to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(res / "vss.csv", vss.to_csv(index=False, lineterminator="\n"))
     write_results(args, scaling, slotting, vss, (S, W, Z, K, Kt), t0)
 
 
@@ -96,16 +103,25 @@ def write_results(args: argparse.Namespace, scaling: pd.DataFrame, slotting: pd.
                   dims: tuple[int, int, int, int, int], t0: float) -> None:
     S, W, Z, K, Kt = dims
     out = args.out
-    cols = ["S", "W", "Z", "K", "backend", "status", "objective", "bound", "gap", "build_s", "solve_s", "wall_s", "fast_fill"]
+    cols = ["S", "W", "Z", "K", "backend", "requested_backend", "status", "objective", "bound", "gap", "build_s",
+            "solve_s", "wall_s", "fast_fill"]
     if "threads" not in scaling.columns:
         scaling["threads"] = 1
     saa = vss.loc[0, "profit"]
+    info_path = out / "results" / "run_info.json"
+    if args.render_only and info_path.is_file():  # when and where the CSVs were measured, not rendered
+        info = json.loads(info_path.read_text())
+    else:
+        info = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "seed": args.seed,
+                "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+                "total_s": None if args.render_only else round(time.perf_counter() - t0)}
+        if not args.render_only:
+            atomic_write_text(info_path, json.dumps(info, indent=2) + "\n")
     lines = [
         "# Stocking benchmark results",
         "",
-        f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}; seed {args.seed}"
-        + ("" if args.render_only else f"; total {time.perf_counter() - t0:.0f} s"),
-        f"- machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"- date: {info['date']}; seed {info['seed']}" + (f"; total {info['total_s']} s" if info.get("total_s") else ""),
+        f"- machine: {info['machine']}; "
         "**shared with other engineers' jobs while measured**, so times are noisy (upper side)",
         "- command: `.venv/bin/python benchmarks/stocking/run.py" + (" --quick" if args.quick else "") + "`"
         " (2-core machine, load average 3-8 from other jobs during the run)",
@@ -113,11 +129,19 @@ def write_results(args: argparse.Namespace, scaling: pd.DataFrame, slotting: pd.
         "  popularity, negative-binomial scenario demand with a per-(SKU, scenario) shock; capacity = half of mean-demand volume.",
         "- objective = expected profit (maximised), re-evaluated exactly on the returned integer plan; bound = the back-end's",
         "  proven upper bound; wall_s includes building, the child process of MIP back-ends and the exact evaluation.",
+        "- `backend` is whose plan the row measures: when a MIP back-end returned no plan, the newsvendor plan stood in",
+        "  and the row says `newsvendor` with the back-end asked for in `requested_backend` (its bound, if it proved one,",
+        "  is kept: it bounds the optimum whichever plan is measured against it). gap = proven gap to that bound.",
+        f"- every table below is regenerated from the committed CSVs by `{RENDER}`.",
         "",
         "## Scaling (no slotting costs)",
         "",
+        f"Source: `{SRC}/scaling.csv` · regenerate: `{RENDER}`",
+        "",
         _md(scaling, cols + ["time_limit", "threads"]),
         "## With slotting fixed cost 5 per open slot and minimum lot 2",
+        "",
+        f"Source: `{SRC}/slotting.csv` · regenerate: `{RENDER}`",
         "",
         _md(slotting, cols),
         "The LP relaxation of the slot binaries is weak, so the proven gaps above are large for every back-end;",
@@ -125,6 +149,8 @@ def write_results(args: argparse.Namespace, scaling: pd.DataFrame, slotting: pd.
         "",
         f"## Value of the stochastic solution ({S} SKUs, {W} warehouses, {Z} zones; planned on {K} scenarios,",
         f"evaluated out of sample on {Kt} fresh scenarios of the same generator)",
+        "",
+        f"Source: `{SRC}/vss.csv` · regenerate: `{RENDER}`",
         "",
         _md(vss, ["plan", "fast_fill_rate", "profit", "profit_vs_saa", "cost", "leftover_units", "stocked_units", "seconds"]),
         f"SAA profit {saa:,.2f}; the mean-forecast plan loses {saa - vss.loc[1, 'profit']:,.2f} "

@@ -4,7 +4,7 @@
 
 Forecasts train + test joint scenarios, plans on the first ``--train`` (SAA, decomp back-end),
 on their mean (mean-forecast plan) and by days of cover, and evaluates all plans on the other
-``--test`` scenarios. Writes vss_<instance>.csv and VSS_<instance>.md next to this script.
+``--test`` scenarios. Writes results/vss_<instance>.csv and VSS_<instance>.md next to this script.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def main() -> None:
     train, test = split_scenarios(full, args.train)
     frame = value_of_stochastic_solution(train, test, Settings(backend="decomp", time_limit=args.time_limit, seed=m.seed))
     here = Path(__file__).resolve().parent
-    atomic_write_text(here / f"vss_{inst.name}.csv", frame.to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(here / "results" / f"vss_{inst.name}.csv", frame.to_csv(index=False, lineterminator="\n"))
     saa = frame.loc[0, "profit"]
     rows = "".join(
         f"| {r.plan} | {100 * r.fast_fill_rate:.1f}% | {r.profit:,.2f} | {r.profit_vs_saa:,.2f} | {r.cost:,.2f} | "
@@ -52,6 +52,8 @@ def main() -> None:
         f"- {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; forecast `{fc.method}` with {k} joint scenarios; "
         f"cycle {train.cycle_days} day(s); planned on {args.train}, evaluated on the other {args.test}.\n"
         f"- command: `.venv/bin/python benchmarks/stocking/vss_instance.py {args.instance} --train {args.train} --test {args.test}`\n\n"
+        f"Source: `benchmarks/stocking/results/vss_{inst.name}.csv` · print it: "
+        f"`python benchmarks/show.py benchmarks/stocking/results/vss_{inst.name}.csv`\n\n"
         "| plan | fast fill | profit | vs SAA | cost | leftover units | stocked units |\n|---|---|---|---|---|---|---|\n"
         + rows
         + f"\nSAA profit {saa:,.2f}; mean-forecast plan {frame.loc[1, 'profit_vs_saa']:,.2f}, "

@@ -23,10 +23,28 @@ def geomean(x: pd.Series, shift: float = 0.0) -> float:
     return float(np.exp(np.mean(np.log(v + shift))) - shift)
 
 
+def gap_basis(runs: pd.DataFrame) -> str | None:
+    """What the ``gap`` column of ``runs`` is measured against: ``"bound"`` (proven gaps),
+    ``"reference"`` (gaps to a best known solution), ``"mixed"``, or ``None`` when unknown."""
+    if "gap_basis" not in runs.columns:
+        return None
+    kinds = set(runs["gap_basis"].dropna().astype(str))
+    return None if not kinds else kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def gap_label(runs: pd.DataFrame) -> str:
+    """``"gap to BKS"``, ``"proven gap"`` or plain ``"gap"``, for table headers and plots."""
+    return {"reference": "gap to BKS", "bound": "proven gap"}.get(gap_basis(runs) or "", "gap")
+
+
 def summarise(runs: pd.DataFrame, *, sense: str, baseline: str | None = None, kpis: list[str] | None = None,
               tolerance: float = 1e-6) -> pd.DataFrame:
     """Per configuration: counts, mean/median/geo-mean of objective, gap and time, chosen KPIs, and
-    win / tie / loss against ``baseline`` on the objective (paired by instance and repetition)."""
+    win / tie / loss against ``baseline`` on the objective (paired by instance and repetition).
+
+    ``gap_basis`` says per configuration whether its gaps are proven (``bound``) or measured
+    against a best known solution (``reference``); ``fallbacks`` counts the runs whose plan came
+    from a fallback rather than the configured back-end."""
     if runs.empty:
         return pd.DataFrame()
     rows = []
@@ -42,6 +60,8 @@ def summarise(runs: pd.DataFrame, *, sense: str, baseline: str | None = None, kp
             "gap_mean": o["gap"].mean(), "gap_median": o["gap"].median(), "gap_max": o["gap"].max(),
             "seconds_mean": o["wall_seconds"].mean(), "seconds_median": o["wall_seconds"].median(),
             "seconds_geomean": geomean(o["wall_seconds"], SHIFT),
+            "gap_basis": gap_basis(o),
+            "fallbacks": int(o["fallback_reason"].notna().sum()) if "fallback_reason" in o else 0,
         }
         for k in kpis:
             col = f"kpi_{k}"

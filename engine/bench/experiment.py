@@ -22,13 +22,18 @@
 Relative paths are relative to the experiment file. Everything is checked before any run
 starts: unknown keys, unknown back-ends and option names, instances that do not exist.
 ``stocking_random`` instances are specs such as ``random:S=1000,W=10,Z=30,K=30,seed=1``.
+
+Every run's key includes :func:`code_version` (the package version and a hash of the
+``engine/`` sources), so a results store never hands back a row computed by other code.
 """
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import json
+import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +56,59 @@ _PARAMS = {
 }
 
 
+_ENGINE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def source_hash(root: Path = _ENGINE_ROOT) -> str:
+    """SHA-1 over the sorted relative paths and bytes of every source file under ``root``.
+
+    Byte caches are left out; anything else (Python files, data files the package reads)
+    counts, so an uncommitted edit changes the hash just as a commit does.
+    """
+    h = hashlib.sha1()
+    files = sorted(p for p in root.rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"))
+    for p in files:
+        rel = p.relative_to(root).as_posix().encode()
+        data = p.read_bytes()
+        h.update(len(rel).to_bytes(4, "big") + rel + len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
+
+
+@functools.cache
+def code_version() -> str:
+    """``<package version>+<first 12 hex digits of source_hash()>``, computed once per process."""
+    from engine import __version__
+
+    return f"{__version__}+{source_hash()[:12]}"
+
+
+@functools.cache
+def git_commit() -> str | None:
+    """The commit the sources were checked out at (``-dirty`` if edited), or ``None`` outside git.
+
+    Stored beside each run as provenance only; it is never part of a key, because a dirty tree
+    at one commit can hold any code.
+    """
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=_ENGINE_ROOT, capture_output=True,
+                              text=True, timeout=10, check=False)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=_ENGINE_ROOT, capture_output=True,
+                               text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def run_key(kind: str, instance: str, config: str, repetition: int, settings: dict[str, Any],
+            params: dict[str, Any], version: str) -> str:
+    """The store key of one run: everything that decides its result, code version included."""
+    blob = json.dumps([kind, instance, config, repetition, settings, params, version], sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     name: str
@@ -71,6 +129,8 @@ class RunSpec:
     settings: dict[str, Any]
     params: dict[str, Any]
     timeout: float
+    code_version: str = ""
+    git_commit: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -99,15 +159,15 @@ class Experiment:
         raise ConfigError(f"{self.path}: no configuration named {name!r}; have {', '.join(c.name for c in self.configs)}")
 
     def runs(self) -> list[RunSpec]:
+        version, commit = code_version(), git_commit()
         out = []
         for inst in self.instances:
             for cfg in self.configs:
                 for r in range(self.repetitions):
-                    s = cfg.settings.with_(seed=cfg.settings.seed + r)
-                    key = hashlib.sha1(json.dumps([self.kind, inst, cfg.name, r, s.to_dict(), cfg.params],
-                                                  sort_keys=True, default=str).encode()).hexdigest()[:16]
-                    out.append(RunSpec(key, self.name, self.kind, inst, cfg.name, r, s.to_dict(), dict(cfg.params),
-                                       self.run_timeout))
+                    s = cfg.settings.with_(seed=cfg.settings.seed + r).to_dict()
+                    key = run_key(self.kind, inst, cfg.name, r, s, cfg.params, version)
+                    out.append(RunSpec(key, self.name, self.kind, inst, cfg.name, r, s, dict(cfg.params),
+                                       self.run_timeout, version, commit))
         return out
 
 

@@ -14,11 +14,13 @@ from engine.report.html import CSS
 
 def gap_vs_time(runs: pd.DataFrame) -> str:
     ok = runs[runs["state"] == "ok"]
+    from engine.bench.analysis import gap_label
+
     fig, ax = plt.subplots(figsize=(7, 4))
     for cfg, g in ok.groupby("config"):
         ax.scatter(g["wall_seconds"], 100 * g["gap"].fillna(float("nan")), s=14, label=cfg, alpha=0.75)
     ax.set_xlabel("wall seconds")
-    ax.set_ylabel("gap (%)")
+    ax.set_ylabel(f"{gap_label(ok)} (%)")
     ax.set_title("Gap against time, one point per run")
     ax.legend(fontsize=7)
     return _svg(fig)

@@ -1,7 +1,8 @@
 """What one run does, per experiment kind. Runs in an isolated worker process.
 
 Every task returns the same record shape: status, backend, objective, bound, gap,
-wall_seconds, and a ``kpis`` dict of kind-specific measures.
+wall_seconds, and a ``kpis`` dict of kind-specific measures. ``bound`` is a proven bound only;
+a best known solution goes in ``reference``.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from engine.solver import Settings
 
 def _stats_record(stats: Any) -> dict[str, Any]:
     return {"status": str(stats.status), "backend": stats.backend, "objective": stats.objective,
-            "bound": stats.bound, "gap": stats.gap, "wall_seconds": stats.wall_seconds}
+            "bound": stats.bound, "gap": stats.gap, "wall_seconds": stats.wall_seconds,
+            "requested_backend": stats.requested_backend, "fallback_reason": stats.fallback_reason}
 
 
 def run_vrptw(instance: str, settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
     from engine.dispatch import solve_vrptw_file
 
     r = solve_vrptw_file(instance, settings)
-    return {"status": r["status"], "backend": r["backend"], "objective": r["distance"], "bound": r["bks_distance"],
+    return {"status": r["status"], "backend": r["backend"], "objective": r["distance"], "bound": None,
+            "reference": r["bks_distance"],
             "gap": r["gap"], "wall_seconds": r["seconds"],
             "kpis": {"vehicles": r["vehicles"], "bks_vehicles": r["bks_vehicles"], "feasible": r["feasible"],
                      "served": r["served"], "customers": r["customers"], "convention": r["convention"]}}

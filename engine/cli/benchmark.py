@@ -88,6 +88,7 @@ def bench_summary(
 ) -> None:
     """Per configuration: mean / median / geometric mean of objective, gap and time; wins against a baseline."""
     from engine.bench import SENSE, performance_profile, summarise
+    from engine.bench.analysis import gap_label
     from engine.bench.plots import write_summary_html
 
     for path in (html, csv):
@@ -98,7 +99,8 @@ def bench_summary(
     t = Table(title=f"{exp.name} ({exp.kind}; objective {'minimised' if SENSE[exp.kind] == 'min' else 'maximised'})",
               title_justify="left")
     t.add_column("config", no_wrap=True)
-    for c in ("ok/runs", "gap med", "gap mean", "s med", "W/T/L", *(kpi or [])):
+    gl = gap_label(runs[runs["state"] == "ok"]) if len(runs) else "gap"
+    for c in ("ok/runs", f"{gl} med", f"{gl} mean", "s med", "W/T/L", "fallbacks", *(kpi or [])):
         t.add_column(c, justify="right", no_wrap=True)
 
     def pct(v: float) -> str:
@@ -108,7 +110,7 @@ def bench_summary(
         wtl = f"{r['wins']}/{r['ties']}/{r['losses']}" if "wins" in r else "–"
         extra = [f"{r.get(f'{k}_mean', float('nan')):,.3f}" for k in (kpi or [])]
         t.add_row(str(r["config"]), f"{r['ok']}/{r['runs']}", pct(r["gap_median"]), pct(r["gap_mean"]),
-                  f"{r['seconds_median']:.2f}", wtl, *extra)
+                  f"{r['seconds_median']:.2f}", wtl, str(r["fallbacks"]), *extra)
     console.print(t)
     if csv:
         write_output_frame(csv, summ, force=force)

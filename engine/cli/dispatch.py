@@ -135,7 +135,7 @@ def bench_vrptw_cmd(
         console.print_json(_json.dumps({"summary": summary, "rows": df.to_dict(orient="records")}, default=str))
         return
     t = Table(title=f"VRPTW bench [{backend}, {time_limit:g} s]", title_justify="left")
-    for c in ("instance", "distance", "vehicles", "bks_distance", "gap %", "feasible", "seconds"):
+    for c in ("instance", "distance", "vehicles", "bks_distance", "gap to BKS %", "feasible", "seconds"):
         t.add_column(c, justify="right" if c not in ("instance",) else "left")
     for r in rows:
         gap = "–" if r["gap"] is None else f"{100 * r['gap']:.2f}"

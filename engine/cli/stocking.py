@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from engine.cli.common import ForceOpt, JsonOpt, SeedOpt, TimeLimitOpt, console, fmt, say_replaced
@@ -84,6 +85,8 @@ def render(result, *, title: str) -> None:  # noqa: ANN001
     head.add_column()
     gap = "–" if s.gap is None else f"{s.gap:.3%}"
     head.add_row("back-end", f"{s.backend} · {s.status} · gap {gap} · build {s.build_seconds:.2f}s · solve {s.solve_seconds:.2f}s")
+    if s.requested_backend:
+        head.add_row("fallback", f"[yellow]plan from {s.backend}, not {s.requested_backend}[/]: {escape(s.fallback_reason or '')}")
     head.add_row("expected profit", f"{fmt(s.objective)} (bound {fmt(s.bound)})")
     head.add_row("fast-fill rate", f"{e.fast_fill_rate:.1%} of demand ({e.covered_fill_rate:.1%} of covered demand)")
     head.add_row("expected cost", f"{fmt(e.cost)} = stock {fmt(e.stock_cost)} + leftover {fmt(e.leftover_cost)} + slots {fmt(e.fixed_cost)}")
@@ -139,6 +142,7 @@ def bench_cmd(
         t.add_column(col, justify="right")
     for r in frame.itertuples(index=False):
         gap = "–" if r.gap is None or r.gap != r.gap else f"{r.gap:.3%}"
-        t.add_row(str(r.S), str(r.W), str(r.Z), str(r.K), r.backend, r.status, fmt(r.objective), fmt(r.bound), gap,
+        who = r.backend if r.backend == r.requested_backend else f"{r.backend} (fallback for {r.requested_backend})"
+        t.add_row(str(r.S), str(r.W), str(r.Z), str(r.K), who, r.status, fmt(r.objective), fmt(r.bound), gap,
                   f"{r.build_s:.2f}", f"{r.solve_s:.2f}", f"{r.wall_s:.2f}")
     console.print(t)

@@ -4,8 +4,11 @@ No status is taken on trust: every plan is rounded only if it is integral within
 (otherwise it is floored and the status downgraded), checked against capacity, budget,
 special storage and the minimum lot (and repaired if needed), and its objective is
 re-computed exactly with the optimal second stage. A bound below the exact objective is
-dropped as invalid. A back-end without a plan gets the newsvendor plan as a fallback, with its
-own status kept, so a time limit never ends in a crash or an empty result.
+dropped as invalid. A back-end without a plan gets the newsvendor plan as a fallback, so a time
+limit never ends in a crash or an empty result; the result then says so plainly: ``backend`` is
+``newsvendor`` (the plan's author) with the newsvendor plan's status, ``requested_backend`` the
+back-end that found nothing, and ``fallback_reason`` its status and message. A bound the failed
+back-end did prove is kept: it bounds the optimum, whichever plan is measured against it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from engine.stocking.rules import days_of_cover, fit_to_limits, newsvendor
 log = logging.getLogger(__name__)
 
 Backend = Callable[[StockingProblem, Settings], Outcome]
+FALLBACK = "newsvendor"  # the rule whose plan stands in when a back-end returns none
 STOCKING: Registry[Backend] = Registry("stocking", default="decomp")
 # option names each back-end accepts, declared at registration so that they are checked up front
 MIP_OPTIONS = frozenset({"relax"})  # highs, cbc, scip (run_mip checks the same names)
@@ -115,9 +119,15 @@ def finalize(problem: StockingProblem, out: Outcome, backend: str, settings: Set
     notes = list(problem.notes)
     msgs = [out.message] if out.message else []
     status = out.status
+    requested: str | None = None
+    reason: str | None = None
     if out.units is None:
         q = newsvendor(problem)
-        msgs.append("no plan from the back-end: returned the newsvendor plan instead")
+        requested, reason = backend, f"{backend} returned no plan ({out.status})"
+        if out.message:
+            reason += f": {out.message}"
+        msgs.append(f"no plan from {backend}: returned the newsvendor plan instead")
+        backend, status = FALLBACK, SolveStatus.FEASIBLE
     else:
         q = np.asarray(out.units, dtype=float)
         if not np.all(np.isfinite(q)):
@@ -169,6 +179,8 @@ def finalize(problem: StockingProblem, out: Outcome, backend: str, settings: Set
         build_seconds=out.build_seconds,
         solve_seconds=out.solve_seconds,
         message="; ".join(m for m in msgs if m),
+        requested_backend=requested,
+        fallback_reason=reason,
     )
     log.debug("stocking %s: %s (evaluation %.2fs)", backend, stats.status, eval_s)
     return StockingResult(

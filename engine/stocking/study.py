@@ -81,7 +81,11 @@ def scaling_run(
     threads: int = 1,
     **problem_kw: Any,
 ) -> pd.DataFrame:
-    """One row per (size, back-end): status, objective, bound, gap, build/solve/wall seconds."""
+    """One row per (size, back-end): status, objective, bound, gap, build/solve/wall seconds.
+
+    ``backend`` is the back-end whose plan the row measures; it differs from
+    ``requested_backend`` when that one returned no plan and the fallback's was used.
+    """
     rows = []
     for S, W, Z, K in sizes:
         t = time.perf_counter()
@@ -96,7 +100,8 @@ def scaling_run(
             wall = time.perf_counter() - t
             st = res.stats
             rows.append({
-                "S": S, "W": W, "Z": Z, "K": K, "backend": b, "status": str(st.status),
+                "S": S, "W": W, "Z": Z, "K": K, "backend": st.backend, "requested_backend": b,
+                "fallback_reason": st.fallback_reason, "status": str(st.status),
                 "objective": st.objective, "bound": st.bound, "gap": st.gap,
                 "build_s": st.build_seconds, "solve_s": st.solve_seconds, "wall_s": wall,
                 "generate_s": gen_s, "fast_fill": res.expected.fast_fill_rate, "threads": threads,

@@ -1,0 +1,212 @@
+"""Benchmark numbers are traceable: every RESULTS table names a committed source (or says it has
+none), and README's headline numbers are recomputed here from the committed result files."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+import pytest
+
+from tests.helpers import REPO
+
+BENCH = REPO / "benchmarks"
+RESULT_DOCS = sorted([*BENCH.glob("*/RESULTS.md"), BENCH / "dispatch" / "recombine_courier.md",
+                      *BENCH.glob("stocking/VSS_*.md")])
+SOURCE = re.compile(r"^Source:", re.IGNORECASE)
+NOT_TRACEABLE = re.compile(r"not traceable", re.IGNORECASE)
+FILE_TOKEN = re.compile(r"`([^`\s]+\.(?:csv|parquet|jsonl|json))`")
+COMMAND_TOKEN = re.compile(r"`((?:python|nearstock) [^`]+)`")
+
+
+def _tables(text: str) -> list[tuple[int, str]]:
+    """(first line number, the prose since the previous table or heading) for every markdown table."""
+    lines = text.splitlines()
+    out, prose, in_table = [], [], False
+    for i, line in enumerate(lines):
+        if line.startswith("|"):
+            if not in_table:
+                out.append((i + 1, "\n".join(prose)))
+            in_table = True
+            continue
+        if in_table or line.startswith("#"):
+            prose = []
+        in_table = False
+        prose.append(line)
+    return out
+
+
+def _git_ignored(path: Path) -> bool | None:
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        return None
+    res = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=REPO, capture_output=True, check=False)
+    return res.returncode == 0
+
+
+def _load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem + "_under_test", path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("doc", RESULT_DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_table_names_a_committed_source_or_says_it_has_none(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    tables = _tables(text)
+    for line_no, prose in tables:
+        sourced = any(SOURCE.match(ln) for ln in prose.splitlines())
+        assert sourced or NOT_TRACEABLE.search(prose), (
+            f"{doc}:{line_no}: table without a 'Source:' line or a 'not traceable' note before it")
+
+
+@pytest.mark.parametrize("doc", RESULT_DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_declared_sources_exist_are_committed_and_have_a_command(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    lines = [ln for ln in text.splitlines() if SOURCE.match(ln)]
+    for ln in lines:
+        files = FILE_TOKEN.findall(ln)
+        assert files, f"{doc}: source line names no result file: {ln}"
+        for f in files:
+            path = REPO / f
+            assert path.is_file(), f"{doc}: source {f} does not exist"
+            assert "results" in Path(f).parts and f.startswith("benchmarks/"), f"{doc}: {f} is not under results/"
+            assert _git_ignored(path) is not True, f"{doc}: source {f} is gitignored"
+        commands = COMMAND_TOKEN.findall(ln)
+        assert commands, f"{doc}: source line names no command: {ln}"
+        for cmd in commands:
+            script = cmd.split()[1]
+            if cmd.startswith("python "):
+                assert (REPO / script).is_file(), f"{doc}: command {cmd!r} runs a script that does not exist"
+
+
+def test_no_result_doc_reads_from_a_sqlite_store() -> None:
+    for doc in RESULT_DOCS:
+        for ln in doc.read_text(encoding="utf-8").splitlines():
+            if SOURCE.match(ln):
+                assert ".sqlite" not in ln, f"{doc}: {ln}"
+
+
+def _readme_row(suite: str) -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = [ln for ln in text.splitlines() if ln.startswith(f"| `benchmarks/{suite}/RESULTS.md` |")]
+    assert len(rows) == 1, f"README has no single benchmarks row for {suite}"
+    row = rows[0]
+    for f in re.findall(r"`(results/[^`]+)`", row):  # every file the cell cites exists
+        assert list((BENCH / suite).glob(f)), f"README cites benchmarks/{suite}/{f}, which does not exist"
+    return row
+
+
+def test_readme_forecast_headline_from_committed_files() -> None:
+    row = _readme_row("forecast")
+    res = BENCH / "forecast" / "results"
+    hold = pd.read_csv(res / "kaggle_holdout.csv").set_index("method")
+    assert f"`auto` WMAPE {hold.loc['auto', 'wmape']:.3f}" in row
+    assert f"seasonal naive {hold.loc['seasonal_naive', 'wmape']:.3f}" in row
+    assert f"same-day-last-year {hold.loc['seasonal_naive_yearly', 'wmape']:.3f}" in row
+    assert f"cover {100 * hold.loc['auto', 'coverage_80']:.1f}%" in row
+    assert f"fit + predict {hold.loc['auto', 'fit_predict_s']:.1f} s" in row
+    syn = pd.read_csv(res / "synthetic.csv")
+    big = syn[(syn["series"] == 20000) & (syn["scenarios"] == 0)].iloc[0]
+    assert f"in {big['fit_predict_s']:.0f} s, {big['peak_rss_mb']:.0f} MB" in row
+
+
+def test_readme_stocking_headline_from_committed_files() -> None:
+    row = _readme_row("stocking")
+    res = BENCH / "stocking" / "results"
+    cmp = pd.read_csv(res / "decomp_compare.csv")
+    after = cmp[cmp["label"] == "after"].set_index("case")
+    for case, size, digits in (("1000", "(1000,10,30,30)", 1), ("5000", "(5000,10,30,30)", 0),
+                               ("20000", "(20 000,10,30,50)", 0)):
+        r = after.loc[case]
+        assert r["gap"] == pytest.approx((r["bound"] - r["objective"]) / r["objective"], rel=0.02)
+        assert f"{size} {100 * r['gap']:.2f}%" in row
+        assert f"in {r['wall_s']:.{digits}f} s" in row
+    busy = cmp[(cmp["case"] == "20000") & (cmp["label"] == "after, +1 busy process")].iloc[0]
+    assert f"{100 * busy['gap']:.2f}% under extra load" in row
+
+    def loss(path: Path) -> float:
+        v = pd.read_csv(path).set_index("plan")
+        saa, mean = v.loc["SAA (stochastic)", "profit"], v.loc["mean forecast", "profit"]
+        return 100 * (saa - mean) / saa
+
+    assert f"earns {loss(res / 'vss_metro-small.csv'):.0f}% (metro-small) to {loss(res / 'vss.csv'):.0f}% less" in row
+
+
+def test_readme_dispatch_headline_from_committed_files() -> None:
+    row = _readme_row("dispatch")
+    res = BENCH / "dispatch" / "results"
+    peak = pd.read_csv(res / "rolling_peak.csv").set_index("policy")
+    rolling = peak[peak.index.str.startswith("rolling")].iloc[0]
+    assert f"{100 * rolling['on_time_share']:.1f}% on time vs {100 * peak.loc['greedy nearest courier', 'on_time_share']:.0f}%" in row
+    assert f"re-plan ≤ {rolling['replan_s_max_pending_le_300']:.1f} s at ≤ 300 pending" in row
+    gaps = {}
+    for backend in ("pyvrp", "ortools"):
+        f = pd.read_csv(res / f"solomon_{backend}_10s.csv")
+        assert len(f) == 56 and f["feasible"].all()
+        assert f["gap"].to_numpy() == pytest.approx(((f["distance"] - f["bks_distance"]) / f["bks_distance"]).to_numpy(),
+                                                     abs=1e-6)
+        gaps[backend] = 100 * f["gap"].mean()
+    assert f"PyVRP {gaps['pyvrp']:.2f}%, OR-Tools {gaps['ortools']:.2f}% mean gap to BKS, all feasible" in row
+    # the numbers without committed rows are quoted only as such
+    untraceable = row.split("Later", 1)[1]
+    assert "0.053%" in untraceable and "not traceable" in untraceable.lower()
+    assert "0.053%" not in row.split("Later", 1)[0]
+
+
+def test_readme_experiments_row_quotes_no_number() -> None:
+    row = _readme_row("experiments")
+    have = list((BENCH / "experiments" / "results").glob("*.csv"))
+    if not have:
+        assert not re.search(r"\d+(\.\d+)?%", row)
+
+
+def test_experiment_tables_come_from_an_export(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from engine.bench import load_experiment, run_experiment
+    from engine.cli import app
+
+    results = _load(BENCH / "experiments" / "results.py")
+    exp_file = tmp_path / "tiny.toml"
+    exp_file.write_text("""
+name = "tiny"
+kind = "stocking_random"
+baseline = "highs"
+[instances]
+paths = ["random:S=8,W=3,Z=4,K=3,seed=1"]
+[[configs]]
+name = "highs"
+backend = "highs"
+time_limit = 10
+[[configs]]
+name = "newsvendor"
+backend = "newsvendor"
+""")
+    out = tmp_path / "results"
+    assert "No committed rows" in results.table(exp_file, out)  # nothing exported: no numbers
+    run_experiment(load_experiment(exp_file), jobs=2)
+    assert "No committed rows" in results.table(exp_file, out)  # a SQLite store alone is not a source
+    res = CliRunner().invoke(app, ["bench", "export", str(exp_file), str(out / "tiny.csv")])
+    assert res.exit_code == 0, res.output
+    exported = pd.read_csv(out / "tiny.csv")
+    assert {"code_version", "git_commit", "requested_backend", "fallback_reason", "reference"} <= set(exported.columns)
+    text = results.table(exp_file, out)
+    assert f"Source: `{out / 'tiny.csv'}`" in text and "proven gap" in text
+    assert "| `highs` | 1 | 1 | 0 |" in text and "| `newsvendor` | 1 | 1 | 0 |" in text
+
+
+def test_show_prints_selected_rows_of_a_result_file(capsys: pytest.CaptureFixture[str]) -> None:
+    show = _load(BENCH / "show.py")
+    path = BENCH / "dispatch" / "results" / "rolling_peak.csv"
+    assert show.main([str(path), "--cols", "policy,on_time_share", "--where", "policy=greedy nearest courier"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["| policy | on_time_share |", "|---|---|", "| greedy nearest courier | 0.22 |"]
+    with pytest.raises(SystemExit, match="no column"):
+        show.main([str(path), "--cols", "nope"])

@@ -299,8 +299,12 @@ def executor_map(specs: list[dict[str, Any]], *, jobs: int = 1, cluster: str | N
 def fan_out(func: Callable[..., Any], items: list[Any], *, cluster: str | None = None, jobs: int = 1) -> list[Any]:
     """Apply an importable, picklable ``func`` to independent items (e.g. many cities' dispatch)."""
     if cluster:
-        from dask.distributed import Client, LocalCluster
-
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:  # pragma: no cover - dask is an extra
+            raise ConfigError(
+                "a Dask cluster needs dask[distributed]: pip install 'nearstock[dask]'"
+            ) from None
         local = None
         if cluster.startswith("local:"):
             local = LocalCluster(n_workers=int(cluster.removeprefix("local:")), threads_per_worker=1,

@@ -11,7 +11,6 @@ import importlib
 import sys
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -24,7 +23,7 @@ _DEBUG = {"on": False}
 class _Group(TyperGroup):
     """Click group that turns EngineError into a message and exit code 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except EngineError as exc:

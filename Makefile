@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/nearstock run instances/metro-small --out runs/demo
+	$(BIN)/nearstock run instances/metro-small --out runs/demo --force
 	$(BIN)/nearstock report runs/demo --html runs/demo/report.html
 
 test: $(STAMP)

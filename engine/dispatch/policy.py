@@ -79,21 +79,12 @@ class EpochLog:
 
 def _slice(view: EpochView, orders: np.ndarray, couriers: np.ndarray, wh: np.ndarray) -> DispatchProblem:
     """The static problem of one epoch: these orders and couriers, from their realised state."""
-    P, o, c = view.problem, orders, couriers
-    start = np.maximum(view.free_min[c], view.t)
-    # an order that can no longer be on time is planned against its hard limit
-    due = P.due[o].copy()
-    return replace(
-        P, order_ids=tuple(P.order_ids[i] for i in o), order_loc=P.order_loc[o], order_wh=P.order_wh[o],
-        ready=P.ready[o], due=due, size=P.size[o], service=P.service[o], special=P.special[o],
-        penalty=P.penalty[o], open_min=P.open_min[o], late_weight=P.late_weight[o],
-        courier_ids=tuple(P.courier_ids[i] for i in c), courier_profile=P.courier_profile[c],
-        start_loc=view.loc[c], start_min=start, end_loc=P.end_loc[c], courier_warehouse=wh,
-        capacity=P.capacity[c], end_min=P.end_min[c], max_work=P.max_work[c] - view.work_used[c],
-        fixed_cost=np.where(view.used[c], 0.0, P.fixed_cost[c]), cost_per_km=P.cost_per_km[c],
-        cost_per_hour=P.cost_per_hour[c], pay_per_delivery=P.pay_per_delivery[c],
-        may_carry_special=P.may_carry_special[c], accept_prob=P.accept_prob[c], plan_min=view.t, meta={},
-    )
+    from engine.dispatch.day import subproblem
+
+    c = couriers
+    return subproblem(view.problem, orders, c, start_loc=view.loc[c], start_min=np.maximum(view.free_min[c], view.t),
+                      max_work=view.problem.max_work[c] - view.work_used[c],
+                      fixed_cost=np.where(view.used[c], 0.0, view.problem.fixed_cost[c]), warehouse=wh, plan_min=view.t)
 
 
 def epoch_problem(view: EpochView, *, soft: bool = False) -> tuple[DispatchProblem, np.ndarray, np.ndarray]:

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from engine.dispatch.check import check_solution
+from engine.dispatch.day import subproblem
 from engine.dispatch.policy import EpochView, Policy
 from engine.dispatch.problem import CROWD, DispatchProblem
 from engine.dispatch.schedule import EPS, Trip, build_result, evaluate_trip
@@ -364,18 +365,11 @@ class _Execution:
         if not problems:
             orders = np.array(sorted(seen), dtype=np.int64)
             cour = np.array(couriers, dtype=np.int64)
-            sub = replace(
-                P, order_ids=tuple(P.order_ids[i] for i in orders), order_loc=P.order_loc[orders],
-                order_wh=P.order_wh[orders], ready=P.ready[orders], due=self.hard_due[orders], size=P.size[orders],
-                service=P.service[orders], special=P.special[orders], penalty=P.penalty[orders],
-                open_min=P.open_min[orders], late_weight=P.late_weight[orders],
-                courier_ids=tuple(P.courier_ids[i] for i in cour), courier_profile=P.courier_profile[cour],
-                start_loc=np.array([t.start_loc for t in trips]), start_min=np.array([t.start_min for t in trips]),
-                end_loc=P.end_loc[cour], courier_warehouse=np.array([t.warehouse for t in trips]),
-                capacity=P.capacity[cour], end_min=P.end_min[cour], max_work=P.max_work[cour] - view.work_used[cour],
-                fixed_cost=P.fixed_cost[cour], cost_per_km=P.cost_per_km[cour], cost_per_hour=P.cost_per_hour[cour],
-                pay_per_delivery=P.pay_per_delivery[cour], may_carry_special=P.may_carry_special[cour],
-                accept_prob=P.accept_prob[cour], max_late_min=0.0, plan_min=view.t, meta={})
+            sub = subproblem(P, orders, cour, start_loc=np.array([t.start_loc for t in trips]),
+                             start_min=np.array([t.start_min for t in trips]),
+                             max_work=P.max_work[cour] - view.work_used[cour], fixed_cost=P.fixed_cost[cour],
+                             warehouse=np.array([t.warehouse for t in trips]), plan_min=view.t)
+            sub = replace(sub, due=self.hard_due[orders], max_late_min=0.0)  # the hard limit is the constraint
             oi = {int(o): k for k, o in enumerate(orders)}
             local = [Trip(j, t.warehouse, tuple(oi[o] for o in t.orders), t.start_loc, t.start_min)
                      for j, t in enumerate(trips)]

@@ -195,3 +195,49 @@ def delivery_days(hist: dict, outcomes: pd.DataFrame) -> str:
     ax.legend(fontsize=7)
     ax.set_title("Delivery time: real baseline and plan")
     return _svg(fig)
+
+
+def courier_timeline(stops: pd.DataFrame, outcomes: pd.DataFrame | None = None, *, top: int = 40) -> str:
+    """One row per courier (the busiest ``top``), each executed trip a bar from set-off to its
+    last stop; return runs hatched; late deliveries marked with a red tick at their drop-off."""
+    if stops is None or not len(stops):
+        return ""
+    s = stops.copy()
+    trips = (s.groupby(["courier", "trip"], sort=False)
+             .agg(kind=("courier_kind", "first"), start=("arrive_min", "min"), end=("depart_min", "max"),
+                  ret=("kind", lambda k: bool((k == "return_pickup").any())))
+             .reset_index())
+    busy = (trips["end"] - trips["start"]).groupby(trips["courier"]).sum().sort_values(ascending=False)
+    keep = list(busy.index[:top])
+    trips = trips[trips["courier"].isin(keep)]
+    order = sorted(keep, key=lambda c: (trips.loc[trips["courier"] == c, "kind"].iloc[0] != "fleet",
+                                        trips.loc[trips["courier"] == c, "start"].min()))
+    row = {c: i for i, c in enumerate(order)}
+    fig, ax = plt.subplots(figsize=(8.5, 0.6 + 0.22 * len(order)))
+    for t in trips.itertuples(index=False):
+        color = FLEET if t.kind == "fleet" else CROWD
+        ax.barh(row[t.courier], t.end - t.start, left=t.start, height=0.6, color=color, alpha=0.85,
+                hatch="///" if t.ret else None, edgecolor="white", linewidth=0.4)
+    late_n = 0
+    if outcomes is not None and len(outcomes) and "late_min" in outcomes:
+        first = outcomes[outcomes["replication"] == outcomes["replication"].min()] if "replication" in outcomes else outcomes
+        late = set(first.loc[first["late_min"].fillna(0) > 0, "order"].astype(str))
+        d = s[(s["kind"] == "dropoff") & s["order"].astype(str).isin(late) & s["courier"].isin(keep)]
+        late_n = len(d)
+        ax.scatter(d["arrive_min"], [row[c] for c in d["courier"]], marker="|", s=60, color="#c0392b", zorder=3)
+    ax.set_yticks(range(len(order)), order, fontsize=7)
+    ax.invert_yaxis()
+    lo, hi = float(trips["start"].min()), float(trips["end"].max())
+    ticks = np.arange(np.floor(lo / 60) * 60, hi + 60, 60)
+    ax.set_xticks(ticks, [f"{int(m // 60):02d}:00" for m in ticks])
+    ax.set_xlim(lo - 10, hi + 10)
+    ax.set_xlabel("time of day (executed)")
+    from matplotlib.patches import Patch
+    handles = [Patch(color=FLEET, label="fleet trip"), Patch(color=CROWD, label="crowd trip"),
+               Patch(facecolor="white", edgecolor="grey", hatch="///", label="return pickup"),
+               plt.Line2D([], [], color="#c0392b", marker="|", ls="", label=f"late delivery ({late_n})")]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(len(order), 1) - 0.08),
+              ncol=4, frameon=False, fontsize=8)
+    who = f"the {len(order)} busiest couriers" if len(busy) > top else f"all {len(order)} couriers who worked"
+    ax.set_title(f"Courier timeline (executed, replication 0) — {who}", loc="left")
+    return _svg(fig)

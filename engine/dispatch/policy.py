@@ -1,0 +1,233 @@
+"""Dispatch policies: what to send now, given only what is known now.
+
+A policy is called at every decision epoch of an execution (:mod:`engine.simulate.execute`)
+with an :class:`EpochView` — the orders known and not yet taken, and each courier's realised
+position and the minute it is (expected to be) free — and returns the trips to offer now.
+It never sees future orders, realised travel times ahead, or whether an offer will be
+declined. Three policies share the interface:
+
+* ``rolling`` — solve the pending orders as a static routing problem (OR-Tools or PyVRP via
+  :func:`engine.dispatch.dispatch`), offer only the trips whose courier must set off before
+  the next epoch, keep the rest as the warm start of the next solve;
+* ``waves`` — the same solve, every planned trip offered at once (classic wave picking);
+* ``greedy`` — first come, first served: each pending order, oldest first, goes alone to the
+  courier that can deliver it soonest. The baseline every study needs.
+
+A promise is a target, not a wall; orders are never dropped while a courier could still
+deliver them before their hard limit ``due + max_late_min``. How each back-end sees that:
+
+* OR-Tools: the promise is a soft upper bound on the arrival at the customer, each minute
+  late costs ``late_weight`` (the instance's ``late_penalty_per_min`` × segment weight), and
+  the hard limit is the time window's end;
+* PyVRP 0.14 has hard time windows only: orders that can still be on time keep their promise
+  as the window; orders that can no longer make it are planned against the hard limit, and
+  compete for couriers through their (segment-weighted) unserved penalty — lateness itself
+  is not priced in that solve.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+
+from engine.dispatch.build import assign_crowd_warehouses
+from engine.dispatch.problem import CROWD, FLEET, DispatchProblem
+from engine.dispatch.schedule import EPS, Trip, screen
+from engine.errors import ConfigError
+from engine.solver import Settings, SolveStatus
+
+POLICIES = ("rolling", "waves", "greedy")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EpochView:
+    """What a dispatcher knows at minute ``t`` (arrays of the day problem's shape)."""
+
+    t: float
+    next_t: float  # the following decision epoch
+    problem: DispatchProblem  # the day problem: orders, couriers, matrices
+    pending: np.ndarray  # order indices known, not taken, not given up (oldest first)
+    available: np.ndarray  # bool (m,): may be offered work now (on duty, showed up, not just declined)
+    free_min: np.ndarray  # (m,) when each courier is (expected to be) free, >= t
+    loc: np.ndarray  # (m,) location where it is then
+    work_used: np.ndarray  # (m,) minutes worked so far (committed trips included)
+    used: np.ndarray  # bool (m,): fixed cost already paid today
+    trips_done: np.ndarray  # (m,) trips committed so far
+    hard_due: np.ndarray  # (n,) latest allowed service start (due + max_late_min)
+    max_late_min: float = 0.0  # the hard limit's distance from the promise
+
+
+class Policy(Protocol):
+    """A dispatcher called at each decision epoch."""
+
+    name: str
+    period: float
+
+    def decide(self, view: EpochView) -> list[Trip]: ...
+
+
+@dataclass(slots=True)
+class EpochLog:
+    """What one call of a solving policy did (the executor adds the wall time)."""
+
+    status: str = ""
+    error: str = ""
+
+
+def _slice(view: EpochView, orders: np.ndarray, couriers: np.ndarray, wh: np.ndarray) -> DispatchProblem:
+    """The static problem of one epoch: these orders and couriers, from their realised state."""
+    from engine.dispatch.day import subproblem
+
+    c = couriers
+    return subproblem(view.problem, orders, c, start_loc=view.loc[c], start_min=np.maximum(view.free_min[c], view.t),
+                      max_work=view.problem.max_work[c] - view.work_used[c],
+                      fixed_cost=np.where(view.used[c], 0.0, view.problem.fixed_cost[c]), warehouse=wh, plan_min=view.t)
+
+
+def epoch_problem(view: EpochView, *, soft: bool = False) -> tuple[DispatchProblem, np.ndarray, np.ndarray]:
+    """The epoch's static problem, with the day indices of its orders and couriers.
+
+    Crowd couriers are given a warehouse for this epoch (nearest with pending work, spread
+    by pending orders). With ``soft`` the promise stays the target and lateness up to
+    ``max_late_min`` is allowed and priced per minute (``late_weight``; OR-Tools' soft upper
+    bounds); otherwise orders that no courier can serve on time any more are planned against
+    their hard limit ``due + max_late_min`` (late, but delivered; the back-end sees hard windows).
+    """
+    P = view.problem
+    pend = np.asarray(view.pending, dtype=np.int64)
+    cour = np.flatnonzero(view.available)
+    wh = P.courier_warehouse[cour].copy()
+    crowd = P.courier_profile[cour] == CROWD
+    if crowd.any() and len(pend):
+        pending_w = np.bincount(P.order_wh[pend], minlength=len(P.warehouse_ids)).astype(float)
+        reach = P.time_min[CROWD][view.loc[cour[crowd]][:, None], P.warehouse_loc[None, :]]
+        start = np.maximum(view.free_min[cour[crowd]], view.t)
+        wh[crowd] = assign_crowd_warehouses(reach, start, P.end_min[cour[crowd]], pending_w)
+    keep = wh >= 0
+    cour, wh = cour[keep], wh[keep]
+    sub = _slice(view, pend, cour, wh)
+    if soft:
+        return replace(sub, max_late_min=float(view.max_late_min)), pend, cour
+    if len(pend) and len(cour):
+        _, why = screen(replace(sub, max_late_min=0.0))
+        late = why != ""
+        if late.any():
+            due = sub.due.copy()
+            due[late] = view.hard_due[pend[late]]
+            sub = replace(sub, due=due)
+    return sub, pend, cour
+
+
+@dataclass
+class SolvingPolicy:
+    """``rolling`` (commit what must leave before the next epoch) or ``waves`` (commit all)."""
+
+    settings: Settings
+    period: float
+    commit_all: bool = False
+    time_per_order: float = 0.003
+    name: str = "rolling"
+    log: list[EpochLog] = field(default_factory=list)
+    _warm: dict[str, list[str]] = field(default_factory=dict)
+
+    def decide(self, view: EpochView) -> list[Trip]:
+        from engine.dispatch.solve import dispatch
+
+        soft = (self.settings.backend or "pyvrp") == "ortools" and view.max_late_min > 0
+        sub, pend, cour = epoch_problem(view, soft=soft)
+        if not len(pend) or not len(cour):
+            self.log.append(EpochLog(status="idle"))
+            return []
+        init = None
+        if not self.commit_all and self._warm:
+            oi = {o: i for i, o in enumerate(sub.order_ids)}
+            init = [[oi[o] for o in self._warm.get(c, []) if o in oi] for c in sub.courier_ids]
+        limit = min(self.settings.time_limit, 0.01 + self.time_per_order * len(pend))
+        try:
+            res = dispatch(sub, self.settings.with_(time_limit=limit, threads=1), initial=init)
+        except Exception as exc:  # noqa: BLE001 - a failed solve is reported, the day goes on
+            self.log.append(EpochLog(status="error", error=f"{type(exc).__name__}: {exc}"))
+            self._warm = {}
+            return []
+        self.log.append(EpochLog(status=res.stats.status.value if isinstance(res.stats.status, SolveStatus)
+                                 else str(res.stats.status)))
+        a = res.assignments
+        served = a[a["status"] == "served"].sort_values(["courier", "stop_seq"])
+        cid_to_sub = {c: j for j, c in enumerate(sub.courier_ids)}
+        oid_to_sub = {o: j for j, o in enumerate(sub.order_ids)}
+        lead = sub.reach_min()
+        trips: list[Trip] = []
+        self._warm = {}
+        for cid, g in served.groupby("courier", sort=False):
+            j = cid_to_sub[cid]
+            depart = float(g["depart_min"].iloc[0])
+            if not self.commit_all and depart - lead[j] > view.next_t + 1e-9:
+                self._warm[cid] = list(g["order"])
+                continue
+            v = int(cour[j])
+            trips.append(Trip(v, int(sub.courier_warehouse[j]), tuple(int(pend[oid_to_sub[o]]) for o in g["order"]),
+                              int(view.loc[v]), float(sub.start_min[j]), trip_no=int(view.trips_done[v]) + 1))
+        return trips
+
+
+@dataclass
+class GreedyPolicy:
+    """First come, first served: each order alone to the courier who can deliver it soonest."""
+
+    period: float
+    name: str = "greedy"
+    log: list[EpochLog] = field(default_factory=list)
+
+    def decide(self, view: EpochView) -> list[Trip]:
+        P = view.problem
+        free = np.maximum(view.free_min, view.t)
+        taken = ~np.asarray(view.available, dtype=bool)
+        trips: list[Trip] = []
+        for i in view.pending:
+            i = int(i)
+            wloc = int(P.warehouse_loc[P.order_wh[i]])
+            cand = ~taken & ((P.courier_warehouse < 0) | (P.courier_warehouse == P.order_wh[i]))
+            cand &= (P.capacity >= P.size[i] - EPS) & (free <= view.next_t + EPS)
+            if P.special[i]:
+                cand &= P.may_carry_special
+            idx = np.flatnonzero(cand)
+            if not len(idx):
+                continue
+            prof = P.courier_profile[idx]
+            at_wh = free[idx] + P.time_min[prof, view.loc[idx], wloc]
+            depart = np.maximum(at_wh, P.ready[i])
+            begin = np.maximum(depart + P.time_min[prof, wloc, P.order_loc[i]], P.open_min[i])
+            done = begin + P.service[i]
+            back = np.where(P.end_loc[idx] >= 0, P.time_min[prof, P.order_loc[i], np.maximum(P.end_loc[idx], 0)], 0.0)
+            work = (done + back - free[idx])
+            ok = (begin <= view.hard_due[i] + EPS) & (done + back <= P.end_min[idx] + EPS)
+            ok &= work <= P.max_work[idx] - view.work_used[idx] + EPS
+            if not ok.any():
+                continue
+            k = int(np.argmin(np.where(ok, begin, np.inf)))
+            v = int(idx[k])
+            trips.append(Trip(v, int(P.order_wh[i]), (i,), int(view.loc[v]), float(free[v]),
+                              trip_no=int(view.trips_done[v]) + 1))
+            taken[v] = True
+        self.log.append(EpochLog(status="greedy"))
+        return trips
+
+
+def make_policy(name: str, settings: Settings | None = None, *, period: float,
+                time_per_order: float = 0.003) -> Policy:
+    """A policy by name (``rolling``, ``waves``, ``greedy``) re-planning every ``period`` minutes."""
+    if not (period > 0 and math.isfinite(period)):
+        raise ConfigError(f"the re-plan period must be a positive number of minutes, got {period!r}")
+    if name == "greedy":
+        return GreedyPolicy(period=float(period))
+    if name in ("rolling", "waves"):
+        return SolvingPolicy(settings or Settings(), float(period), commit_all=name == "waves",
+                             time_per_order=time_per_order, name=name)
+    raise ConfigError(f"unknown dispatch policy {name!r}; choose one of {', '.join(POLICIES)}")
+
+
+__all__ = ["FLEET", "POLICIES", "EpochView", "GreedyPolicy", "Policy", "SolvingPolicy", "epoch_problem",
+           "make_policy"]

@@ -1,0 +1,210 @@
+"""An instance's day, executed R times: forward orders by the event-driven execution, the
+rest by the central DC's carrier, outcomes in the scorecard's table.
+
+:func:`execute_day` builds the day's dispatch problem once (locations, matrices), then runs
+one :func:`~engine.simulate.execute.execute_problem_day` per replication with a fresh policy
+and an independent random stream spawned from one seed. Forward orders the execution moved
+to the slow tier, and every central-DC order, are delivered by the DC's carrier (not routed
+here): on time with the instance's ``central_on_time`` share, at ``central_cost_per_order``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.dispatch.policy import POLICIES, make_policy
+from engine.dispatch.problem import CROWD
+from engine.errors import ConfigError
+from engine.simulate.execute import ExecutedDay, ExecutionParams, execute_problem_day
+from engine.solver import Settings, SolveStats, SolveStatus
+
+OUTCOME_COLUMNS = (
+    "replication", "order", "source", "warehouse", "segment", "special", "fragile", "high_value",
+    "served_by_plan", "courier", "courier_kind", "allowed_courier", "created_min", "ready_min", "due_min",
+    "assigned_min", "planned_arrive_min", "delivered_min", "late_min", "declined", "no_show", "state",
+    "on_time", "instant", "eta_error_min", "trail_complete", "returned", "return_picked_on_time", "claim",
+    "claim_resolved_on_time", "reason",
+)
+
+
+def execution_params(instance: Any, **override: Any) -> ExecutionParams:
+    """The instance's simulation and dispatch parameters as :class:`ExecutionParams`."""
+    s, d = instance.manifest.simulation, instance.manifest.dispatch
+    names = ExecutionParams.__dataclass_fields__
+    kw: dict[str, Any] = {}
+    for src in (s, d):
+        for k in names:
+            if hasattr(src, k):
+                kw[k] = getattr(src, k)
+    if hasattr(s, "tracking_gap_rate") and not hasattr(s, "tracking_gap_rate_fleet"):
+        kw["tracking_gap_rate_fleet"] = s.tracking_gap_rate
+    kw.update(override)
+    return ExecutionParams(**kw)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    """Per-order outcomes of every replication; the event log and stops of the first one."""
+
+    outcomes: pd.DataFrame  # OUTCOME_COLUMNS, one row per (replication, order)
+    events: pd.DataFrame  # replication 0: minute, kind, order, courier, lat, lon, recorded
+    stops: pd.DataFrame  # replication 0: every executed stop
+    epochs: pd.DataFrame  # every replication's decision epochs (replication column)
+    replications: int
+    seed: int
+    policy: str
+    period: float
+    days: tuple[ExecutedDay, ...] = field(repr=False, default=())
+    notes: tuple[str, ...] = ()
+    stats: SolveStats | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.outcomes
+
+    def to_dict(self) -> dict[str, Any]:
+        o, ep = self.outcomes, self.epochs
+        return {
+            "policy": self.policy, "period_min": self.period, "replications": self.replications, "seed": self.seed,
+            "orders": int(o["order"].nunique()) if len(o) else 0,
+            "final_states": {k: int(v) for k, v in o["state"].value_counts().items()},
+            "epochs": int(len(ep)),
+            "errored_epochs": int((ep["status"] == "error").sum()) if len(ep) else 0,
+            "dispatcher_seconds": float(ep["seconds"].sum()) if len(ep) else 0.0,
+            "notes": list(self.notes),
+            "stats": self.stats.to_dict() if self.stats else None,
+        }
+
+
+def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rolling",
+                settings: Settings | None = None, period: float | None = None, replications: int | None = None,
+                seed: int | None = None, params: ExecutionParams | None = None,
+                progress: Callable[[int], None] | None = None) -> ExecutionResult:
+    """Execute the allocated orders of a day ``replications`` times with ``policy`` in the loop.
+
+    ``allocated`` comes from :func:`engine.simulate.allocate_orders` (``source`` forward or
+    central). ``settings`` are the dispatch back-end's (rolling and waves solve with it);
+    ``period`` defaults to the instance's ``dispatch.wave_min``.
+    """
+    from engine.dispatch.day import build_problem, instance_orders
+
+    if policy not in POLICIES:
+        raise ConfigError(f"unknown dispatch policy {policy!r}; choose one of {', '.join(POLICIES)}")
+    t_wall = time.perf_counter()
+    m = instance.manifest
+    settings = settings or m.settings("dispatch")
+    period = float(period or m.dispatch.wave_min)
+    R = int(replications or m.simulation.replications)
+    seed = int(m.seed if seed is None else seed)
+    params = params or execution_params(instance)
+    allocated = allocated.reset_index(drop=True)
+    fwd = allocated["source"].to_numpy() == "forward"
+    fast = allocated[fwd].reset_index(drop=True)
+    extra = {"wave_time_per_order"} & set(settings.options)
+    inner = settings.with_(options={k: v for k, v in settings.options.items()
+                                    if k not in {"wave_time_per_order", "simulate_declines", "decline_cost"}})
+    tpo = float(settings.options["wave_time_per_order"]) if extra else 0.003
+    P = build_problem(instance, fast, assign_crowd=False, settings=settings) if len(fast) else None
+    created = instance_orders(instance, fast)["created_min"].to_numpy(float) if len(fast) else np.zeros(0)
+    fragile = fast["fragile"].to_numpy(bool) if len(fast) else np.zeros(0, bool)
+    rows, epochs, days = [], [], []
+    for r, ss in enumerate(np.random.SeedSequence(seed).spawn(R)):
+        rep_seed = int(ss.generate_state(1)[0])
+        day = None
+        if P is not None:
+            pol = make_policy(policy, inner.with_(seed=rep_seed % (2**31)), period=period, time_per_order=tpo)
+            day = execute_problem_day(P, created, pol, params, seed=rep_seed, fragile=fragile)
+            days.append(day)
+            epochs.append(day.epochs.assign(replication=r))
+        rows.append(_outcomes(instance, allocated, fwd, day, r, np.random.default_rng(ss.spawn(1)[0]), params))
+        if progress:
+            progress(r)
+    outcomes = pd.concat(rows, ignore_index=True)
+    first = days[0] if days else None
+    ep = pd.concat(epochs, ignore_index=True) if epochs else pd.DataFrame(columns=["t", "replication"])
+    notes = ("central-DC carrier not routed: on time with simulation.central_on_time",)
+    stats = SolveStats("execution", SolveStatus.FEASIBLE, solve_seconds=time.perf_counter() - t_wall,
+                       message=f"{policy} every {period:g} min, {R} replications, seed {seed}")
+    return ExecutionResult(
+        outcomes=outcomes, events=first.events if first else pd.DataFrame(columns=["minute", "kind"]),
+        stops=first.stops if first else pd.DataFrame(), epochs=ep, replications=R, seed=seed, policy=policy,
+        period=period, days=tuple(days), notes=notes, stats=stats)
+
+
+def _outcomes(instance: Any, allocated: pd.DataFrame, fwd: np.ndarray, day: ExecutedDay | None, r: int,
+              rng: np.random.Generator, params: ExecutionParams) -> pd.DataFrame:
+    """One replication's outcome table over all allocated orders (forward and central)."""
+    sp = instance.manifest.simulation
+    n = len(allocated)
+    a = allocated
+    out = pd.DataFrame({
+        "replication": r, "order": a["id"].astype(str).to_numpy(), "source": a["source"].to_numpy(),
+        "warehouse": a["warehouse"].to_numpy(), "segment": a["segment"].to_numpy(),
+        "special": a["special"].to_numpy(bool), "fragile": a["fragile"].to_numpy(bool),
+        "high_value": a["high_value"].to_numpy(bool), "served_by_plan": False, "courier": "",
+        "courier_kind": np.where(fwd, "slow_fallback", "central_carrier"), "allowed_courier": True,
+        "created_min": a["created_min"].to_numpy(float), "ready_min": a["ready_min"].to_numpy(float),
+        "due_min": a["due_min"].to_numpy(float), "assigned_min": np.nan, "planned_arrive_min": np.nan,
+        "delivered_min": np.nan, "late_min": np.nan, "declined": False, "no_show": False, "state": "delivered",
+        "on_time": False, "instant": False, "eta_error_min": np.nan, "trail_complete": True, "returned": False,
+        "return_picked_on_time": False, "claim": False, "claim_resolved_on_time": False,
+        "reason": np.where(fwd, "", "no forward stock: slow promise from the central DC"),
+    })
+    # the DC carrier: orders not executed by a courier of the day (draws for every order, used where needed)
+    u_on_time = rng.random(n)
+    slow_max = instance.manifest.slow_tier.max_min
+    slow_at = np.where(u_on_time < sp.central_on_time,
+                       a["created_min"].to_numpy(float) + rng.uniform(0.4, 1.0, n) * slow_max,
+                       a["created_min"].to_numpy(float) + slow_max + rng.uniform(60, 1440, n))
+    u_gap = rng.random(n)
+    u_ret = rng.random(n)
+    u_ret_ok = rng.random(n)
+    carrier = np.ones(n, bool)
+    if day is not None:
+        e = day.orders
+        idx = np.flatnonzero(fwd)
+        executed = e["state"].isin(["delivered", "damaged", "lost"]).to_numpy()
+        ei = idx[executed]
+        ee = e[executed]
+        carrier[ei] = False
+        P = day.problem
+        cpos = {c: i for i, c in enumerate(P.courier_ids)}
+        cour = ee["courier"].map(cpos).to_numpy(int)
+        may = np.where(P.courier_profile[cour] == CROWD, P.may_carry_special[cour], True)
+        arrived = ee["arrived_min"].to_numpy(float)
+        on_time = (ee["state"] != "lost").to_numpy() & (arrived <= ee["due_min"].to_numpy(float) + 1e-9)
+        cols = {
+            "served_by_plan": True, "courier": ee["courier"].to_numpy(), "courier_kind": ee["courier_kind"].to_numpy(),
+            "allowed_courier": may, "assigned_min": ee["assigned_min"].to_numpy(float),
+            "planned_arrive_min": ee["eta_min"].to_numpy(float),
+            "delivered_min": np.where(ee["state"] == "lost", np.nan, arrived),
+            "late_min": ee["late_min"].to_numpy(float), "state": ee["state"].to_numpy(),
+            "on_time": on_time, "instant": on_time,
+            "eta_error_min": np.where(ee["state"] == "lost", np.nan, arrived - ee["eta_min"].to_numpy(float)),
+            "trail_complete": ee["trail_complete"].to_numpy(bool), "returned": ee["returned"].to_numpy(bool),
+            "return_picked_on_time": ee["return_picked_on_time"].to_numpy(bool), "claim": ee["claim"].to_numpy(bool),
+            "claim_resolved_on_time": ee["claim_resolved_on_time"].to_numpy(bool),
+        }
+        for k, v in cols.items():
+            out.loc[ei, k] = v
+        out.loc[idx, "declined"] = (e["declines"] > 0).to_numpy()
+        out.loc[idx, "no_show"] = (e["no_shows"] > 0).to_numpy()
+        out.loc[idx[~executed], "reason"] = e.loc[~executed, "reason"].to_numpy()
+        # the last accepted assignment also counts for orders a courier took and then gave up on
+        out.loc[idx[~executed], "assigned_min"] = e.loc[~executed, "assigned_min"].to_numpy(float)
+    ci = np.flatnonzero(carrier)
+    out.loc[ci, "delivered_min"] = slow_at[ci]
+    out.loc[ci, "on_time"] = slow_at[ci] <= out.loc[ci, "due_min"].to_numpy(float) + 1e-9
+    out.loc[ci, "trail_complete"] = u_gap[ci] >= params.tracking_gap_rate_fleet * len(("picked", "delivered"))
+    returned = u_ret[ci] < params.return_rate
+    out.loc[ci, "returned"] = returned
+    out.loc[ci, "return_picked_on_time"] = returned & (u_ret_ok[ci] < sp.return_pickup_on_time)
+    return out[list(OUTCOME_COLUMNS)]
+
+
+__all__ = ["OUTCOME_COLUMNS", "ExecutionResult", "execute_day", "execution_params"]

@@ -135,6 +135,40 @@ class ExecutedDay:
     def to_frame(self) -> pd.DataFrame:
         return self.orders
 
+    def cost(self) -> dict[str, float]:
+        """What the executed day cost: fixed cost of every courier used, executed kilometres,
+        fleet hours from set-off to the end of each trip, pay per delivery; the penalties are
+        those of orders left to the slow tier and of minutes late (segment-weighted)."""
+        from engine.dispatch.result import cost_breakdown
+
+        P, st, o = self.problem, self.stops, self.orders
+        cidx = {c: i for i, c in enumerate(P.courier_ids)}
+        km = np.zeros(P.n_couriers)
+        work = np.zeros(P.n_couriers)
+        drops = np.zeros(P.n_couriers)
+        if len(st):
+            v = st["courier"].map(cidx).to_numpy(int)
+            loc = st["loc"].to_numpy(int)
+            same = (st["courier"].to_numpy() == np.roll(st["courier"].to_numpy(), 1)) & \
+                   (st["trip"].to_numpy() == np.roll(st["trip"].to_numpy(), 1))
+            same[0] = False
+            prev = np.roll(loc, 1)
+            leg = np.where(same, P.dist_km[P.courier_profile[v], prev, loc], 0.0)
+            np.add.at(km, v, leg)
+            span = st.groupby(["courier", "trip"], sort=False).agg(a=("arrive_min", "min"), b=("depart_min", "max"))
+            np.add.at(work, span.index.get_level_values(0).map(cidx).to_numpy(int), (span["b"] - span["a"]).to_numpy())
+            d = st[st["kind"] == "dropoff"]
+            np.add.at(drops, d["courier"].map(cidx).to_numpy(int), 1.0)
+        used = np.zeros(P.n_couriers, bool)
+        if len(st):
+            used[st["courier"].map(cidx).to_numpy(int)] = True
+        slow = (o["state"] == "slow").to_numpy()
+        late = np.nan_to_num(o["late_min"].to_numpy(float))
+        return cost_breakdown(fixed=float(P.fixed_cost[used].sum()), distance=float((P.cost_per_km * km).sum()),
+                              time=float((P.cost_per_hour * work / 60.0).sum()),
+                              per_delivery=float((P.pay_per_delivery * drops).sum()),
+                              unserved=float(P.penalty[slow].sum()), lateness=float((P.late_weight * late).sum()))
+
     def to_dict(self) -> dict[str, Any]:
         o = self.orders
         ep = self.epochs
@@ -149,6 +183,7 @@ class ExecutedDay:
             "dispatcher_seconds": float(ep["seconds"].sum()) if len(ep) else 0.0,
             "offers": int(o["offers"].sum()), "declines": int(o["declines"].sum()),
             "no_shows": int(o["no_shows"].sum()),
+            "cost": self.cost(),
             "stats": self.stats.to_dict(),
         }
 

@@ -212,3 +212,14 @@ def test_checker_catches_a_courier_in_two_places() -> None:
     assert any("final state" in p for p in check_execution(replace(day, orders=o)))
     assert isinstance(day.to_dict()["orders"], int)
     assert isinstance(day.to_frame(), pd.DataFrame)
+
+
+def test_executed_cost_prices_what_was_executed() -> None:
+    P, created = day_problem(2, n=10)
+    day = execute_problem_day(P, created, make_policy("greedy", period=5), QUIET, seed=0)
+    c = day.cost()
+    assert c["operating"] == pytest.approx(c["fixed"] + c["distance"] + c["time"] + c["per_delivery"])
+    crowd_drops = day.stops[(day.stops["kind"] == "dropoff") & (day.stops["courier_kind"] == "crowd")]
+    pay = dict(zip(P.courier_ids, P.pay_per_delivery, strict=True))
+    assert c["per_delivery"] == pytest.approx(sum(pay[x] for x in crowd_drops["courier"]))
+    assert c["distance"] > 0

@@ -10,6 +10,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import PureWindowsPath
 from typing import Any
 
 from engine.errors import ConfigError, Issue
@@ -192,6 +193,38 @@ class Manifest:
         return out
 
 
+# --------------------------------------------------------------------------- table paths
+
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+
+def table_path_problem(value: object) -> tuple[str, str] | None:
+    """Why ``value`` cannot name a table file inside an instance: ``(code, message)``, or ``None``.
+
+    A table path is relative, uses ``/`` between parts, and none of its parts is empty or starts
+    with a dot: so it can name neither a place outside the instance directory (absolute, ``..``)
+    nor a hidden file (the instance's own dot-files, such as the output marker). Symbolic links
+    are checked against the file system by the loader.
+    """
+    if not isinstance(value, str) or not value.endswith(TABLE_SUFFIXES):
+        return "wrong_type", f"expected a file name ending .csv, .csv.gz or .parquet, got {value!r}"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return "bad_path", f"the file name {value!r} contains a control character"
+    if "\\" in value:
+        return "bad_path", f"the file name {value!r} contains '\\'; separate directories with '/'"
+    if value.startswith("/") or PureWindowsPath(value).drive:
+        return "outside_instance", (f"the file name {value!r} is absolute; table files are named "
+                                    "relative to the instance directory and stay inside it")
+    parts = value.split("/")
+    if ".." in parts:
+        return "outside_instance", (f"the file name {value!r} contains '..'; table files stay inside "
+                                    "the instance directory")
+    if any(not part or part.startswith(".") for part in parts):
+        return "bad_path", (f"the file name {value!r} has an empty part or a part starting with '.'; "
+                            "hidden names are reserved for the instance's own files")
+    return None
+
+
 # --------------------------------------------------------------------------- parsing
 
 
@@ -301,8 +334,10 @@ def parse_manifest(data: Mapping[str, Any], issues: list[Issue], known_tables: s
     for t, f in tables.items():
         if t not in known_tables:
             r.bad(f"tables.{t}", f"unknown table; expected some of {', '.join(sorted(known_tables))}", "unknown_key")
-        elif not isinstance(f, str) or not f.endswith((".csv", ".csv.gz", ".parquet")):
-            r.bad(f"tables.{t}", f"expected a file name ending .csv, .csv.gz or .parquet, got {f!r}", "wrong_type")
+            continue
+        problem = table_path_problem(f)
+        if problem is not None:
+            r.bad(f"tables.{t}", problem[1], problem[0])
 
     p = r.table(data, "planning", "planning")
     if "planning" not in data:

@@ -15,7 +15,7 @@ import pandas as pd
 import tomli_w
 
 from engine.errors import InstanceError, Issue
-from engine.instance.manifest import MANIFEST, Manifest, parse_manifest
+from engine.instance.manifest import MANIFEST, Manifest, parse_manifest, table_path_problem
 from engine.instance.model import Instance
 from engine.instance.roads import check_roads
 from engine.instance.schema import TABLE_BY_NAME, TABLES, Table
@@ -49,19 +49,33 @@ def load_instance(path: str | Path) -> Instance:
         log.add(MANIFEST, None, None, "missing_file", "instance.toml is missing: every instance needs its manifest")
     else:
         try:
-            data = tomllib.loads(manifest_path.read_text(encoding="utf-8"))
+            data = tomllib.loads(manifest_path.read_text(encoding="utf-8-sig"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            log.add(MANIFEST, None, None, "unreadable", f"not valid TOML: {exc}")
+            log.add(MANIFEST, None, None, "unreadable", f"not valid UTF-8 TOML: {exc}")
+        except OSError as exc:
+            log.add(MANIFEST, None, None, "unreadable", f"cannot be read: {exc.strerror or exc}")
     manifest_issues: list[Issue] = []
     manifest = parse_manifest(data, manifest_issues, {t.name for t in TABLES}) if data else None
     for i in manifest_issues:
         log.add(i.file, i.row, i.column, i.code, i.message)
 
-    tables_map = dict(data.get("tables", {})) if isinstance(data.get("tables", {}), dict) else {}
+    tables_map, unsafe = _table_files(data)
+    root_real = _resolve(root)
     frames: dict[str, pd.DataFrame | None] = {}
     for spec in TABLES:
+        if spec.name in unsafe:  # reported by the manifest check; never opened
+            frames[spec.name] = None
+            continue
         fname = table_file(tables_map, spec)
         fpath = root / fname
+        outside = _outside(fpath, root_real)
+        if outside is not None:
+            key = f"tables.{spec.name}" if spec.name in tables_map else None
+            log.add(MANIFEST if key else fname, None, key, "outside_instance",
+                    f"the table file {fname!r} resolves to {outside} (a symbolic link?), outside the "
+                    "instance directory; table files must stay inside it")
+            frames[spec.name] = None
+            continue
         if not fpath.is_file():
             if spec.required:
                 log.add(fname, None, None, "missing_file", f"required table file is missing: {spec.description.rstrip('.').lower()}")
@@ -77,6 +91,30 @@ def load_instance(path: str | Path) -> Instance:
     if issues or manifest is None or any(f is None for f in frames.values()):
         raise InstanceError(str(root), issues or [Issue(MANIFEST, None, None, "invalid", "instance could not be loaded")])
     return Instance(manifest=manifest, path=root, **{k: v for k, v in frames.items()})  # type: ignore[arg-type]
+
+
+def _table_files(data: dict) -> tuple[dict[str, str], set[str]]:
+    """The manifest's ``[tables]`` entries that are safe to open, and the tables whose entry is not."""
+    raw = data.get("tables", {})
+    if not isinstance(raw, dict):
+        return {}, set()
+    safe = {t: f for t, f in raw.items() if t in TABLE_BY_NAME and table_path_problem(f) is None}
+    return safe, {t for t in raw if t in TABLE_BY_NAME and t not in safe}
+
+
+def _resolve(path: Path) -> Path | None:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symbolic-link loop
+        return None
+
+
+def _outside(path: Path, root_real: Path | None) -> Path | None:
+    """Where ``path`` really is when that is outside ``root_real`` (symbolic links followed)."""
+    real = _resolve(path)
+    if real is None or root_real is None:
+        return path
+    return None if real.is_relative_to(root_real) else real
 
 
 def _empty(spec: Table) -> pd.DataFrame:
@@ -163,13 +201,23 @@ def write_instance(instance: Instance, path: str | Path, *, overwrite: bool = Tr
     """Write ``instance`` as a directory (atomically: temporary directory, then move)."""
     target = Path(path)
     tables_map = dict(instance.manifest.tables)
+    # a manifest built in code has not been through the loader: its table paths are checked here,
+    # before anything is written, so no table can land outside the target directory
+    bad = [Issue(MANIFEST, None, f"tables.{t}", *problem) for t, f in sorted(tables_map.items())
+           if (problem := table_path_problem(f)) is not None]
+    bad += [Issue(MANIFEST, None, f"tables.{t}", "unknown_key", "unknown table") for t in sorted(tables_map)
+            if t not in TABLE_BY_NAME]
+    if bad:
+        raise InstanceError(str(target), bad)
     with atomic_dir(target, replace=overwrite) as tmp:
         (tmp / MANIFEST).write_text(tomli_w.dumps(instance.manifest.to_toml_dict()), encoding="utf-8")
         for spec in TABLES:
             frame: pd.DataFrame = getattr(instance, spec.name)
             if not spec.required and frame.empty:
                 continue
-            write_frame(format_table(frame, spec), tmp / table_file(tables_map, spec))
+            dest = tmp / table_file(tables_map, spec)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            write_frame(format_table(frame, spec), dest)
     return target
 
 

@@ -122,10 +122,6 @@ def _empty(spec: Table) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=dtypes[c.kind]) for c in spec.columns})
 
 
-def _lines(mask: np.ndarray) -> np.ndarray:
-    return np.flatnonzero(mask) + 2
-
-
 def _cross_checks(frames: dict[str, pd.DataFrame | None], manifest: Manifest | None,
                   tables_map: dict[str, str], log: IssueLog) -> None:
     def fname(name: str) -> str:
@@ -146,7 +142,7 @@ def _cross_checks(frames: dict[str, pd.DataFrame | None], manifest: Manifest | N
             known = set(target[ref_col])
             wrong = ~frame[col.name].isin(known).to_numpy() & (frame[col.name] != "").to_numpy()
             if wrong.any():
-                log.add_rows(fname(spec.name), _lines(wrong), col.name, "unknown_reference",
+                log.add_rows(fname(spec.name), log.rows(fname(spec.name), wrong), col.name, "unknown_reference",
                              [f"{v!r} is not an id in {fname(ref_table)}" for v in frame.loc[wrong, col.name]])
 
     wh = frames.get("warehouses")
@@ -162,14 +158,14 @@ def _cross_checks(frames: dict[str, pd.DataFrame | None], manifest: Manifest | N
             kinds = dict(zip(wh["id"], wh["kind"], strict=True))
             wrong = (fleet["warehouse"].map(kinds) == "central").to_numpy()
             if wrong.any():
-                log.add_rows(fname("fleet"), _lines(wrong), "warehouse", "not_forward",
+                log.add_rows(fname("fleet"), log.rows(fname("fleet"), wrong), "warehouse", "not_forward",
                              "fleet couriers are based at forward warehouses, not at the central DC")
 
     fleet, crowd = frames.get("fleet"), frames.get("crowd")
     if fleet is not None and crowd is not None and len(fleet) and len(crowd):
         both = crowd["id"].isin(set(fleet["id"])).to_numpy()
         if both.any():
-            log.add_rows(fname("crowd"), _lines(both), "id", "duplicate_key",
+            log.add_rows(fname("crowd"), log.rows(fname("crowd"), both), "id", "duplicate_key",
                          [f"courier id {v!r} is also used in {fname('fleet')}" for v in crowd.loc[both, "id"]])
 
     check_roads(frames, fname, log)
@@ -181,18 +177,18 @@ def _cross_checks(frames: dict[str, pd.DataFrame | None], manifest: Manifest | N
     if demand is not None and len(demand):
         late = (demand["date"] >= start).to_numpy()
         if late.any():
-            log.add_rows(fname("demand"), _lines(late), "date", "after_start",
+            log.add_rows(fname("demand"), log.rows(fname("demand"), late), "date", "after_start",
                          f"demand history must end before planning.start_date {start.date()}")
     orders = frames.get("orders")
     if orders is not None and len(orders):
         early = (orders["date"] < start).to_numpy()
         if early.any():
-            log.add_rows(fname("orders"), _lines(early), "date", "before_start",
+            log.add_rows(fname("orders"), log.rows(fname("orders"), early), "date", "before_start",
                          f"orders are realised demand of the planning days: on or after {start.date()}")
         seg_ids = {s.id for s in manifest.segments}
         wrong = ~orders["segment"].isin(seg_ids).to_numpy()
         if wrong.any():
-            log.add_rows(fname("orders"), _lines(wrong), "segment", "unknown_reference",
+            log.add_rows(fname("orders"), log.rows(fname("orders"), wrong), "segment", "unknown_reference",
                          [f"{v!r} is not a segment in instance.toml (known: {', '.join(sorted(seg_ids))})"
                           for v in orders.loc[wrong, "segment"]])
 

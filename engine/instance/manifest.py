@@ -14,6 +14,7 @@ from pathlib import PureWindowsPath
 from typing import Any
 
 from engine.errors import ConfigError, Issue
+from engine.instance.schema import DATE_MAX, DATE_MIN
 from engine.solver import Settings
 
 FORMAT_VERSION = 1
@@ -329,7 +330,7 @@ _SECTION_BOUNDS: dict[str, dict[str, tuple]] = {
 }
 PROMISE_MAX_MIN = 43200.0  # 30 days
 WEIGHT_MAX = 1e6
-START_DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2200, 12, 31))
+START_DATE_RANGE = (DATE_MIN, DATE_MAX)
 # settings keys of a [solver.<stage>] table: (kind, low, high, low exclusive, high exclusive)
 _SOLVER_BOUNDS: dict[str, tuple] = {
     "time_limit": (float, 0.0, 1e6, True, False),

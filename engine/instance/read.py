@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
-from engine.errors import InstanceError, Issue
+from engine.errors import EngineError, InstanceError, Issue
 from engine.instance.manifest import MANIFEST, Manifest, parse_manifest, table_path_problem
 from engine.instance.model import Instance
 from engine.instance.roads import check_roads
@@ -28,11 +28,13 @@ def table_file(manifest_tables: dict[str, str], spec: Table) -> str:
 
 
 def validate_instance(path: str | Path) -> list[Issue]:
-    """Every problem of the instance at ``path`` (empty list = valid)."""
+    """Every problem of the instance at ``path`` (empty list = valid); never raises for bad input."""
     try:
         load_instance(path)
     except InstanceError as exc:
         return list(exc.issues)
+    except EngineError as exc:  # any other input problem becomes one issue of the instance
+        return [Issue(str(path), None, None, "invalid", str(exc))]
     return []
 
 

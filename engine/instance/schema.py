@@ -6,6 +6,7 @@ The same specification drives the reader, the validator, the writer and the docu
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,6 +18,9 @@ Kind = Literal["id", "str", "int", "float", "bool", "date"]
 # allowed and ignored. Any other column the schema does not name is an error, so that a typo
 # such as ``latitude`` for ``lat`` is never silently dropped.
 EXTRA_PREFIX = "x_"
+
+# Every date, in a table or the manifest, lies in this range (inclusive)
+DATE_MIN, DATE_MAX = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import Issue
-from engine.instance.schema import EXTRA_PREFIX, Column, Table
+from engine.instance.schema import DATE_MAX, DATE_MIN, EXTRA_PREFIX, Column, Table
 
 MAX_PER_KIND = 25
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -258,6 +258,12 @@ def convert_column(raw: pd.Series, col: Column, file: str, log: IssueLog) -> tup
             log.add_rows(file, log.rows(file, wrong), col.name, "not_a_date",
                          [f"expected a date YYYY-MM-DD, got {v!r}" for v in text.to_numpy()[wrong]])
         bad |= wrong
+        far = (values.notna() & ((values < pd.Timestamp(DATE_MIN)) | (values > pd.Timestamp(DATE_MAX)))).to_numpy()
+        if far.any():
+            log.add_rows(file, log.rows(file, far), col.name, "out_of_range",
+                         [f"expected a date from {DATE_MIN} to {DATE_MAX}, got {v!r}" for v in text.to_numpy()[far]])
+            values = values.where(~far)
+        bad |= far
         values = values.astype("datetime64[ns]")
     else:  # pragma: no cover
         raise TypeError(col.kind)

@@ -177,3 +177,15 @@ def test_huge_numbers_are_out_of_range(tmp_path: Path) -> None:
     hits.sort(key=lambda i: i.row or 0)
     assert [(i.row, i.column) for i in hits] == [(2, "quantity"), (3, "quantity"), (4, "quantity")]
     assert "too large" in hits[1].message and "<= 1e+09" in hits[0].message
+
+
+def test_dates_outside_the_documented_range(tmp_path: Path) -> None:
+    root = tiny_copy(tmp_path)
+    lines = _lines(root / "events.csv")
+    for n, value in ((1, "0001-01-01"), (2, "9999-12-31")):
+        cells = lines[n].split(",")
+        cells[0] = value
+        lines[n] = ",".join(cells)
+    (root / "events.csv").write_text("".join(lines), encoding="utf-8")
+    hits = [i for i in _issues(root, "out_of_range") if i.file == "events.csv"]
+    assert [(i.row, i.column) for i in hits] == [(2, "date"), (3, "date")]

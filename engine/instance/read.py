@@ -74,8 +74,7 @@ def load_instance(path: str | Path) -> Instance:
         if outside is not None:
             key = f"tables.{spec.name}" if spec.name in tables_map else None
             log.add(MANIFEST if key else fname, None, key, "outside_instance",
-                    f"the table file {fname!r} resolves to {outside} (a symbolic link?), outside the "
-                    "instance directory; table files must stay inside it")
+                    f"the table file {fname!r} {outside}; table files must stay inside the instance directory")
             frames[spec.name] = None
             continue
         if not fpath.is_file():
@@ -111,12 +110,14 @@ def _resolve(path: Path) -> Path | None:
         return None
 
 
-def _outside(path: Path, root_real: Path | None) -> Path | None:
-    """Where ``path`` really is when that is outside ``root_real`` (symbolic links followed)."""
+def _outside(path: Path, root_real: Path | None) -> str | None:
+    """Why ``path`` is not inside ``root_real`` once symbolic links are followed; ``None`` if it is."""
     real = _resolve(path)
     if real is None or root_real is None:
-        return path
-    return None if real.is_relative_to(root_real) else real
+        return "cannot be resolved (a symbolic-link loop?)"
+    if real.is_relative_to(root_real):
+        return None
+    return f"resolves to {real} (through a symbolic link), outside the instance directory"
 
 
 def _empty(spec: Table) -> pd.DataFrame:

@@ -87,7 +87,7 @@ def read_raw(path: Path, log: IssueLog, name: str) -> pd.DataFrame | None:
     if path.name.endswith(".parquet"):
         try:
             frame = pd.read_parquet(path)
-        except Exception as exc:  # noqa: BLE001 - whatever the file's bytes make the reader raise
+        except Exception as exc:  # whatever the bytes of the file make the Parquet reader raise
             log.add(name, None, None, "unreadable", f"cannot be read as Parquet: {exc}".strip())
             return None
         return frame.rename(columns=str)

@@ -301,8 +301,8 @@ def check_table(raw: pd.DataFrame, spec: Table, file: str, log: IssueLog) -> pd.
             log.add(file, head, None, "unnamed_column",
                     f"header field {pos} has no name (a trailing comma?); expected some of {', '.join(known)}")
         elif c not in known and not c.startswith(EXTRA_PREFIX):
-            close = difflib.get_close_matches(c, known, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = _closest(c, known)
+            hint = f"did you mean {close!r}? " if close else ""
             log.add(file, head, c, "unknown_column",
                     f"unknown column; {hint}expected some of {', '.join(known)} "
                     f"(columns of your own must start with {EXTRA_PREFIX!r})")
@@ -333,6 +333,18 @@ def check_table(raw: pd.DataFrame, spec: Table, file: str, log: IssueLog) -> pd.
         if col.kind in ("id", "str"):
             frame[col.name] = frame[col.name].astype(object)
     return frame
+
+
+def _closest(name: str, known: list[str]) -> str | None:
+    """The known column ``name`` most likely stands for: a spelling slip, or a longer form (latitude)."""
+    low = name.lower()
+    if low in known:
+        return low
+    close = difflib.get_close_matches(low, known, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    longer = [k for k in known if len(k) >= 3 and low.startswith(k)]
+    return max(longer, key=len) if longer else None
 
 
 def _dtype(col: Column) -> str:

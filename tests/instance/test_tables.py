@@ -75,6 +75,7 @@ def test_unknown_column_is_an_error_with_a_suggestion(tmp_path: Path) -> None:
     hits = {(i.file, i.row, i.column): i for i in _issues(root, "unknown_column")}
     assert set(hits) == {("zones.csv", 1, "wieght"), ("crowd.csv", 1, "latitude")}
     assert "did you mean 'weight'?" in hits[("zones.csv", 1, "wieght")].message
+    assert "did you mean 'lat'?" in hits[("crowd.csv", 1, "latitude")].message
     # latitude replaced a required column: that is reported as well
     assert any(i.file == "crowd.csv" and i.column == "lat" for i in _issues(root, "missing_column"))
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
-from engine.errors import InstanceError, Issue
-from engine.instance.manifest import MANIFEST, Manifest, parse_manifest
+from engine.errors import EngineError, InstanceError, Issue
+from engine.instance.manifest import MANIFEST, Manifest, parse_manifest, table_path_problem
 from engine.instance.model import Instance
 from engine.instance.roads import check_roads
 from engine.instance.schema import TABLE_BY_NAME, TABLES, Table
@@ -28,11 +28,13 @@ def table_file(manifest_tables: dict[str, str], spec: Table) -> str:
 
 
 def validate_instance(path: str | Path) -> list[Issue]:
-    """Every problem of the instance at ``path`` (empty list = valid)."""
+    """Every problem of the instance at ``path`` (empty list = valid); never raises for bad input."""
     try:
         load_instance(path)
     except InstanceError as exc:
         return list(exc.issues)
+    except EngineError as exc:  # any other input problem becomes one issue of the instance
+        return [Issue(str(path), None, None, "invalid", str(exc))]
     return []
 
 
@@ -49,19 +51,32 @@ def load_instance(path: str | Path) -> Instance:
         log.add(MANIFEST, None, None, "missing_file", "instance.toml is missing: every instance needs its manifest")
     else:
         try:
-            data = tomllib.loads(manifest_path.read_text(encoding="utf-8"))
+            data = tomllib.loads(manifest_path.read_text(encoding="utf-8-sig"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            log.add(MANIFEST, None, None, "unreadable", f"not valid TOML: {exc}")
+            log.add(MANIFEST, None, None, "unreadable", f"not valid UTF-8 TOML: {exc}")
+        except OSError as exc:
+            log.add(MANIFEST, None, None, "unreadable", f"cannot be read: {exc.strerror or exc}")
     manifest_issues: list[Issue] = []
     manifest = parse_manifest(data, manifest_issues, {t.name for t in TABLES}) if data else None
     for i in manifest_issues:
         log.add(i.file, i.row, i.column, i.code, i.message)
 
-    tables_map = dict(data.get("tables", {})) if isinstance(data.get("tables", {}), dict) else {}
+    tables_map, unsafe = _table_files(data)
+    root_real = _resolve(root)
     frames: dict[str, pd.DataFrame | None] = {}
     for spec in TABLES:
+        if spec.name in unsafe:  # reported by the manifest check; never opened
+            frames[spec.name] = None
+            continue
         fname = table_file(tables_map, spec)
         fpath = root / fname
+        outside = _outside(fpath, root_real)
+        if outside is not None:
+            key = f"tables.{spec.name}" if spec.name in tables_map else None
+            log.add(MANIFEST if key else fname, None, key, "outside_instance",
+                    f"the table file {fname!r} {outside}; table files must stay inside the instance directory")
+            frames[spec.name] = None
+            continue
         if not fpath.is_file():
             if spec.required:
                 log.add(fname, None, None, "missing_file", f"required table file is missing: {spec.description.rstrip('.').lower()}")
@@ -79,13 +94,35 @@ def load_instance(path: str | Path) -> Instance:
     return Instance(manifest=manifest, path=root, **{k: v for k, v in frames.items()})  # type: ignore[arg-type]
 
 
+def _table_files(data: dict) -> tuple[dict[str, str], set[str]]:
+    """The manifest's ``[tables]`` entries that are safe to open, and the tables whose entry is not."""
+    raw = data.get("tables", {})
+    if not isinstance(raw, dict):
+        return {}, set()
+    safe = {t: f for t, f in raw.items() if t in TABLE_BY_NAME and table_path_problem(f) is None}
+    return safe, {t for t in raw if t in TABLE_BY_NAME and t not in safe}
+
+
+def _resolve(path: Path) -> Path | None:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symbolic-link loop
+        return None
+
+
+def _outside(path: Path, root_real: Path | None) -> str | None:
+    """Why ``path`` is not inside ``root_real`` once symbolic links are followed; ``None`` if it is."""
+    real = _resolve(path)
+    if real is None or root_real is None:
+        return "cannot be resolved (a symbolic-link loop?)"
+    if real.is_relative_to(root_real):
+        return None
+    return f"resolves to {real} (through a symbolic link), outside the instance directory"
+
+
 def _empty(spec: Table) -> pd.DataFrame:
     dtypes = {"id": "object", "str": "object", "int": "int64", "float": "float64", "bool": "bool", "date": "datetime64[ns]"}
     return pd.DataFrame({c.name: pd.Series(dtype=dtypes[c.kind]) for c in spec.columns})
-
-
-def _lines(mask: np.ndarray) -> np.ndarray:
-    return np.flatnonzero(mask) + 2
 
 
 def _cross_checks(frames: dict[str, pd.DataFrame | None], manifest: Manifest | None,
@@ -108,7 +145,7 @@ def _cross_checks(frames: dict[str, pd.DataFrame | None], manifest: Manifest | N
             known = set(target[ref_col])
             wrong = ~frame[col.name].isin(known).to_numpy() & (frame[col.name] != "").to_numpy()
             if wrong.any():
-                log.add_rows(fname(spec.name), _lines(wrong), col.name, "unknown_reference",
+                log.add_rows(fname(spec.name), log.rows(fname(spec.name), wrong), col.name, "unknown_reference",
                              [f"{v!r} is not an id in {fname(ref_table)}" for v in frame.loc[wrong, col.name]])
 
     wh = frames.get("warehouses")
@@ -124,14 +161,14 @@ def _cross_checks(frames: dict[str, pd.DataFrame | None], manifest: Manifest | N
             kinds = dict(zip(wh["id"], wh["kind"], strict=True))
             wrong = (fleet["warehouse"].map(kinds) == "central").to_numpy()
             if wrong.any():
-                log.add_rows(fname("fleet"), _lines(wrong), "warehouse", "not_forward",
+                log.add_rows(fname("fleet"), log.rows(fname("fleet"), wrong), "warehouse", "not_forward",
                              "fleet couriers are based at forward warehouses, not at the central DC")
 
     fleet, crowd = frames.get("fleet"), frames.get("crowd")
     if fleet is not None and crowd is not None and len(fleet) and len(crowd):
         both = crowd["id"].isin(set(fleet["id"])).to_numpy()
         if both.any():
-            log.add_rows(fname("crowd"), _lines(both), "id", "duplicate_key",
+            log.add_rows(fname("crowd"), log.rows(fname("crowd"), both), "id", "duplicate_key",
                          [f"courier id {v!r} is also used in {fname('fleet')}" for v in crowd.loc[both, "id"]])
 
     check_roads(frames, fname, log)
@@ -143,18 +180,18 @@ def _cross_checks(frames: dict[str, pd.DataFrame | None], manifest: Manifest | N
     if demand is not None and len(demand):
         late = (demand["date"] >= start).to_numpy()
         if late.any():
-            log.add_rows(fname("demand"), _lines(late), "date", "after_start",
+            log.add_rows(fname("demand"), log.rows(fname("demand"), late), "date", "after_start",
                          f"demand history must end before planning.start_date {start.date()}")
     orders = frames.get("orders")
     if orders is not None and len(orders):
         early = (orders["date"] < start).to_numpy()
         if early.any():
-            log.add_rows(fname("orders"), _lines(early), "date", "before_start",
+            log.add_rows(fname("orders"), log.rows(fname("orders"), early), "date", "before_start",
                          f"orders are realised demand of the planning days: on or after {start.date()}")
         seg_ids = {s.id for s in manifest.segments}
         wrong = ~orders["segment"].isin(seg_ids).to_numpy()
         if wrong.any():
-            log.add_rows(fname("orders"), _lines(wrong), "segment", "unknown_reference",
+            log.add_rows(fname("orders"), log.rows(fname("orders"), wrong), "segment", "unknown_reference",
                          [f"{v!r} is not a segment in instance.toml (known: {', '.join(sorted(seg_ids))})"
                           for v in orders.loc[wrong, "segment"]])
 
@@ -163,13 +200,23 @@ def write_instance(instance: Instance, path: str | Path, *, overwrite: bool = Tr
     """Write ``instance`` as a directory (atomically: temporary directory, then move)."""
     target = Path(path)
     tables_map = dict(instance.manifest.tables)
+    # a manifest built in code has not been through the loader: its table paths are checked here,
+    # before anything is written, so no table can land outside the target directory
+    bad = [Issue(MANIFEST, None, f"tables.{t}", *problem) for t, f in sorted(tables_map.items())
+           if (problem := table_path_problem(f)) is not None]
+    bad += [Issue(MANIFEST, None, f"tables.{t}", "unknown_key", "unknown table") for t in sorted(tables_map)
+            if t not in TABLE_BY_NAME]
+    if bad:
+        raise InstanceError(str(target), bad)
     with atomic_dir(target, force=overwrite, kind="instance") as tmp:
         (tmp / MANIFEST).write_text(tomli_w.dumps(instance.manifest.to_toml_dict()), encoding="utf-8")
         for spec in TABLES:
             frame: pd.DataFrame = getattr(instance, spec.name)
             if not spec.required and frame.empty:
                 continue
-            write_frame(format_table(frame, spec), tmp / table_file(tables_map, spec))
+            dest = tmp / table_file(tables_map, spec)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            write_frame(format_table(frame, spec), dest)
     return target
 
 

@@ -35,7 +35,7 @@ def check_roads(frames: dict[str, pd.DataFrame | None], fname: Callable[[str], s
         return
     loop = (roads["from"] == roads["to"]).to_numpy()
     if loop.any():
-        log.add_rows(fname("roads"), np.flatnonzero(loop) + 2, "to", "self_loop",
+        log.add_rows(fname("roads"), log.rows(fname("roads"), loop), "to", "self_loop",
                      [f"road from {v!r} back to itself: a road joins two different nodes" for v in roads.loc[loop, "to"]])
     if log.has_issues(fname("roads")) or log.has_issues(fname("road_nodes")):
         return  # routing needs a clean graph; the defects above are reported first
@@ -54,7 +54,7 @@ def check_roads(frames: dict[str, pd.DataFrame | None], fname: Callable[[str], s
         node, dist = graph.nearest_any(np.where(placed, lat, graph.lat[0]), np.where(placed, lon, graph.lon[0]))
         off = ~graph.main[node] & placed
         if off.any():
-            log.add_rows(fname(table), np.flatnonzero(off) + 2, "id", "road_unreachable", [
+            log.add_rows(fname(table), log.rows(fname(table), off), "id", "road_unreachable", [
                 f"{what} {i!r} cannot reach every forward warehouse and zone by road: its nearest road node "
                 f"{graph.node_ids[k]!r} ({d:.2f} km away) is outside the main connected part of the road graph "
                 f"({n_main} of {n} nodes reach each other); connect that node in {fname('roads')}"

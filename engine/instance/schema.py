@@ -6,12 +6,21 @@ The same specification drives the reader, the validator, the writer and the docu
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
 import pandas as pd
 
 Kind = Literal["id", "str", "int", "float", "bool", "date"]
+
+# A CSV column whose name starts with this prefix is the user's own (a note, a source id): it is
+# allowed and ignored. Any other column the schema does not name is an error, so that a typo
+# such as ``latitude`` for ``lat`` is never silently dropped.
+EXTRA_PREFIX = "x_"
+
+# Every date, in a table or the manifest, lies in this range (inclusive)
+DATE_MIN, DATE_MAX = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +73,13 @@ class Table:
         raise KeyError(name)
 
 
+# Every number has a documented upper bound: far beyond any real instance, low enough that no
+# sum or product the models form overflows or loses all precision.
 LAT = dict(kind="float", unit="degrees", min=-90.0, max=90.0)
 LON = dict(kind="float", unit="degrees", min=-180.0, max=180.0)
 MINUTE_OF_DAY = dict(unit="min from midnight", min=0.0, max=2880.0)
-MONEY = dict(kind="float", unit="currency", min=0.0)
+MONEY = dict(kind="float", unit="currency", min=0.0, max=1e9)
+VOLUME = dict(kind="float", unit="m3", min=0.0, max=1e6)
 
 TABLES: tuple[Table, ...] = (
     Table(
@@ -77,7 +89,7 @@ TABLES: tuple[Table, ...] = (
             Column("id", "id", description="warehouse id"),
             Column("kind", "str", choices=("central", "forward"), description="one central DC; forward warehouses near customers"),
             Column("lat", **LAT), Column("lon", **LON),
-            Column("capacity_m3", "float", unit="m3", min=0.0, description="storage volume for forward stock"),
+            Column("capacity_m3", **VOLUME, description="storage volume for forward stock"),
             Column("handling_cost_per_unit", **MONEY, description="pick/pack and inbound handling per unit stocked"),
             Column("holding_cost_per_m3_day", **MONEY, description="holding cost per m3 per day"),
             Column("allows_high_value", "bool", optional=True, default=True, description="may store high-value SKUs"),
@@ -92,8 +104,8 @@ TABLES: tuple[Table, ...] = (
         (
             Column("id", "id", description="demand zone id"),
             Column("lat", **LAT), Column("lon", **LON),
-            Column("radius_km", "float", unit="km", min=0.0, min_exclusive=True, description="customers are spread around the centre within this radius"),
-            Column("weight", "float", min=0.0, optional=True, default=1.0, description="relative population / demand weight"),
+            Column("radius_km", "float", unit="km", min=0.0, max=1000.0, min_exclusive=True, description="customers are spread around the centre within this radius"),
+            Column("weight", "float", min=0.0, max=1e9, optional=True, default=1.0, description="relative population / demand weight"),
         ),
         key=("id",),
         nonempty=True,
@@ -105,7 +117,7 @@ TABLES: tuple[Table, ...] = (
         (
             Column("id", "id", description="SKU id"),
             Column("category", "str", description="product category"),
-            Column("unit_volume_m3", "float", unit="m3", min=0.0, min_exclusive=True),
+            Column("unit_volume_m3", "float", unit="m3", min=0.0, max=1000.0, min_exclusive=True),
             Column("unit_value", **MONEY, description="value of one unit"),
             Column("fragile", "bool", optional=True, default=False, description="needs fragile handling and packaging"),
             Column("high_value", "bool", optional=True, default=False, description="high-value goods: allowed couriers and warehouses only"),
@@ -121,7 +133,7 @@ TABLES: tuple[Table, ...] = (
             Column("date", "date", description="day of the demand (YYYY-MM-DD), before planning.start_date"),
             Column("sku", "id", ref="skus.id"),
             Column("zone", "id", ref="zones.id"),
-            Column("quantity", "float", unit="units", min=0.0, description="units demanded; absent rows mean 0"),
+            Column("quantity", "float", unit="units", min=0.0, max=1e9, description="units demanded; absent rows mean 0"),
         ),
         key=("date", "sku", "zone"),
         nonempty=True,
@@ -148,7 +160,7 @@ TABLES: tuple[Table, ...] = (
         (
             Column("id", "id", description="courier id (unique across fleet and crowd)"),
             Column("warehouse", "id", ref="warehouses.id", description="home warehouse: routes start and end here"),
-            Column("capacity_m3", "float", unit="m3", min=0.0),
+            Column("capacity_m3", **VOLUME),
             Column("shift_start_min", "float", **MINUTE_OF_DAY),
             Column("shift_end_min", "float", **MINUTE_OF_DAY),
             Column("fixed_cost", **MONEY, description="cost of using the courier for the day"),
@@ -168,12 +180,12 @@ TABLES: tuple[Table, ...] = (
             Column("lat", **LAT), Column("lon", **LON),
             Column("available_from_min", "float", **MINUTE_OF_DAY),
             Column("available_to_min", "float", **MINUTE_OF_DAY),
-            Column("capacity_m3", "float", unit="m3", min=0.0),
+            Column("capacity_m3", **VOLUME),
             Column("pay_per_delivery", **MONEY),
             Column("pay_per_km", **MONEY),
             Column("acceptance_probability", "float", min=0.0, max=1.0),
             Column("may_carry_special", "bool", optional=True, default=False),
-            Column("max_work_min", "float", unit="min", min=0.0, min_exclusive=True),
+            Column("max_work_min", "float", unit="min", min=0.0, max=2880.0, min_exclusive=True),
         ),
         key=("id",),
         required=False,
@@ -188,7 +200,7 @@ TABLES: tuple[Table, ...] = (
             Column("date", "date", description="day of the order (on or after planning.start_date)"),
             Column("created_min", "float", unit="min from midnight", min=0.0, max=1440.0),
             Column("sku", "id", ref="skus.id"),
-            Column("quantity", "int", unit="units", min=1.0),
+            Column("quantity", "int", unit="units", min=1.0, max=1e9),
             Column("zone", "id", ref="zones.id"),
             Column("lat", **LAT), Column("lon", **LON),
             Column("segment", "id", description="customer segment id from instance.toml [[segments]]"),
@@ -215,8 +227,8 @@ TABLES: tuple[Table, ...] = (
         (
             Column("from", "id", ref="road_nodes.id"),
             Column("to", "id", ref="road_nodes.id"),
-            Column("length_km", "float", unit="km", min=0.0, min_exclusive=True, description="length along the road"),
-            Column("minutes", "float", unit="min", min=0.0, min_exclusive=True, description="driving time of a fleet courier"),
+            Column("length_km", "float", unit="km", min=0.0, max=20000.0, min_exclusive=True, description="length along the road"),
+            Column("minutes", "float", unit="min", min=0.0, max=1e5, min_exclusive=True, description="driving time of a fleet courier"),
             Column("oneway", "bool", optional=True, default=False, description="only from -> to may be driven"),
         ),
         key=("from", "to"),

@@ -8,13 +8,19 @@ counted in one summary issue, so a systematic defect in a million-row file stays
 
 from __future__ import annotations
 
+import codecs
+import csv
+import difflib
+import gzip
+import io
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from engine.errors import Issue
-from engine.instance.schema import Column, Table
+from engine.instance.schema import DATE_MAX, DATE_MIN, EXTRA_PREFIX, Column, Table
 
 MAX_PER_KIND = 25
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -22,9 +28,34 @@ _FALSE = {"false", "0", "no", "n", "f"}
 
 
 class IssueLog:
+    """Issues of one load, and where each table's rows are in their file.
+
+    ``rows(file, mask)`` turns a mask over a table's rows into physical line numbers of the
+    file: the line on which each record starts, so blank lines and quoted cells spanning lines
+    are counted as they are in an editor. Without a recorded line map (Parquet), row ``i`` is
+    reported as line ``i + 2``, as if the header were line 1.
+    """
+
     def __init__(self) -> None:
         self.issues: list[Issue] = []
         self._counts: dict[tuple[str, str | None, str], int] = {}
+        self._lines: dict[str, np.ndarray] = {}
+        self._header_line: dict[str, int] = {}
+
+    def set_lines(self, file: str, header_line: int, lines: np.ndarray) -> None:
+        self._header_line[file] = header_line
+        self._lines[file] = lines
+
+    def header_line(self, file: str) -> int:
+        return self._header_line.get(file, 1)
+
+    def rows(self, file: str, mask: np.ndarray) -> np.ndarray:
+        """Line numbers of the rows of ``file`` selected by ``mask``."""
+        mask = np.asarray(mask, dtype=bool)
+        lines = self._lines.get(file)
+        if lines is None or len(lines) != len(mask):
+            return np.flatnonzero(mask) + 2
+        return lines[mask]
 
     def add(self, file: str, row: int | None, column: str | None, code: str, message: str) -> None:
         kind = (file, column, code)
@@ -53,20 +84,97 @@ class IssueLog:
 
 def read_raw(path: Path, log: IssueLog, name: str) -> pd.DataFrame | None:
     """Read a table file as text (CSV) or as stored (Parquet); ``None`` after logging a failure."""
+    if path.name.endswith(".parquet"):
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # whatever the bytes of the file make the Parquet reader raise
+            log.add(name, None, None, "unreadable", f"cannot be read as Parquet: {exc}".strip())
+            return None
+        return frame.rename(columns=str)
     try:
-        if path.name.endswith(".parquet"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
+        data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        log.add(name, None, None, "unreadable", f"cannot be read: {getattr(exc, 'strerror', None) or exc}")
+        return None
+    text = _decode(data, log, name)
+    return None if text is None else _parse_csv(text, log, name)
+
+
+def _decode(data: bytes, log: IssueLog, name: str) -> str | None:
+    """The file as text: UTF-8, with or without a byte-order mark."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        log.add(name, None, None, "bad_encoding",
+                "the file is UTF-16 (or UTF-32) text: tables are UTF-8; save it again as UTF-8")
+        return None
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        log.add(name, line, None, "bad_encoding",
+                f"not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded (a Latin-1 or Windows-1252 "
+                "file? tables are UTF-8; save it again as UTF-8)")
+        return None
+    nul = text.find("\x00")
+    if nul >= 0:
+        log.add(name, text.count("\n", 0, nul) + 1, None, "nul_byte",
+                "the file contains a NUL byte (binary data, or UTF-16 text without a byte-order mark?): "
+                "tables are UTF-8 text")
+        return None
+    return text
+
+
+def _blank(record: list[str]) -> bool:
+    return not record or (len(record) == 1 and not record[0].strip())
+
+
+def _parse_csv(text: str, log: IssueLog, name: str) -> pd.DataFrame | None:
+    """Parse CSV text, remembering the physical line on which every record starts.
+
+    Blank lines are skipped; a record whose field count differs from the header's is reported
+    and left out. Cells stay text (stripped of leading spaces after a comma).
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, skipinitialspace=True)
+    records: list[list[str]] = []
+    starts: list[int] = []
+    end = 0  # the last physical line read so far
+    try:
+        if '"' not in text:  # no quoting: every record is one line, numbered in order
+            records = list(reader)
+            starts = list(range(1, len(records) + 1))
+        else:
+            for record in reader:
+                records.append(record)
+                starts.append(end + 1)
+                end = reader.line_num
+    except csv.Error as exc:
+        line = end + 1 if '"' in text else reader.line_num
+        what = ("a quoted cell starting on this line is never closed" if "end of data" in str(exc)
+                else f"malformed CSV: {exc}")
+        log.add(name, line, None, "bad_quoting", what)
+        return None
+    keep = [i for i, r in enumerate(records) if not _blank(r)]
+    if not keep:
         log.add(name, None, None, "empty_file", "the file is empty: expected a header line with the column names")
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        log.add(name, None, None, "unreadable", f"cannot be read as a table: {exc}".strip())
-    return None
-
-
-def _lines(mask: np.ndarray) -> np.ndarray:
-    # data row i (0-based) is on line i + 2: line 1 is the header
-    return np.flatnonzero(mask) + 2
+        return None
+    header = [c.strip() for c in records[keep[0]]]
+    width = len(header)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    for i in keep[1:]:
+        if len(records[i]) != width:
+            log.add(name, starts[i], None, "wrong_field_count",
+                    f"the row has {len(records[i])} fields but the header has {width} "
+                    "(an unquoted comma in a cell, or a missing or extra separator?)")
+            continue
+        rows.append(records[i])
+        lines.append(starts[i])
+    log.set_lines(name, starts[keep[0]], np.asarray(lines, dtype=np.int64))
+    if not rows:
+        return pd.DataFrame({j: pd.Series(dtype=object) for j in range(width)}).set_axis(header, axis=1)
+    return pd.DataFrame(rows, columns=header, dtype=object)
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -80,7 +188,7 @@ def convert_column(raw: pd.Series, col: Column, file: str, log: IssueLog) -> tup
     text = _text(raw)
     empty = (text == "").to_numpy() | raw.isna().to_numpy()
     if empty.any():
-        log.add_rows(file, _lines(empty), col.name, "missing_value", f"empty cell: expected {_expected(col)}")
+        log.add_rows(file, log.rows(file, empty), col.name, "missing_value", f"empty cell: expected {_expected(col)}")
     bad = empty.copy()
 
     if col.kind in ("id", "str"):
@@ -91,32 +199,38 @@ def convert_column(raw: pd.Series, col: Column, file: str, log: IssueLog) -> tup
         lower = text.str.lower()
         named_nonfinite = lower.isin(["nan", "inf", "-inf", "+inf", "infinity", "-infinity"]).to_numpy()
         not_number = np.isnan(arr) & ~empty & ~named_nonfinite
-        nonfinite = (named_nonfinite | (np.isinf(arr))) & ~empty
+        nonfinite = named_nonfinite & ~empty
+        huge = np.isinf(arr) & ~empty & ~named_nonfinite  # digits beyond the float range
+        if huge.any():
+            log.add_rows(file, log.rows(file, huge), col.name, "out_of_range",
+                         f"the number is too large: expected {col.range_text()}{_unit(col)}")
+        bad |= huge
         if not_number.any():
             shown = text.to_numpy()[not_number]
-            log.add_rows(file, _lines(not_number), col.name, "not_a_number",
+            log.add_rows(file, log.rows(file, not_number), col.name, "not_a_number",
                          [f"expected a number, got {v!r}" for v in shown])
         if nonfinite.any():
-            log.add_rows(file, _lines(nonfinite), col.name, "not_finite", "expected a finite number, got NaN or infinity")
+            log.add_rows(file, log.rows(file, nonfinite), col.name, "not_finite", "expected a finite number, got NaN or infinity")
         bad |= not_number | nonfinite
         ok = ~bad
         if col.kind == "int":
-            frac = ok & (np.abs(arr - np.round(arr)) > 1e-9)
+            finite = np.where(ok, arr, 0.0)
+            frac = ok & (np.abs(finite - np.round(finite)) > 1e-9)
             if frac.any():
-                log.add_rows(file, _lines(frac), col.name, "not_an_integer",
+                log.add_rows(file, log.rows(file, frac), col.name, "not_an_integer",
                              [f"expected a whole number, got {v:g}" for v in arr[frac]])
             bad |= frac
             ok = ~bad
         if col.min is not None:
             low = ok & ((arr <= col.min) if col.min_exclusive else (arr < col.min))
             if low.any():
-                log.add_rows(file, _lines(low), col.name, "out_of_range",
+                log.add_rows(file, log.rows(file, low), col.name, "out_of_range",
                              [f"expected {col.range_text()}{_unit(col)}, got {v:g}" for v in arr[low]])
             bad |= low
         if col.max is not None:
             high = ok & (arr > col.max)
             if high.any():
-                log.add_rows(file, _lines(high), col.name, "out_of_range",
+                log.add_rows(file, log.rows(file, high), col.name, "out_of_range",
                              [f"expected {col.range_text()}{_unit(col)}, got {v:g}" for v in arr[high]])
             bad |= high
         if col.kind == "int":
@@ -130,7 +244,7 @@ def convert_column(raw: pd.Series, col: Column, file: str, log: IssueLog) -> tup
             is_false = lower.isin(list(_FALSE)).to_numpy()
             wrong = ~(is_true | is_false) & ~empty
             if wrong.any():
-                log.add_rows(file, _lines(wrong), col.name, "not_a_bool",
+                log.add_rows(file, log.rows(file, wrong), col.name, "not_a_bool",
                              [f"expected true or false, got {v!r}" for v in text.to_numpy()[wrong]])
             bad |= wrong
             values = pd.Series(is_true, index=raw.index)
@@ -141,9 +255,15 @@ def convert_column(raw: pd.Series, col: Column, file: str, log: IssueLog) -> tup
             values = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
         wrong = values.isna().to_numpy() & ~empty
         if wrong.any():
-            log.add_rows(file, _lines(wrong), col.name, "not_a_date",
+            log.add_rows(file, log.rows(file, wrong), col.name, "not_a_date",
                          [f"expected a date YYYY-MM-DD, got {v!r}" for v in text.to_numpy()[wrong]])
         bad |= wrong
+        far = (values.notna() & ((values < pd.Timestamp(DATE_MIN)) | (values > pd.Timestamp(DATE_MAX)))).to_numpy()
+        if far.any():
+            log.add_rows(file, log.rows(file, far), col.name, "out_of_range",
+                         [f"expected a date from {DATE_MIN} to {DATE_MAX}, got {v!r}" for v in text.to_numpy()[far]])
+            values = values.where(~far)
+        bad |= far
         values = values.astype("datetime64[ns]")
     else:  # pragma: no cover
         raise TypeError(col.kind)
@@ -151,7 +271,7 @@ def convert_column(raw: pd.Series, col: Column, file: str, log: IssueLog) -> tup
     if col.choices is not None and col.kind in ("id", "str"):
         wrong = ~text.isin(list(col.choices)).to_numpy() & ~empty
         if wrong.any():
-            log.add_rows(file, _lines(wrong), col.name, "bad_choice",
+            log.add_rows(file, log.rows(file, wrong), col.name, "bad_choice",
                          [f"expected one of {', '.join(col.choices)}, got {v!r}" for v in text.to_numpy()[wrong]])
         bad |= wrong
     return values, bad
@@ -171,12 +291,24 @@ def _expected(col: Column) -> str:
 def check_table(raw: pd.DataFrame, spec: Table, file: str, log: IssueLog) -> pd.DataFrame | None:
     """Type and range checks of one table; returns the typed frame (columns in schema order)."""
     raw = raw.rename(columns=lambda c: str(c).strip())
-    dupes = raw.columns[raw.columns.duplicated()].tolist()
+    head = log.header_line(file)
+    dupes = list(dict.fromkeys(raw.columns[raw.columns.duplicated()].tolist()))
     for c in dupes:
-        log.add(file, 1, c, "duplicate_column", "column appears more than once in the header")
-    missing = [c.name for c in spec.columns if c.name not in raw.columns and not c.optional]
+        log.add(file, head, c, "duplicate_column", "column appears more than once in the header")
+    known = [c.name for c in spec.columns]
+    for pos, c in enumerate(raw.columns, start=1):
+        if c == "":
+            log.add(file, head, None, "unnamed_column",
+                    f"header field {pos} has no name (a trailing comma?); expected some of {', '.join(known)}")
+        elif c not in known and not c.startswith(EXTRA_PREFIX):
+            close = _closest(c, known)
+            hint = f"did you mean {close!r}? " if close else ""
+            log.add(file, head, c, "unknown_column",
+                    f"unknown column; {hint}expected some of {', '.join(known)} "
+                    f"(columns of your own must start with {EXTRA_PREFIX!r})")
+    missing = [c for c in known if c not in raw.columns and not spec.column(c).optional]
     for c in missing:
-        log.add(file, 1, c, "missing_column",
+        log.add(file, head, c, "missing_column",
                 f"required column is missing; the header has: {', '.join(map(str, raw.columns)) or '(nothing)'}")
     if missing or dupes:
         return None
@@ -195,12 +327,24 @@ def check_table(raw: pd.DataFrame, spec: Table, file: str, log: IssueLog) -> pd.
         lo, hi = frame[rule.lo].to_numpy(), frame[rule.hi].to_numpy()
         wrong = ~(lo < hi) & np.isfinite(lo) & np.isfinite(hi)
         if wrong.any():
-            log.add_rows(file, _lines(wrong), rule.hi, "window_order",
+            log.add_rows(file, log.rows(file, wrong), rule.hi, "window_order",
                          [f"{rule.hi} ({b:g}) must be after {rule.lo} ({a:g})" for a, b in zip(lo[wrong], hi[wrong], strict=True)])
     for col in spec.columns:
         if col.kind in ("id", "str"):
             frame[col.name] = frame[col.name].astype(object)
     return frame
+
+
+def _closest(name: str, known: list[str]) -> str | None:
+    """The known column ``name`` most likely stands for: a spelling slip, or a longer form (latitude)."""
+    low = name.lower()
+    if low in known:
+        return low
+    close = difflib.get_close_matches(low, known, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    longer = [k for k in known if len(k) >= 3 and low.startswith(k)]
+    return max(longer, key=len) if longer else None
 
 
 def _dtype(col: Column) -> str:
@@ -215,7 +359,7 @@ def _check_key(frame: pd.DataFrame, spec: Table, file: str, log: IssueLog) -> No
         return
     keyed = frame.loc[dup, list(spec.key)]
     firsts: dict[tuple, int] = {}
-    lines = _lines(dup)
+    lines = log.rows(file, dup)
     for line, key in zip(lines, keyed.itertuples(index=False, name=None), strict=True):
         if key in firsts:
             shown = ", ".join(f"{k}={_show(v)}" for k, v in zip(spec.key, key, strict=True))

@@ -4,6 +4,8 @@ against planning that day once.
     python benchmarks/simulate/speed.py --instance instances/metro-medium --runs 3 --replications 5 \
         --workers 1,2 --out benchmarks/simulate/results/speed.csv
 
+    python benchmarks/simulate/speed.py --summary benchmarks/simulate/results/speed.csv   # the RESULTS.md table
+
 The day is the instance's first planning day. Allocation: every SKU stocked without limit at
 every forward warehouse (``allocate_orders`` against ample stock), so every order a forward
 warehouse covers is a forward order; the rest go to the central DC and are not routed. Both
@@ -94,6 +96,31 @@ def one(instance_dir: str, what: str, replications: int, workers: int, seed: int
     return row
 
 
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Medians per (label, what, workers) over the runs, and the execution's time over the plan's."""
+    cols = ["replications", "wall_s", "wall_per_replication_s", "dispatcher_share", "peak_rss_mb", "peak_rss_worker_mb",
+            "load_before"]
+    med = frame.groupby(["label", "what", "workers"], sort=False)[cols].median().reset_index()
+    med["runs"] = frame.groupby(["label", "what", "workers"], sort=False).size().to_numpy()
+    plan = med[med["what"] == "plan"].set_index("label")["wall_s"]
+    med["x_plan"] = med["wall_s"] / med["label"].map(plan)
+    return med
+
+
+def markdown(med: pd.DataFrame) -> str:
+    """The RESULTS.md table: one line per (label, what, workers)."""
+    lines = ["| code | what | workers | runs | wall s (median) | wall per replication s | × planning the day once "
+             "| dispatcher share | peak RSS MB (largest worker) | load before |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in med.itertuples(index=False):
+        what = "plan_day once" if r.what == "plan" else f"execute_day, {r.replications:.0f} replications"
+        worker = f" ({r.peak_rss_worker_mb:.0f})" if r.workers > 1 else ""
+        lines.append(f"| {r.label} | {what} | {r.workers} | {r.runs} | {r.wall_s:.1f} | {r.wall_per_replication_s:.1f} "
+                     f"| {r.x_plan:.2f} | {100 * r.dispatcher_share:.1f}% | {r.peak_rss_mb:.0f}{worker} "
+                     f"| {r.load_before:.1f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--instance", default=str(REPO / "instances" / "metro-medium"))
@@ -103,9 +130,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--label", default="", help="a note stored in every row (e.g. the code version)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--summary", default=None, help="print the medians of a result file as a markdown table")
     ap.add_argument("--one", default=None, choices=["plan", "execute"], help=argparse.SUPPRESS)
     ap.add_argument("--one-workers", type=int, default=1, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.summary:
+        print(markdown(summary(pd.read_csv(a.summary))))
+        return
     if a.one:
         print(json.dumps(one(a.instance, a.one, a.replications, a.one_workers, a.seed)))
         return
@@ -131,9 +162,7 @@ def main() -> None:
             old = pd.read_csv(out)
             df = pd.concat([old[old["label"].fillna("") != a.label], df], ignore_index=True)
         df.to_csv(out, index=False)
-    summary = df.groupby(["label", "what", "workers"], sort=False)[
-        ["wall_s", "wall_per_replication_s", "dispatcher_share", "peak_rss_mb", "peak_rss_worker_mb"]].median()
-    print(summary.to_string())
+    print(markdown(summary(df)))
 
 
 if __name__ == "__main__":

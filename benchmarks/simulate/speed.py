@@ -135,7 +135,7 @@ def main() -> None:
     ap.add_argument("--one-workers", type=int, default=1, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.summary:
-        print(markdown(summary(pd.read_csv(a.summary))))
+        print(markdown(summary(pd.read_csv(a.summary, dtype={"label": str}))))
         return
     if a.one:
         print(json.dumps(one(a.instance, a.one, a.replications, a.one_workers, a.seed)))
@@ -159,7 +159,7 @@ def main() -> None:
         out = Path(a.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.exists():  # keep earlier labels' rows, replace this label's
-            old = pd.read_csv(out)
+            old = pd.read_csv(out, dtype={"label": str})
             df = pd.concat([old[old["label"].fillna("") != a.label], df], ignore_index=True)
         df.to_csv(out, index=False)
     print(markdown(summary(df)))

@@ -229,9 +229,9 @@ def run(instance: Instance, settings: RunSettings | None = None, *,
         progress: Callable[[str], None] | None = None) -> RunResult:
     """Run the whole chain for one day of the instance."""
     from engine.dispatch import check_day_settings
+    from engine.forecast import FORECASTERS, forecast
     from engine.simulate.logcheck import check_execution
     from engine.simulate.replicate import execute_day
-    from engine.forecast import FORECASTERS, forecast
     from engine.stocking import STOCKING, build_problem, solve_stocking
 
     settings = settings or RunSettings()
@@ -322,7 +322,12 @@ def report_context(instance: Instance, fc: Any, history: pd.DataFrame, day: dt.d
 
 def _executed_plan(ex: ExecutionResult, instance: Instance, allocated: pd.DataFrame, settings: Settings) -> Any:
     """Replication 0 as executed, as a dispatch result (an empty one when nothing was forward)."""
-    from engine.dispatch.result import ASSIGNMENT_COLUMNS, ROUTE_COLUMNS, DispatchResult, cost_breakdown
+    from engine.dispatch.result import (
+        ASSIGNMENT_COLUMNS,
+        ROUTE_COLUMNS,
+        DispatchResult,
+        cost_breakdown,
+    )
     from engine.simulate.replicate import executed_plan
 
     ep = ex.epochs

@@ -1,7 +1,7 @@
 """Service-quality indicators: each defined once, as a function of simulated outcomes.
 
 Five factors, thirteen indicators (DESIGN.md): each indicator is computed per replication from
-the outcome table of :func:`engine.simulate.simulate_day`, then summarised with a 95% confidence
+the outcome table of :func:`engine.simulate.execute_day`, then summarised with a 95% confidence
 interval. ``direction`` says whether higher (">=") or lower ("<=") is better; its target comes
 from the instance (``[quality.targets]``).
 """

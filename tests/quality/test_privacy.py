@@ -188,3 +188,16 @@ def test_property_rounding_at_or_below_the_policy_passes(lat: float, lon: float,
     assert rep.passed, rep.failures
     fine = courier_manifest(ASG, alloc.assign(lat=np.round(lat, 3) + 0.0004), decimals=4)
     assert not export_privacy({"courier_manifest.csv": fine}).passed
+
+
+@settings(max_examples=30, deadline=None)
+@given(file=st.sampled_from(sorted(EXPORT_POLICY)),
+       column=st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12), value=st.integers(0, 99))
+def test_property_any_planted_field_fails_with_its_file_and_column(file: str, column: str, value: int) -> None:
+    tables = clean_tables()
+    if column in tables[file].columns or EXPORT_POLICY[file].field_class(column) is not None:
+        return  # a declared column is not a planted one
+    tables[file] = tables[file].assign(**{column: value})
+    rep = export_privacy(tables)
+    assert (file, column, "column_declared") in failed(rep)
+    assert {(f, c) for f, c, _ in failed(rep)} == {(file, column)}

@@ -174,3 +174,14 @@ def test_a_target_the_instance_does_not_set_falls_back_to_the_default() -> None:
     targets = {k: v for k, v in DEFAULT_TARGETS.items() if k != "on_time_rate"}
     card = build_scorecard(pd.concat([o, o.assign(replication=1)]), CTX, targets=targets, weights=DEFAULT_WEIGHTS)
     assert card.rows.set_index("indicator").loc["on_time_rate", "target"] == 0.98
+
+
+def test_quality_doc_says_how_decisions_move_every_indicator() -> None:
+    from tests.helpers import REPO
+
+    doc = (REPO / "docs" / "quality.md").read_text()
+    section = doc[doc.index("## What moves each indicator"):doc.index("## Composite index")].lower()
+    for ind in INDICATORS:
+        assert ind.label.lower() in section, ind.label
+    for decision in DECISIONS:
+        assert f"**{decision}**" in section, decision

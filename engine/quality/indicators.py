@@ -157,8 +157,8 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("tracking_complete_rate", "traceability", "Information transparency", ">=", "share", _trail,
               "orders whose every courier scan was recorded in the executed log / all orders", _CARRIER, 0.99),
     Indicator("eta_error_p90_min", "traceability", "ETA accuracy", "<=", "min", _eta_error,
-              "p90 of |executed arrival − ETA given at the accepted assignment| in minutes, orders delivered "
-              "by couriers of the day", _COURIERS, 10.0),
+              "p90 of the minutes between the executed arrival and the ETA given at the accepted "
+              "assignment (either way), orders delivered by couriers of the day", _COURIERS, 10.0),
     Indicator("returns_tracked_rate", "traceability", "Returns tracking", ">=", "share", _returns,
               "returns picked up in their window with a complete trail / returns", _COURIERS, 0.95),
     Indicator("high_value_intact_rate", "security", "Commodity safety", ">=", "share", _high_value_intact,

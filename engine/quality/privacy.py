@@ -23,7 +23,7 @@ field fails, with the file and column named.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -186,7 +186,7 @@ def find_phones(text: str) -> list[str]:
     return out
 
 
-def _first_hit(values: list[str], find: Any) -> str:
+def _first_hit(values: list[str], find: Callable[[str], list[str]]) -> str:
     for v in values:
         hits = find(v)
         if hits:

@@ -38,7 +38,7 @@ import pandas as pd
 from engine.errors import ConfigError, EngineError
 from engine.instance import Instance
 from engine.io import atomic_dir, to_json_text, write_frame
-from engine.quality import Context, Scorecard, build_scorecard, courier_manifest, privacy_score
+from engine.quality import Context, Scorecard, build_scorecard, courier_manifest, export_privacy
 from engine.simulate import allocate_orders
 from engine.simulate.replicate import ExecutionResult
 from engine.solver import Settings, SolveStats, SolveStatus
@@ -141,6 +141,12 @@ class RunResult:
             "instance_notes": self.instance_notes,
         }
 
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table the run exports, by file name (each declared in the export policy)."""
+        return {**export_tables(self.forecast, self.stocking, self.stock_left, self.allocated, self.dispatch,
+                                self.courier_manifest, self.simulation, self.context),
+                "scorecard.csv": self.scorecard.rows, "damage_by_courier.csv": self.scorecard.damage_by_courier}
+
     def write(self, out: str | Path, *, force: bool = False) -> Path:
         """Write every output into ``out`` atomically (temporary directory, then move).
 
@@ -149,26 +155,22 @@ class RunResult:
         """
         with atomic_dir(out, force=force, kind="run") as tmp:
             (tmp / "run.json").write_text(to_json_text(self.to_dict()), encoding="utf-8")
-            tables = {
-                "forecast.csv": self.forecast.to_frame(),
-                "stock_plan.csv": self.stocking.to_frame(),
-                "stock_left.csv": self.stock_left,
-                "orders_allocated.csv": self.allocated,
-                "assignments.csv": self.dispatch.assignments,
-                "routes.csv": self.dispatch.routes,
-                "courier_manifest.csv": self.courier_manifest,
-                "outcomes.csv": self.simulation.outcomes,
-                "tracking_events.csv": self.simulation.tracking_events(),
-                "events.csv": self.simulation.events,
-                "epochs.csv": self.simulation.epochs,
-                "scorecard.csv": self.scorecard.rows,
-                "damage_by_courier.csv": self.scorecard.damage_by_courier,
-            }
-            for name, frame in tables.items():
-                write_frame(frame, tmp / name)
-            for name, frame in self.context.items():
+            for name, frame in self.tables().items():
                 write_frame(frame, tmp / name)
         return Path(out)
+
+
+def export_tables(fc: Any, stock: Any, stock_left: pd.DataFrame, allocated: pd.DataFrame, plan: Any,
+                  manifest: pd.DataFrame, execution: ExecutionResult, context: dict[str, pd.DataFrame]
+                  ) -> dict[str, pd.DataFrame]:
+    """The run's exported tables that exist before scoring (the export-privacy check reads these)."""
+    return {
+        "forecast.csv": fc.to_frame(), "stock_plan.csv": stock.to_frame(), "stock_left.csv": stock_left,
+        "orders_allocated.csv": allocated, "assignments.csv": plan.assignments, "routes.csv": plan.routes,
+        "courier_manifest.csv": manifest, "outcomes.csv": execution.outcomes,
+        "tracking_events.csv": execution.tracking_events(), "events.csv": execution.events,
+        "epochs.csv": execution.epochs, **context,
+    }
 
 
 def _options_source(instance: Instance, stage: str, used: Settings) -> str:
@@ -289,15 +291,18 @@ def run(instance: Instance, settings: RunSettings | None = None, *,
     done("execute")
 
     manifest_export = courier_manifest(assignments, allocated)
-    ctx = Context(peak_windows=_peak_windows(instance, day, orders), manifest_privacy=privacy_score(manifest_export))
+    context = report_context(instance, fc, history, day)
+    executed = replace_assignments(plan, assignments)
+    exported = export_tables(fc, stock, stock_left, allocated, executed, manifest_export, ex, context)
+    ctx = Context(peak_windows=_peak_windows(instance, day, orders), export_privacy=export_privacy(exported).score)
     eff = efficiency(instance, allocated, stock, problem, plan, fc, orders, ex)
     card = build_scorecard(ex.outcomes, ctx, targets=m.quality.targets, weights=m.quality.weights, efficiency=eff)
     done("quality")
 
     return RunResult(instance=instance.name, day=day, seed=seed, settings=settings, forecast=fc, stocking=stock,
-                     allocated=allocated, stock_left=stock_left, dispatch=replace_assignments(plan, assignments),
+                     allocated=allocated, stock_left=stock_left, dispatch=executed,
                      simulation=ex, scorecard=card, courier_manifest=manifest_export, timings=timings,
-                     context=report_context(instance, fc, history, day), instance_notes=dict(m.notes))
+                     context=context, instance_notes=dict(m.notes))
 
 
 def report_context(instance: Instance, fc: Any, history: pd.DataFrame, day: dt.date, *, top: int = 6,

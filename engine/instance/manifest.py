@@ -111,8 +111,8 @@ DEFAULT_TARGETS: dict[str, float] = {
     "tracking_complete_rate": 0.99,
     "eta_error_p90_min": 10.0,
     "returns_tracked_rate": 0.95,
-    "high_value_on_allowed_courier": 1.0,
-    "manifest_privacy": 1.0,
+    "high_value_intact_rate": 0.995,
+    "export_privacy": 1.0,
 }
 DEFAULT_WEIGHTS: dict[str, float] = {
     "responsiveness": 0.30,

@@ -145,7 +145,8 @@ class RunResult:
         """Every table the run exports, by file name (each declared in the export policy)."""
         return {**export_tables(self.forecast, self.stocking, self.stock_left, self.allocated, self.dispatch,
                                 self.courier_manifest, self.simulation, self.context),
-                "scorecard.csv": self.scorecard.rows, "damage_by_courier.csv": self.scorecard.damage_by_courier}
+                "scorecard.csv": self.scorecard.rows, "damage_by_courier.csv": self.scorecard.damage_by_courier,
+                "indicators_by_replication.csv": self.scorecard.per_replication}
 
     def write(self, out: str | Path, *, force: bool = False) -> Path:
         """Write every output into ``out`` atomically (temporary directory, then move).

@@ -129,6 +129,8 @@ EXPORT_POLICY: Mapping[str, FilePolicy] = MappingProxyType({
     "scorecard.csv": FilePolicy("planner", _cols({
         _OP: ("indicator", "factor", "label", "value", "ci_low", "ci_high", "target", "direction", "unit", "passed",
               "score", "measured_as", "moved_by")})),
+    "indicators_by_replication.csv": FilePolicy("planner", _cols({
+        _OP: ("replication", "indicator", "value")})),
     "damage_by_courier.csv": FilePolicy("planner", _cols({
         _OP: ("courier_kind", "orders", "damaged", "lost", "damage_loss_rate")})),
     "warehouses.csv": FilePolicy("planner", _cols({

@@ -28,6 +28,7 @@ class Scorecard:
     efficiency: Mapping[str, float]
     replications: int
     damage_by_courier: pd.DataFrame = field(default_factory=pd.DataFrame)  # commodity safety per courier type
+    per_replication: pd.DataFrame = field(default_factory=pd.DataFrame)  # replication, indicator, value
 
     def to_frame(self) -> pd.DataFrame:
         return self.rows
@@ -79,8 +80,11 @@ def build_scorecard(outcomes: pd.DataFrame, context: Context, *, targets: Mappin
     sets no target for is held to its ``default_target``)."""
     reps = [g for _, g in outcomes.groupby("replication", sort=True)]
     rows = []
+    rep_ids = [int(r) for r, _ in outcomes.groupby("replication", sort=True)]
+    by_rep: list[dict[str, Any]] = []
     for ind in INDICATORS:
         per_rep = np.array([ind.compute(g, context) for g in reps], dtype=float)
+        by_rep.extend({"replication": r, "indicator": ind.name, "value": float(v)} for r, v in zip(rep_ids, per_rep, strict=True))
         value, lo, hi = mean_ci(per_rep)
         if ind.unit == "share":  # a share's interval stays inside [0, 1]
             lo, hi = max(lo, 0.0), min(hi, 1.0)
@@ -99,7 +103,8 @@ def build_scorecard(outcomes: pd.DataFrame, context: Context, *, targets: Mappin
     index = float(100 * (fscore[valid] * w[valid]).sum() / w[valid].sum()) if valid.any() else float("nan")
     factors = pd.DataFrame({"factor": list(FACTORS), "weight": (w / w.sum()).to_numpy(), "score": fscore.to_numpy()})
     return Scorecard(rows=frame, factors=factors, index=index, efficiency=dict(efficiency or {}), replications=len(reps),
-                     damage_by_courier=damage_by_courier(outcomes))
+                     damage_by_courier=damage_by_courier(outcomes),
+                     per_replication=pd.DataFrame(by_rep, columns=["replication", "indicator", "value"]))
 
 
 def responsive_indicators(a: Scorecard, b: Scorecard, *, rel_tol: float = 1e-9) -> tuple[str, ...]:

@@ -44,6 +44,8 @@ def clean_tables() -> dict[str, pd.DataFrame]:
         "outcomes.csv": outcomes,
         "tracking_events.csv": pd.DataFrame({"order": ["A"], "event": ["created"], "minute": [600.0]}),
         "events.csv": events,
+        "indicators_by_replication.csv": pd.DataFrame({"replication": [0], "indicator": ["on_time_rate"],
+                                                       "value": [0.9]}),
         "epochs.csv": pd.DataFrame({"t": [420.0], "pending": [3], "available": [2], "offered": [1], "accepted": [1],
                                     "declined": [0], "seconds": [0.05], "status": ["feasible"], "error": [""],
                                     "replication": [0]}),
@@ -81,7 +83,7 @@ def test_the_policy_declares_every_file_and_the_columns_the_code_writes() -> Non
     assert set(EXPORT_POLICY) == {
         "forecast.csv", "stock_plan.csv", "stock_left.csv", "orders_allocated.csv", "assignments.csv", "routes.csv",
         "courier_manifest.csv", "outcomes.csv", "tracking_events.csv", "events.csv", "epochs.csv", "stops.csv",
-        "scorecard.csv",
+        "scorecard.csv", "indicators_by_replication.csv",
         "damage_by_courier.csv", "warehouses.csv", "zones.csv", "history_top.csv"}
     for file, cols in [("outcomes.csv", OUTCOME_COLUMNS), ("events.csv", EVENT_COLUMNS), ("stops.csv", STOP_COLUMNS),
                        ("orders_allocated.csv", ALLOCATED_COLUMNS), ("assignments.csv", ASSIGNMENT_COLUMNS),

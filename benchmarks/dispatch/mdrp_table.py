@@ -1,0 +1,70 @@
+"""Print the side-by-side MDRP table of benchmarks/dispatch/MDRP.md from the committed results.
+
+    python benchmarks/dispatch/mdrp_table.py [RESULTS.csv ...]
+
+Default: every ``benchmarks/dispatch/results/mdrp_<policy>.csv`` (one row per instance, written
+by ``nearstock bench mdrp ... --out``). One table row per instance and policy.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+POLICY_ORDER = ("greedy", "rolling", "waves")
+COLUMNS = (
+    ("instance", "instance", "{}"),
+    ("policy", "policy", "{}"),
+    ("orders", "orders", "{:d}"),
+    ("delivered", "delivered", "{:d}"),
+    ("click_to_door_mean", "click-to-door mean", "{:.1f}"),
+    ("click_to_door_p90", "p90", "{:.1f}"),
+    ("lower_bound_mean", "bound mean", "{:.1f}"),
+    ("ratio", "mean / bound", "{:.2f}"),
+    ("within_target", "≤ 40 min", "{:.1%}"),
+    ("within_target_when_possible", "≤ 40 of bound ≤ 40", "{:.1%}"),
+    ("ready_to_pickup_mean", "ready→pickup", "{:.1f}"),
+    ("ready_to_door_mean", "ready→door", "{:.1f}"),
+    ("pay_per_order", "pay / order", "{:.2f}"),
+    ("couriers_on_guarantee", "on guarantee", "{:.0%}"),
+    ("utilisation", "utilisation", "{:.0%}"),
+    ("orders_per_trip", "orders / trip", "{:.2f}"),
+    ("replan_s_p50", "re-plan s p50", "{:.3f}"),
+    ("replan_s_p95", "p95", "{:.3f}"),
+    ("replan_s_max", "max", "{:.3f}"),
+)
+
+
+def load(paths: list[Path]) -> pd.DataFrame:
+    df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    df["ratio"] = df["click_to_door_mean"] / df["lower_bound_mean"]
+    rank = {p: i for i, p in enumerate(POLICY_ORDER)}
+    df["_p"] = df["policy"].map(rank).fillna(len(rank))
+    return df.sort_values(["orders", "instance", "_p"], kind="stable").drop(columns="_p")
+
+
+def table(df: pd.DataFrame) -> str:
+    head = "| " + " | ".join(h for _, h, _ in COLUMNS) + " |"
+    rule = "|" + "|".join("---" if k in ("instance", "policy") else "---:" for k, _, _ in COLUMNS) + "|"
+    rows = []
+    for r in df.to_dict(orient="records"):
+        cells = [
+            f.format(int(r[k]) if f == "{:d}" else r[k]) if pd.notna(r[k]) else "–"
+            for k, _, f in COLUMNS
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join([head, rule, *rows])
+
+
+def main(argv: list[str]) -> None:
+    paths = [Path(a) for a in argv] or sorted(
+        p for p in (HERE / "results").glob("mdrp_*.csv") if not p.name.endswith("_stops.csv")
+    )
+    print(table(load(paths)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

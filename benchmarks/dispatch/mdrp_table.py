@@ -1,9 +1,9 @@
 """Print the side-by-side MDRP table of benchmarks/dispatch/MDRP.md from the committed results.
 
-    python benchmarks/dispatch/mdrp_table.py [RESULTS.csv ...]
+    python benchmarks/dispatch/mdrp_table.py RESULTS.csv ...            # one row per instance and policy
+    python benchmarks/dispatch/mdrp_table.py --summary RESULTS.csv ...  # one row per policy
 
-Default: every ``benchmarks/dispatch/results/mdrp_<policy>.csv`` (one row per instance, written
-by ``nearstock bench mdrp ... --out``). One table row per instance and policy.
+Each RESULTS.csv is written by ``nearstock bench mdrp ... --out`` (one row per instance).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 
-HERE = Path(__file__).resolve().parent
 POLICY_ORDER = ("greedy", "rolling", "waves")
 COLUMNS = (
     ("instance", "instance", "{}"),
@@ -59,11 +58,30 @@ def table(df: pd.DataFrame) -> str:
     return "\n".join([head, rule, *rows])
 
 
+def summary(df: pd.DataFrame) -> str:
+    """Per policy over its instances: how many, all delivered, delivered share, mean / bound."""
+    head = ("| policy | instances | all delivered | delivered | mean / bound: mean | min | max "
+            "| ≤ 40 min: mean | ≤ 40 of bound ≤ 40: mean | pay / order: mean | re-plan p95 s: max |")
+    rule = "|---|" + "---:|" * 10
+    rows = []
+    for pol, g in df.groupby("policy", sort=False):
+        rows.append(
+            f"| {pol} | {len(g)} | {int((g['delivered'] == g['orders']).sum())} "
+            f"| {g['delivered'].sum() / g['orders'].sum():.1%} | {g['ratio'].mean():.2f} "
+            f"| {g['ratio'].min():.2f} | {g['ratio'].max():.2f} | {g['within_target'].mean():.1%} "
+            f"| {g['within_target_when_possible'].mean():.1%} | {g['pay_per_order'].mean():.2f} "
+            f"| {g['replan_s_p95'].max():.3f} |"
+        )
+    return "\n".join([head, rule, *rows])
+
+
 def main(argv: list[str]) -> None:
-    paths = [Path(a) for a in argv] or sorted(
-        p for p in (HERE / "results").glob("mdrp_*.csv") if not p.name.endswith("_stops.csv")
-    )
-    print(table(load(paths)))
+    summ = "--summary" in argv
+    paths = [Path(a) for a in argv if a != "--summary"]
+    if not paths:
+        raise SystemExit(__doc__)
+    df = load(paths)
+    print(summary(df) if summ else table(df))
 
 
 if __name__ == "__main__":

@@ -554,3 +554,19 @@ def test_bench_mdrp_command_writes_rows_and_stops(tmp_path: Path) -> None:
     assert CliRunner().invoke(app, [*args, "--force"]).exit_code == 0
     bad = CliRunner().invoke(app, ["bench", "mdrp", str(path), "--policy", "fastest"])
     assert bad.exit_code == 1 and "unknown dispatch policy" in bad.output
+
+
+def test_mdrp_doc_tables_are_the_scripts_output_of_the_committed_files() -> None:
+    """Every table in MDRP.md is printed, unchanged, by the command on its Source line."""
+    import re
+    import subprocess
+    import sys
+
+    doc = (REPO / "benchmarks" / "dispatch" / "MDRP.md").read_text(encoding="utf-8")
+    sources = [ln for ln in doc.splitlines() if ln.startswith("Source:")]
+    assert sources
+    for ln in sources:
+        cmd = re.findall(r"`(python [^`]+)`", ln)[0].split()
+        printed = subprocess.run([sys.executable, *cmd[1:]], cwd=REPO, capture_output=True, text=True,
+                                 check=True).stdout.strip()
+        assert printed in doc, f"the table of {' '.join(cmd)} is not in MDRP.md as printed"

@@ -570,3 +570,24 @@ def test_mdrp_doc_tables_are_the_scripts_output_of_the_committed_files() -> None
         printed = subprocess.run([sys.executable, *cmd[1:]], cwd=REPO, capture_output=True, text=True,
                                  check=True).stdout.strip()
         assert printed in doc, f"the table of {' '.join(cmd)} is not in MDRP.md as printed"
+
+
+def test_bench_mdrp_never_replaces_a_folder_or_leaves_temporary_files(tmp_path: Path) -> None:
+    from engine.cli import app
+
+    path = tiny(tmp_path / "inst" / "t")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "mine.txt").write_text("precious")
+    mine = tmp_path / "mine.csv"
+    mine.write_text("precious\n")
+    base = ["bench", "mdrp", str(path), "--policy", "greedy"]
+    for extra in (["--out", str(folder)], ["--stops-out", str(folder)]):
+        res = CliRunner().invoke(app, [*base, *extra, "--force"])
+        assert res.exit_code == 1 and "is an existing directory" in " ".join(res.output.split())
+    res = CliRunner().invoke(app, [*base, "--stops-out", str(mine)])
+    assert res.exit_code == 1 and mine.read_text() == "precious\n"  # refused before any run
+    same = CliRunner().invoke(app, [*base, "--out", str(mine), "--stops-out", str(mine), "--force"])
+    assert same.exit_code == 1 and "the same file" in " ".join(same.output.split())
+    assert (folder / "mine.txt").read_text() == "precious"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

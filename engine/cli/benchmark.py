@@ -198,11 +198,13 @@ def bench_mdrp(
     folders = find_instances(paths)
     if not folders:
         raise typer.BadParameter("no MDRP instance folders found (a folder with orders.txt)")
-    insts = [read_mdrp(f) for f in folders]  # every file checked before the first run
+    for f in folders:  # every file checked before the first run; one instance in memory at a time
+        read_mdrp(f)
     rows, stops = [], []
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                   TimeElapsedColumn(), console=console) as bar:
-        for inst in insts:
+        for f in folders:
+            inst = read_mdrp(f)
             t0, t1 = float(inst.created.min()), float(inst.created.max() + inst.rules.max_min)
             task = bar.add_task(f"{inst.name} {policy}", total=t1 - t0, info=f"{len(inst.orders)} orders")
 

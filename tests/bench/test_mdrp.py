@@ -591,3 +591,15 @@ def test_bench_mdrp_never_replaces_a_folder_or_leaves_temporary_files(tmp_path: 
     assert same.exit_code == 1 and "the same file" in " ".join(same.output.split())
     assert (folder / "mine.txt").read_text() == "precious"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_bench_mdrp_checks_every_instance_before_the_first_run(tmp_path: Path) -> None:
+    from engine.cli import app
+
+    good = tiny(tmp_path / "inst" / "a")
+    bad = tiny(tmp_path / "inst" / "b")
+    (bad / "orders.txt").write_text((bad / "orders.txt").read_text().replace("\t22\n", "\tsoon\n"))
+    out = tmp_path / "r.csv"
+    res = CliRunner().invoke(app, ["bench", "mdrp", str(good), str(bad), "--policy", "greedy", "--out", str(out)])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 1 and "orders.txt, line 4, column 'ready_time'" in text and not out.exists()

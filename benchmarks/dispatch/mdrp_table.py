@@ -2,6 +2,7 @@
 
     python benchmarks/dispatch/mdrp_table.py RESULTS.csv ...            # one row per instance and policy
     python benchmarks/dispatch/mdrp_table.py --summary RESULTS.csv ...  # one row per policy
+    python benchmarks/dispatch/mdrp_table.py --by-variant RESULTS.csv ...  # per policy and variant
 
 Each RESULTS.csv is written by ``nearstock bench mdrp ... --out`` (one row per instance).
 """
@@ -58,15 +59,21 @@ def table(df: pd.DataFrame) -> str:
     return "\n".join([head, rule, *rows])
 
 
-def summary(df: pd.DataFrame) -> str:
-    """Per policy over its instances: how many, all delivered, delivered share, mean / bound."""
-    head = ("| policy | instances | all delivered | delivered | mean / bound: mean | min | max "
+def summary(df: pd.DataFrame, *, by_variant: bool = False) -> str:
+    """Per policy (and instance variant: the name without its seed day) over its instances: how
+    many, all delivered, delivered share, mean / bound."""
+    keys = ["policy"]
+    if by_variant:
+        df = df.assign(variant=df["instance"].str.replace(r"^\d+", "", regex=True))
+        keys.append("variant")
+    head = ("| " + " | ".join(keys) + " | instances | all delivered | delivered | mean / bound: mean | min | max "
             "| ≤ 40 min: mean | ≤ 40 of bound ≤ 40: mean | pay / order: mean | re-plan p95 s: max |")
-    rule = "|---|" + "---:|" * 10
+    rule = "|" + "---|" * len(keys) + "---:|" * 10
     rows = []
-    for pol, g in df.groupby("policy", sort=False):
+    for key, g in df.groupby(keys, sort=by_variant):
+        name = " | ".join(key if isinstance(key, tuple) else (key,))
         rows.append(
-            f"| {pol} | {len(g)} | {int((g['delivered'] == g['orders']).sum())} "
+            f"| {name} | {len(g)} | {int((g['delivered'] == g['orders']).sum())} "
             f"| {g['delivered'].sum() / g['orders'].sum():.1%} | {g['ratio'].mean():.2f} "
             f"| {g['ratio'].min():.2f} | {g['ratio'].max():.2f} | {g['within_target'].mean():.1%} "
             f"| {g['within_target_when_possible'].mean():.1%} | {g['pay_per_order'].mean():.2f} "
@@ -76,12 +83,15 @@ def summary(df: pd.DataFrame) -> str:
 
 
 def main(argv: list[str]) -> None:
-    summ = "--summary" in argv
-    paths = [Path(a) for a in argv if a != "--summary"]
-    if not paths:
+    flags = {a for a in argv if a.startswith("--")}
+    paths = [Path(a) for a in argv if not a.startswith("--")]
+    if not paths or flags - {"--summary", "--by-variant"}:
         raise SystemExit(__doc__)
     df = load(paths)
-    print(summary(df) if summ else table(df))
+    if flags:
+        print(summary(df, by_variant="--by-variant" in flags))
+    else:
+        print(table(df))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The whole chain on one instance: forecast → stocking → fulfilment → dispatch → simulate → quality.
+"""The whole chain on one instance: forecast → stocking → fulfilment → execute the day → quality.
 
 ``run`` is a plain function over an :class:`~engine.instance.Instance` and :class:`RunSettings`;
 the CLI's ``nearstock run`` only parses arguments, calls it and renders the result.
@@ -9,12 +9,18 @@ What ``run`` checks rather than trusts:
   and dispatch settings (each back-end declares its option names in its stage's registry; a
   typo fails with a :class:`~engine.errors.ConfigError` naming stage, back-end, key and the
   closest known names);
-* before simulating: the day's whole dispatch plan (every wave together) goes through the
-  independent feasibility checker; a plan that fails it raises
-  :class:`~engine.dispatch.PlanCheckError` listing each violation and nothing is simulated;
-* dispatch waves whose solve failed are reported (``summary()["dispatch_waves"]``), not
-  hidden: their orders were offered again at the next epoch, and any left unserved carry the
-  reason ``solve_error: ...``.
+* the day is executed, not planned then perturbed: :func:`engine.simulate.execute_day` runs
+  each replication as a discrete-event simulation with the dispatch policy (``rolling``,
+  ``waves`` or ``greedy``) called at every decision epoch on the realised state;
+* before anything is executed: every epoch's trips go through the independent feasibility
+  checker against the state they were planned from; a failing plan raises
+  :class:`~engine.simulate.execute.PlanRejected` and nothing is written;
+* after each replication: the executed log goes through its own checker
+  (:func:`engine.simulate.logcheck.check_execution`: one place at a time, no leg faster than
+  possible, capacity, no pickup before ready, one final state per order); an inconsistent
+  log raises :class:`ExecutionCheckError` rather than being scored;
+* decision epochs whose solve failed are reported (``summary()["dispatch_waves"]``), not
+  hidden: nothing of theirs was executed and their orders stayed in the pool.
 """
 
 from __future__ import annotations
@@ -29,15 +35,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, EngineError
 from engine.instance import Instance
 from engine.io import atomic_dir, to_json_text, write_frame
-from engine.quality import Context, Scorecard, build_scorecard, courier_manifest, privacy_score
-from engine.simulate import SimulationResult, allocate_orders, simulate_day
-from engine.solver import Settings
+from engine.quality import Context, Scorecard, build_scorecard, courier_manifest, export_privacy
+from engine.simulate import allocate_orders
+from engine.simulate.replicate import ExecutionResult
+from engine.solver import Settings, SolveStats, SolveStatus
 
 COURIER_POLICIES = ("all", "fleet-only", "crowd-only")
-STAGES = ("forecast", "stocking", "allocate", "dispatch", "simulate", "quality")
+DISPATCH_POLICIES = ("rolling", "waves", "greedy")
+STAGES = ("forecast", "stocking", "allocate", "execute", "quality")
+
+
+class ExecutionCheckError(EngineError):
+    """An executed day failed the log checker (a defect to report, never a scorecard to trust)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +64,16 @@ class RunSettings:
     scenarios: int | None = None
     replications: int | None = None
     couriers: str = "all"  # all | fleet-only | crowd-only
+    policy: str = "rolling"  # the dispatcher in the loop: rolling | waves | greedy
+    period: float | None = None  # minutes between decision epochs (default: dispatch.wave_min)
 
     def __post_init__(self) -> None:
         if self.couriers not in COURIER_POLICIES:
             raise ConfigError(f"couriers must be one of {', '.join(COURIER_POLICIES)}, got {self.couriers!r}")
+        if self.policy not in DISPATCH_POLICIES:
+            raise ConfigError(f"policy must be one of {', '.join(DISPATCH_POLICIES)}, got {self.policy!r}")
+        if self.period is not None and not (0 < self.period <= 1440):
+            raise ConfigError(f"period must be in (0, 1440] minutes, got {self.period!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +82,7 @@ class RunSettings:
             "stocking": self.stocking.to_dict() if self.stocking else None,
             "dispatch": self.dispatch.to_dict() if self.dispatch else None,
             "scenarios": self.scenarios, "replications": self.replications, "couriers": self.couriers,
+            "policy": self.policy, "period": self.period,
         }
 
 
@@ -79,8 +98,8 @@ class RunResult:
     stocking: Any  # engine.stocking.StockingResult
     allocated: pd.DataFrame
     stock_left: pd.DataFrame
-    dispatch: Any  # engine.dispatch.DispatchResult
-    simulation: SimulationResult
+    dispatch: Any  # engine.dispatch.DispatchResult: replication 0 as executed
+    simulation: ExecutionResult
     scorecard: Scorecard
     courier_manifest: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
@@ -106,7 +125,8 @@ class RunResult:
             "forecast": self.forecast.stats.to_dict(),
             "stocking": self.stocking.stats.to_dict(),
             "dispatch": self.dispatch.stats.to_dict(),
-            "dispatch_waves": dispatch_waves(self.dispatch),
+            "dispatch_waves": dispatch_waves(self.simulation),
+            "execution": {k: v for k, v in self.simulation.to_dict().items() if k not in ("notes", "stats")},
             "efficiency": dict(self.scorecard.efficiency),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
             "dispatch_cost": dict(self.dispatch.cost),
@@ -121,6 +141,13 @@ class RunResult:
             "instance_notes": self.instance_notes,
         }
 
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table the run exports, by file name (each declared in the export policy)."""
+        return {**export_tables(self.forecast, self.stocking, self.stock_left, self.allocated, self.dispatch,
+                                self.courier_manifest, self.simulation, self.context),
+                "scorecard.csv": self.scorecard.rows, "damage_by_courier.csv": self.scorecard.damage_by_courier,
+                "indicators_by_replication.csv": self.scorecard.per_replication}
+
     def write(self, out: str | Path, *, force: bool = False) -> Path:
         """Write every output into ``out`` atomically (temporary directory, then move).
 
@@ -129,24 +156,22 @@ class RunResult:
         """
         with atomic_dir(out, force=force, kind="run") as tmp:
             (tmp / "run.json").write_text(to_json_text(self.to_dict()), encoding="utf-8")
-            tables = {
-                "forecast.csv": self.forecast.to_frame(),
-                "stock_plan.csv": self.stocking.to_frame(),
-                "stock_left.csv": self.stock_left,
-                "orders_allocated.csv": self.allocated,
-                "assignments.csv": self.dispatch.assignments,
-                "routes.csv": self.dispatch.routes,
-                "courier_manifest.csv": self.courier_manifest,
-                "outcomes.csv": self.simulation.outcomes,
-                "tracking_events.csv": self.simulation.events,
-                "scorecard.csv": self.scorecard.rows,
-                "damage_by_courier.csv": self.scorecard.damage_by_courier,
-            }
-            for name, frame in tables.items():
-                write_frame(frame, tmp / name)
-            for name, frame in self.context.items():
+            for name, frame in self.tables().items():
                 write_frame(frame, tmp / name)
         return Path(out)
+
+
+def export_tables(fc: Any, stock: Any, stock_left: pd.DataFrame, allocated: pd.DataFrame, plan: Any,
+                  manifest: pd.DataFrame, execution: ExecutionResult, context: dict[str, pd.DataFrame]
+                  ) -> dict[str, pd.DataFrame]:
+    """The run's exported tables that exist before scoring (the export-privacy check reads these)."""
+    return {
+        "forecast.csv": fc.to_frame(), "stock_plan.csv": stock.to_frame(), "stock_left.csv": stock_left,
+        "orders_allocated.csv": allocated, "assignments.csv": plan.assignments, "routes.csv": plan.routes,
+        "courier_manifest.csv": manifest, "outcomes.csv": execution.outcomes,
+        "tracking_events.csv": execution.tracking_events(), "events.csv": execution.events,
+        "epochs.csv": execution.epochs, **context,
+    }
 
 
 def _options_source(instance: Instance, stage: str, used: Settings) -> str:
@@ -157,13 +182,17 @@ def _options_source(instance: Instance, stage: str, used: Settings) -> str:
     return f"the {stage} settings given to the run"
 
 
-def dispatch_waves(plan: Any) -> dict[str, Any]:
-    """How the day's dispatch solves went: counts and the failed ones (epoch, back-end, error)."""
-    solves = list(getattr(plan, "meta", {}).get("solves", []))
-    errored = [s for s in solves if s.get("error")]
-    return {"solves": len(solves), "errored": len(errored),
-            "errors": [{k: s[k] for k in ("epoch_min", "backend", "status", "error", "orders_in")}
-                       for s in errored]}
+def dispatch_waves(execution: ExecutionResult) -> dict[str, Any]:
+    """How the decision epochs' solves went, over every replication: counts and the failed ones."""
+    ep = execution.epochs
+    if not len(ep) or "status" not in ep:
+        return {"solves": 0, "errored": 0, "errors": []}
+    solved = ep[ep["status"] != "idle"]
+    errored = solved[solved["status"] == "error"]
+    return {"solves": int(len(solved)), "errored": int(len(errored)),
+            "errors": [{"replication": int(r.replication), "epoch_min": float(r.t), "status": str(r.status),
+                        "error": str(r.error), "orders_in": int(r.pending)}
+                       for r in errored.head(20).itertuples(index=False)]}
 
 
 def _stage_settings(instance: Instance, stage: str, override: Settings | None, seed: int) -> Settings:
@@ -202,8 +231,10 @@ def restrict_couriers(instance: Instance, policy: str) -> Instance:
 def run(instance: Instance, settings: RunSettings | None = None, *,
         progress: Callable[[str], None] | None = None) -> RunResult:
     """Run the whole chain for one day of the instance."""
-    from engine.dispatch import PlanCheckError, check_day_settings, find_violations, plan_day
+    from engine.dispatch import check_day_settings
     from engine.forecast import FORECASTERS, forecast
+    from engine.simulate.logcheck import check_execution
+    from engine.simulate.replicate import execute_day
     from engine.stocking import STOCKING, build_problem, solve_stocking
 
     settings = settings or RunSettings()
@@ -249,30 +280,30 @@ def run(instance: Instance, settings: RunSettings | None = None, *,
     done("allocate")
 
     fleet_view = restrict_couriers(instance, settings.couriers)
-    fast = allocated[allocated["source"] == "forward"].reset_index(drop=True)
-    plan = plan_day(fleet_view, fast, stage_settings["dispatch"])
-    # the plan that is executed is checked independently first: never simulate a broken plan
-    if plan.problem is None:
-        raise PlanCheckError([], what="the dispatch plan (it carries no problem to check it against)")
-    violations = find_violations(plan.problem, plan)
-    if violations:
-        raise PlanCheckError(violations, what=f"the dispatch plan of {day}")
+    ex = execute_day(fleet_view, allocated, policy=settings.policy, settings=stage_settings["dispatch"],
+                     period=settings.period, replications=settings.replications, seed=seed)
+    for r, executed in enumerate(ex.days):
+        problems = check_execution(executed)
+        if problems:
+            raise ExecutionCheckError(f"replication {r} of {day}: the executed log fails its checker: "
+                                      + "; ".join(problems[:5]))
+    plan = _executed_plan(ex, fleet_view, allocated, stage_settings["dispatch"])
     assignments = _with_central(plan.assignments, allocated)
-    done("dispatch")
-
-    sim = simulate_day(instance, allocated, assignments, replications=settings.replications, seed=seed)
-    done("simulate")
+    done("execute")
 
     manifest_export = courier_manifest(assignments, allocated)
-    ctx = Context(peak_windows=_peak_windows(instance, day, orders), manifest_privacy=privacy_score(manifest_export))
-    eff = efficiency(instance, allocated, stock, problem, plan, fc, orders)
-    card = build_scorecard(sim.outcomes, ctx, targets=m.quality.targets, weights=m.quality.weights, efficiency=eff)
+    context = report_context(instance, fc, history, day)
+    executed = replace_assignments(plan, assignments)
+    exported = export_tables(fc, stock, stock_left, allocated, executed, manifest_export, ex, context)
+    ctx = Context(peak_windows=_peak_windows(instance, day, orders), export_privacy=export_privacy(exported).score)
+    eff = efficiency(instance, allocated, stock, problem, plan, fc, orders, ex)
+    card = build_scorecard(ex.outcomes, ctx, targets=m.quality.targets, weights=m.quality.weights, efficiency=eff)
     done("quality")
 
     return RunResult(instance=instance.name, day=day, seed=seed, settings=settings, forecast=fc, stocking=stock,
-                     allocated=allocated, stock_left=stock_left, dispatch=replace_assignments(plan, assignments),
-                     simulation=sim, scorecard=card, courier_manifest=manifest_export, timings=timings,
-                     context=report_context(instance, fc, history, day), instance_notes=dict(m.notes))
+                     allocated=allocated, stock_left=stock_left, dispatch=executed,
+                     simulation=ex, scorecard=card, courier_manifest=manifest_export, timings=timings,
+                     context=context, instance_notes=dict(m.notes))
 
 
 def report_context(instance: Instance, fc: Any, history: pd.DataFrame, day: dt.date, *, top: int = 6,
@@ -293,6 +324,33 @@ def report_context(instance: Instance, fc: Any, history: pd.DataFrame, day: dt.d
         "zones.csv": instance.zones,
         "history_top.csv": hist[["date", "sku", "zone", "quantity"]],
     }
+
+
+def _executed_plan(ex: ExecutionResult, instance: Instance, allocated: pd.DataFrame, settings: Settings) -> Any:
+    """Replication 0 as executed, as a dispatch result (an empty one when nothing was forward)."""
+    from engine.dispatch.result import (
+        ASSIGNMENT_COLUMNS,
+        ROUTE_COLUMNS,
+        DispatchResult,
+        cost_breakdown,
+    )
+    from engine.simulate.replicate import executed_plan
+
+    ep = ex.epochs
+    solved = ep[ep["status"] != "idle"] if len(ep) and "status" in ep else ep.iloc[0:0]
+    errored = int((solved["status"] == "error").sum()) if len(solved) else 0
+    status = SolveStatus.ERROR if len(solved) and errored == len(solved) else SolveStatus.FEASIBLE
+    secs = float(ep["seconds"].sum()) if len(ep) and "seconds" in ep else 0.0
+    stats = SolveStats(backend=ex.policy if ex.policy == "greedy" else (settings.backend or "pyvrp"), status=status,
+                       solve_seconds=secs,
+                       message=f"{ex.policy} every {ex.period:g} min in the loop of {ex.replications} executed "
+                               f"replications; {len(ep)} epochs" + (f", {errored} failed solves" if errored else ""))
+    if ex.days:
+        return executed_plan(ex.days[0], stats)
+    empty_a = pd.DataFrame(columns=[*ASSIGNMENT_COLUMNS, "assigned_min", "eta_min"])
+    empty_r = pd.DataFrame(columns=[*ROUTE_COLUMNS, "warehouse", "loc"])
+    return DispatchResult(assignments=empty_a, routes=empty_r, stats=stats,
+                          cost=cost_breakdown(fixed=0, distance=0, time=0, per_delivery=0, unserved=0, lateness=0))
 
 
 def replace_assignments(plan: Any, assignments: pd.DataFrame) -> Any:
@@ -323,12 +381,24 @@ def _peak_windows(instance: Instance, day: dt.date, orders: pd.DataFrame) -> tup
 
 
 def efficiency(instance: Instance, allocated: pd.DataFrame, stock: Any, problem: Any, plan: Any, fc: Any,
-               orders: pd.DataFrame) -> dict[str, float]:
-    """Cost and utilisation figures of the day (no targets; reported beside the scorecard)."""
+               orders: pd.DataFrame, execution: ExecutionResult | None = None) -> dict[str, float]:
+    """Cost and utilisation figures of the day (no targets; reported beside the scorecard).
+
+    Costs are means over the executed replications: couriers' executed operating cost plus
+    the DC carrier's price (``dispatch.central_cost_per_order``) for every order it delivered
+    (central-DC orders and forward orders sent to the slow tier). Loads and utilisation are
+    replication 0's."""
     n = max(len(allocated), 1)
     units = np.asarray(stock.units, dtype=float)
     stock_cost = float((units * np.asarray(problem.unit_cost)).sum())
     dispatch_cost = float(plan.cost["operating"])  # fixed + distance + time + per-delivery pay
+    central_cost = 0.0
+    if execution is not None and len(execution.outcomes):
+        o = execution.outcomes
+        if len(execution.costs) and "operating" in execution.costs:
+            dispatch_cost = float(execution.costs["operating"].mean())
+        carried = (~o["served_by_plan"].astype(bool)).groupby(o["replication"]).sum()
+        central_cost = float(carried.mean()) * float(instance.manifest.dispatch.central_cost_per_order)
     fw = instance.forward_warehouses.set_index("id")
     vol = units * np.asarray(problem.volume_m3)[:, None]
     cap = fw.loc[list(problem.warehouses), "capacity_m3"].to_numpy(dtype=float)
@@ -338,6 +408,8 @@ def efficiency(instance: Instance, allocated: pd.DataFrame, stock: Any, problem:
     load_factor = courier_util = float("nan")
     if len(routes):
         caps = pd.concat([instance.fleet.set_index("id")["capacity_m3"], instance.crowd.set_index("id")["capacity_m3"]])
+        delivery_trips = routes.loc[routes["kind"] == "pickup", ["courier", "trip"]].drop_duplicates()
+        routes = routes.merge(delivery_trips, on=["courier", "trip"])  # return runs carry no outbound load
         trips = routes.groupby(["courier", "trip"]).agg(load=("load_m3", "max"), start=("depart_min", "min"),
                                                         end=("arrive_min", "max")).reset_index()
         trips["cap"] = trips["courier"].map(caps)
@@ -355,8 +427,9 @@ def efficiency(instance: Instance, allocated: pd.DataFrame, stock: Any, problem:
     joined = day_fc.set_index(["sku", "zone"])["mean"].to_frame().join(realised, how="outer").fillna(0.0)
     wmape = float((joined["quantity"] - joined["mean"]).abs().sum() / max(joined["quantity"].sum(), 1e-9))
     return {
-        "cost_per_order": (stock_cost + dispatch_cost) / n,
+        "cost_per_order": (stock_cost + dispatch_cost + central_cost) / n,
         "dispatch_cost": dispatch_cost,
+        "central_carrier_cost": central_cost,
         "stocking_cost": stock_cost,
         "vehicle_load_factor": load_factor,
         "courier_utilisation": courier_util,

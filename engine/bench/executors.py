@@ -190,7 +190,10 @@ def local_map(specs: list[dict[str, Any]], jobs: int = 1, *, stop: threading.Eve
 
 def _run_on_dask(spec: dict[str, Any], stop_name: str) -> dict[str, Any]:
     """A Dask task: one isolated run that ends early once the client sets the named Event."""
-    from dask.distributed import Event
+    try:
+        from dask.distributed import Event
+    except ImportError as exc:  # only ever sent to a Dask worker, which has it; said plainly if not
+        raise ConfigError("a Dask worker without dask.distributed: pip install 'nearstock[dask]'") from exc
 
     flag = Event(stop_name)
 

@@ -45,16 +45,19 @@ def compare(
         typer.echo(to_json_text(cmp.to_dict()), nl=False)
         return
     t = Table(title=f"A = {run_a}   B = {run_b}   index {cmp.index_a:.1f} → {cmp.index_b:.1f}", title_justify="left")
-    for c in ("indicator", "A", "B", "B − A", "better"):
+    for c in ("indicator", "A", "B", "B − A", "95% CI of B − A", "better"):
         t.add_column(c, justify="left" if c in ("indicator", "better") else "right")
     for r in cmp.indicators.itertuples(index=False):
         share = r.unit == "share"
 
         def f(x: float, share: bool = share) -> str:
             return "–" if x != x else (f"{x:.1%}" if share else f"{x:.1f}")
-        d = "–" if r.delta != r.delta else (f"{r.delta:+.1%}" if share else f"{r.delta:+.1f}")
+        def g(x: float, share: bool = share) -> str:
+            return "–" if x != x else (f"{x:+.1%}" if share else f"{x:+.1f}")
+        ci = "–" if r.delta_low != r.delta_low else f"{g(r.delta_low)} … {g(r.delta_high)} ({r.test})"
         who = {"A": "[red]A[/]", "B": "[green]B[/]", "same": "same"}[r.better]
-        t.add_row(r.label, f(r.a), f(r.b), d, who + ("" if r.significant or r.better == "same" else " [dim](within noise)[/]"))
+        t.add_row(r.label, f(r.a), f(r.b), g(r.delta), ci,
+                  who + ("" if r.significant or r.better == "same" else " [dim](within noise)[/]"))
     console.print(t)
     e = Table(title="efficiency", title_justify="left")
     for c in ("metric", "A", "B", "B − A"):

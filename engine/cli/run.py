@@ -42,14 +42,16 @@ def run_cmd(
     stocking: Annotated[str | None, typer.Option("--stocking", help="Stocking back-end or rule, e.g. highs, decomp, newsvendor, days_of_cover.")] = None,
     dispatch: Annotated[str | None, typer.Option("--dispatch", help="Dispatch back-end: ortools or pyvrp.")] = None,
     couriers: Annotated[str, typer.Option(help="Courier pool: all, fleet-only or crowd-only.")] = "all",
+    policy: Annotated[str, typer.Option(help="Dispatcher in the loop of the executed day: rolling, waves or greedy.")] = "rolling",
+    period: Annotated[float | None, typer.Option(help="Minutes between decision epochs (default: dispatch.wave_min).")] = None,
     stocking_time_limit: Annotated[float | None, typer.Option(help="Stocking time limit, seconds.")] = None,
     dispatch_time_limit: Annotated[float | None, typer.Option(help="Dispatch time limit per wave, seconds.")] = None,
     scenarios: Annotated[int | None, typer.Option(help="Demand scenarios for the stocking model.")] = None,
-    replications: Annotated[int | None, typer.Option(help="Simulation replications.")] = None,
+    replications: Annotated[int | None, typer.Option(help="Executed replications of the day.")] = None,
     force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
-    """Forecast → stock → dispatch one day → simulate → score, and write every output to --out."""
+    """Forecast → stock → execute one day with the dispatcher in the loop → score; every output to --out."""
     replaced = check_output_dir(out, force=force)  # refuse before the solve, not after
     inst = load_instance(instance)
     m = inst.manifest
@@ -62,7 +64,7 @@ def run_cmd(
         forecast=_settings(forecast, None, m.settings("forecast")),
         stocking=_settings(stocking, stocking_time_limit, m.settings("stocking")),
         dispatch=_settings(dispatch, dispatch_time_limit, m.settings("dispatch")),
-        scenarios=scenarios, replications=replications, couriers=couriers,
+        scenarios=scenarios, replications=replications, couriers=couriers, policy=policy, period=period,
     )
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=json) as bar:
@@ -91,9 +93,9 @@ def warn_failed_solves(summary: dict[str, Any]) -> None:
         return
     first = waves["errors"][0]
     err_console.print(f"[bold yellow]warning:[/] {waves['errored']} of {waves['solves']} dispatch solves failed; "
-                      "their orders were offered again at the next wave; any left unserved after a failed "
-                      f"last solve have the reason solve_error (first failure at minute {first['epoch_min']:g}, "
-                      f"{escape(str(first['backend']))}: {escape(str(first['error']))})", soft_wrap=True)
+                      "nothing of theirs was executed and their orders stayed in the pool for the next epoch "
+                      f"(first failure: replication {first['replication']}, minute {first['epoch_min']:g}: "
+                      f"{escape(str(first['error']))})", soft_wrap=True)
 
 
 def render(result: RunResult) -> None:
@@ -103,8 +105,10 @@ def render(result: RunResult) -> None:
     head.add_column(style="bold")
     head.add_column()
     head.add_row("orders", f"{s['orders']} ({s['from_forward_stock']} forward stock, {s['from_central_dc']} central DC)")
-    head.add_row("dispatched", f"{s['dispatched_fleet']} fleet, {s['dispatched_crowd']} crowd, "
-                               f"{s['unserved_by_dispatch'] - s['from_central_dc']} unserved")
+    ex = s["execution"]
+    head.add_row("executed", f"{s['dispatched_fleet']} fleet, {s['dispatched_crowd']} crowd, "
+                             f"{s['unserved_by_dispatch'] - s['from_central_dc']} to the slow tier "
+                             f"(replication 0; {ex['policy']} every {ex['period_min']:g} min)")
     for stage in ("forecast", "stocking", "dispatch"):
         st = s[stage]
         gap = "" if st["gap"] is None else f", gap {st['gap']:.2%}"

@@ -70,6 +70,8 @@ class DispatchParams:
     unserved_penalty: float = 120.0
     late_penalty_per_min: float = 0.5
     wave_min: float = 5.0
+    max_late_min: float = 120.0  # hard limit past the promise; later than that goes to the slow tier
+    central_cost_per_order: float = 6.0  # the DC carrier's price of one slow-tier delivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,13 @@ class SimulationParams:
     return_pickup_on_time: float = 0.95  # share of return pickups made inside their window
     claim_median_hours: float = 24.0  # damage / loss claims: median hours to resolve (lognormal)
     claim_window_hours: float = 48.0  # a claim resolved within this many hours is on time
+    claim_sigma: float = 0.8  # lognormal spread of claim resolution times
+    claim_incomplete_factor: float = 2.0  # a claim without a complete trail takes this much longer
+    pickup_service_min: float = 2.0  # minutes at the warehouse to hand a trip's orders over
+    no_show_detect_min: float = 10.0  # minutes until a crowd no-show is noticed
+    tracking_gap_rate_crowd: float = 0.01  # scans lost by the crowd app (tracking_gap_rate: fleet scanners)
+    return_window_min: float = 120.0  # a return picked up within this many minutes is on time
+    travel_min_factor: float = 0.6  # no leg is faster than this share of its planned time
 
 
 # Defaults of the service-quality targets and weights (values are shares unless named _min).
@@ -102,8 +111,8 @@ DEFAULT_TARGETS: dict[str, float] = {
     "tracking_complete_rate": 0.99,
     "eta_error_p90_min": 10.0,
     "returns_tracked_rate": 0.95,
-    "high_value_on_allowed_courier": 1.0,
-    "manifest_privacy": 1.0,
+    "high_value_intact_rate": 0.995,
+    "export_privacy": 1.0,
 }
 DEFAULT_WEIGHTS: dict[str, float] = {
     "responsiveness": 0.30,
@@ -323,9 +332,13 @@ _SECTION_BOUNDS: dict[str, dict[str, tuple]] = {
                "service_min": (0.0, DAY_MIN, False)},
     "stocking": {"fast_value_rate": (0.0, 100.0, False), "leftover_rate": (0.0, 100.0, False),
                  "budget": (0.0, 1e15, False)},
-    "dispatch": {"wave_min": (0.0, DAY_MIN, True)},
-    "simulation": {k: (0.0, 1.0, False) for k in ("travel_noise_cv", "crowd_no_show", "damage_rate_fleet", "damage_rate_crowd", "loss_rate", "return_rate", "tracking_gap_rate", "central_on_time", "return_pickup_on_time")}
+    "dispatch": {"wave_min": (0.0, DAY_MIN, True), "max_late_min": (0.0, DAY_MIN, False)},
+    "simulation": {k: (0.0, 1.0, False) for k in ("travel_noise_cv", "crowd_no_show", "damage_rate_fleet", "damage_rate_crowd", "loss_rate", "return_rate", "tracking_gap_rate", "central_on_time", "return_pickup_on_time",
+                                                 "tracking_gap_rate_crowd")}
     | {"replications": (1, 1000, False), "fragile_damage_factor": (0.0, 1000.0, False),
+       "travel_min_factor": (0.0, 1.0, True), "claim_sigma": (0.0, 10.0, False),
+       "claim_incomplete_factor": (1.0, 100.0, False), "pickup_service_min": (0.0, DAY_MIN, False),
+       "no_show_detect_min": (0.0, DAY_MIN, False), "return_window_min": (0.0, 7 * DAY_MIN, True),
        "claim_median_hours": (0.0, 8760.0, True), "claim_window_hours": (0.0, 8760.0, True)},
 }
 PROMISE_MAX_MIN = 43200.0  # 30 days
@@ -461,7 +474,7 @@ def parse_manifest(data: Mapping[str, Any], issues: list[Issue], known_tables: s
             r.bad("segments", f"segment shares must sum to 1, got {total:g}", "out_of_range")
 
     stocking = r.section(StockingParams, r.table(data, "stocking", "stocking"), "stocking", {})
-    dispatch = r.section(DispatchParams, r.table(data, "dispatch", "dispatch"), "dispatch", {"wave_min": (0.0, None, True)})
+    dispatch = r.section(DispatchParams, r.table(data, "dispatch", "dispatch"), "dispatch", _SECTION_BOUNDS["dispatch"])
     simulation = r.section(SimulationParams, r.table(data, "simulation", "simulation"), "simulation", _SECTION_BOUNDS["simulation"])
 
     q = r.table(data, "quality", "quality")

@@ -1,9 +1,15 @@
-"""Service-quality indicators: each defined once, as a function of simulated outcomes.
+"""Service-quality indicators: each defined once, as a function of the executed outcomes.
 
 Five factors, thirteen indicators (DESIGN.md): each indicator is computed per replication from
-the outcome table of :func:`engine.simulate.simulate_day`, then summarised with a 95% confidence
-interval. ``direction`` says whether higher (">=") or lower ("<=") is better; its target comes
-from the instance (``[quality.targets]``).
+the outcome table of the event-driven execution (:func:`engine.simulate.replicate.execute_day`,
+``OUTCOME_COLUMNS``), then summarised with a 95% confidence interval. ``direction`` says
+whether higher (">=") or lower ("<=") is better; its target comes from the instance
+(``[quality.targets]``), ``default_target`` when the instance does not set one.
+
+Every indicator reads what the executed log recorded (the accepted assignment's minute, the ETA
+given at that moment, the executed arrival, the scans that were recorded, who carried what) and
+``moved_by`` names the decisions that move it (:data:`DECISIONS`); ``docs/quality.md`` explains
+how. An indicator no decision can move has no place on the scorecard.
 """
 
 from __future__ import annotations
@@ -14,13 +20,22 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+# what a planner decides, and so what can move an indicator
+DECISIONS = (
+    "stocking plan",  # what is placed in which forward warehouse (and so what ships from the central DC)
+    "dispatch policy / period",  # rolling, waves or greedy, and how often it re-plans
+    "fleet size",  # own couriers and their shifts
+    "courier mix",  # own fleet and crowd (fleet-only, crowd-only), who may carry special goods
+    "export settings",  # what the run exports: the courier manifest's precision and columns
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Context:
     """What indicators need besides the outcomes of one replication."""
 
     peak_windows: tuple[tuple[float, float], ...]  # (start_min, end_min) of peak periods
-    manifest_privacy: float  # share of privacy checks the exported courier manifest passes
+    export_privacy: float  # share of field checks passed by every exported file (engine.quality.privacy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +47,12 @@ class Indicator:
     unit: str
     compute: Callable[[pd.DataFrame, Context], float]
     measured_as: str
+    moved_by: str  # the decisions (of DECISIONS) that move it, comma-separated
+    default_target: float
+
+    @property
+    def decisions(self) -> tuple[str, ...]:
+        return tuple(d.strip() for d in self.moved_by.split(",") if d.strip())
 
 
 def _share(mask: pd.Series | np.ndarray, among: pd.Series | np.ndarray | None = None) -> float:
@@ -50,11 +71,19 @@ def _forward_fill(o: pd.DataFrame, c: Context) -> float:
 
 
 def _peak_assignment_p95(o: pd.DataFrame, c: Context) -> float:
-    wait = o["assigned_min"] - o["created_min"]
+    """p95 of minutes from creation to the accepted assignment, forward orders created in a peak.
+
+    An order no courier ever accepted (moved to the slow tier first) waited at least until its
+    promise: it counts with that wait, so leaving orders unassigned never looks fast.
+    """
+    created = o["created_min"].to_numpy(float)
     in_peak = np.zeros(len(o), dtype=bool)
     for lo, hi in c.peak_windows:
-        in_peak |= (o["created_min"] >= lo).to_numpy() & (o["created_min"] < hi).to_numpy()
-    w = wait[in_peak & o["assigned_min"].notna().to_numpy()]
+        in_peak |= (created >= lo) & (created < hi)
+    in_peak &= (o["source"] == "forward").to_numpy()
+    assigned = o["assigned_min"].to_numpy(float)
+    wait = np.where(np.isfinite(assigned), assigned, o["due_min"].to_numpy(float)) - created
+    w = wait[in_peak]
     return float(np.percentile(w, 95)) if len(w) else float("nan")
 
 
@@ -84,7 +113,7 @@ def _trail(o: pd.DataFrame, c: Context) -> float:
 
 
 def _eta_error(o: pd.DataFrame, c: Context) -> float:
-    err = o["eta_error_min"].abs().dropna()
+    err = (o["delivered_min"] - o["planned_arrive_min"]).abs().dropna()
     return float(np.percentile(err, 90)) if len(err) else float("nan")
 
 
@@ -92,41 +121,52 @@ def _returns(o: pd.DataFrame, c: Context) -> float:
     return _share(o["return_picked_on_time"] & o["trail_complete"], o["returned"])
 
 
-def _high_value_allowed(o: pd.DataFrame, c: Context) -> float:
-    return _share(o["allowed_courier"], o["high_value"])
+def _high_value_intact(o: pd.DataFrame, c: Context) -> float:
+    return _share(o["allowed_courier"] & (o["state"] == "delivered"), o["high_value"])
 
 
 def _privacy(o: pd.DataFrame, c: Context) -> float:
-    return c.manifest_privacy
+    return c.export_privacy
 
+
+_ALL_OPS = "stocking plan, dispatch policy / period, fleet size, courier mix"
+_COURIERS = "dispatch policy / period, fleet size, courier mix"
+# who carries an order (its courier kind) sets its damage, loss and scan-gap rates
+_CARRIER = "courier mix, dispatch policy / period, stocking plan"
 
 INDICATORS: tuple[Indicator, ...] = (
     Indicator("instant_delivery_rate", "responsiveness", "Instant delivery capability", ">=", "share", _instant_rate,
-              "orders delivered within their instant promise / all orders"),
+              "orders delivered within their instant promise / all orders", _ALL_OPS, 0.8),
     Indicator("forward_fill_rate", "responsiveness", "Demand served from forward stock", ">=", "share", _forward_fill,
-              "orders filled from a forward warehouse / all orders"),
+              "orders filled from a forward warehouse / all orders", "stocking plan", 0.85),
     Indicator("peak_assignment_p95_min", "responsiveness", "Coordination in peaks", "<=", "min", _peak_assignment_p95,
-              "p95 minutes from order to courier assignment, orders placed in peak windows"),
-    Indicator("special_handling_compliance", "individual_service", "Customised packaging / handling", ">=", "share", _special_compliance,
-              "special-handling orders on an allowed courier and delivered undamaged / special orders"),
+              "p95 minutes from order creation to the accepted assignment, forward orders created in peak "
+              "windows (never accepted: the wait until the promise)", _COURIERS, 10.0),
+    Indicator("special_handling_compliance", "individual_service", "Customised packaging / handling", ">=", "share",
+              _special_compliance, "special-handling orders delivered undamaged by an allowed courier / special orders",
+              _CARRIER, 0.99),
     Indicator("special_goods_on_time", "individual_service", "Special goods delivery", ">=", "share", _special_on_time,
-              "special orders on time by an allowed courier / special orders"),
+              "special orders on time by an allowed courier / special orders", _ALL_OPS, 0.95),
     Indicator("on_time_rate", "reliability", "On-time delivery accuracy", ">=", "share", _on_time,
-              "orders delivered by their promised time / all orders"),
+              "orders delivered by their promised time / all orders", _ALL_OPS, 0.98),
     Indicator("damage_loss_rate", "reliability", "Lost or damaged handling", "<=", "share", _damage_loss,
-              "damaged or lost orders / all orders"),
+              "damaged or lost orders / all orders", _CARRIER, 0.005),
     Indicator("claims_resolved_rate", "reliability", "Claims resolved in time", ">=", "share", _claims,
-              "damage / loss claims resolved within the claim window / claims"),
+              "damage / loss claims resolved within the claim window / claims",
+              "courier mix, dispatch policy / period", 0.95),
     Indicator("tracking_complete_rate", "traceability", "Information transparency", ">=", "share", _trail,
-              "orders with every tracking event recorded / all orders"),
+              "orders whose every courier scan was recorded in the executed log / all orders", _CARRIER, 0.99),
     Indicator("eta_error_p90_min", "traceability", "ETA accuracy", "<=", "min", _eta_error,
-              "p90 of |delivered − ETA promised at dispatch| in minutes, orders delivered by couriers"),
+              "p90 of the minutes between the executed arrival and the ETA given at the accepted "
+              "assignment (either way), orders delivered by couriers of the day", _COURIERS, 10.0),
     Indicator("returns_tracked_rate", "traceability", "Returns tracking", ">=", "share", _returns,
-              "returns picked up in their window with a complete trail / returns"),
-    Indicator("high_value_on_allowed_courier", "security", "Commodity safety", ">=", "share", _high_value_allowed,
-              "high-value orders carried by an allowed courier / high-value orders"),
-    Indicator("manifest_privacy", "security", "Data protection", ">=", "share", _privacy,
-              "privacy checks passed by the exported courier manifest"),
+              "returns picked up in their window with a complete trail / returns", _COURIERS, 0.95),
+    Indicator("high_value_intact_rate", "security", "Commodity safety", ">=", "share", _high_value_intact,
+              "high-value orders delivered intact (not damaged, not lost) by an allowed courier / high-value orders",
+              _CARRIER, 0.995),
+    Indicator("export_privacy", "security", "Data protection", ">=", "share", _privacy,
+              "field checks passed by every exported file against the declared export policy / checks",
+              "export settings", 1.0),
 )
 INDICATOR_BY_NAME = {i.name: i for i in INDICATORS}
 FACTORS = ("responsiveness", "individual_service", "reliability", "traceability", "security")
@@ -134,14 +174,18 @@ FACTORS = ("responsiveness", "individual_service", "reliability", "traceability"
 
 def indicators_markdown() -> str:
     """The indicator reference of ``docs/quality.md``, generated from :data:`INDICATORS`."""
-    from engine.instance.manifest import DEFAULT_TARGETS
-
-    lines = ["| factor | indicator | name | better | unit | default target | measured as |", "|---|---|---|---|---|---|---|"]
+    lines = ["| factor | indicator | name | better | unit | default target | measured as | moved by |",
+             "|---|---|---|---|---|---|---|---|"]
     for i in INDICATORS:
         better = "higher" if i.direction == ">=" else "lower"
         lines.append(f"| {i.factor.replace('_', ' ')} | {i.label} | `{i.name}` | {better} | {i.unit} | "
-                     f"{DEFAULT_TARGETS[i.name]:g} | {i.measured_as} |")
+                     f"{i.default_target:g} | {i.measured_as} | {i.moved_by} |")
     return "\n".join(lines) + "\n"
+
+
+def default_targets() -> dict[str, float]:
+    """Each indicator's default target, by name (what ``[quality.targets]`` falls back to)."""
+    return {i.name: i.default_target for i in INDICATORS}
 
 
 def damage_by_courier(outcomes: pd.DataFrame) -> pd.DataFrame:

@@ -21,12 +21,14 @@ from engine.quality.indicators import FACTORS, INDICATORS, Context, damage_by_co
 
 @dataclass(frozen=True, slots=True)
 class Scorecard:
-    rows: pd.DataFrame  # indicator, factor, label, value, ci_low, ci_high, target, direction, passed, score
+    rows: pd.DataFrame  # indicator, factor, label, value, ci_low, ci_high, target, direction, unit, passed,
+    #                     score, measured_as, moved_by
     factors: pd.DataFrame  # factor, weight, score
     index: float  # composite service-quality index, 0..100
     efficiency: Mapping[str, float]
     replications: int
     damage_by_courier: pd.DataFrame = field(default_factory=pd.DataFrame)  # commodity safety per courier type
+    per_replication: pd.DataFrame = field(default_factory=pd.DataFrame)  # replication, indicator, value
 
     def to_frame(self) -> pd.DataFrame:
         return self.rows
@@ -74,20 +76,25 @@ def _score(value: float, target: float, direction: str) -> float:
 
 def build_scorecard(outcomes: pd.DataFrame, context: Context, *, targets: Mapping[str, float],
                     weights: Mapping[str, float], efficiency: Mapping[str, float] | None = None) -> Scorecard:
-    """Score simulated outcomes (all replications) against targets."""
+    """Score executed outcomes (all replications) against targets (an indicator the instance
+    sets no target for is held to its ``default_target``)."""
     reps = [g for _, g in outcomes.groupby("replication", sort=True)]
     rows = []
+    rep_ids = [int(r) for r, _ in outcomes.groupby("replication", sort=True)]
+    by_rep: list[dict[str, Any]] = []
     for ind in INDICATORS:
         per_rep = np.array([ind.compute(g, context) for g in reps], dtype=float)
+        by_rep.extend({"replication": r, "indicator": ind.name, "value": float(v)} for r, v in zip(rep_ids, per_rep, strict=True))
         value, lo, hi = mean_ci(per_rep)
         if ind.unit == "share":  # a share's interval stays inside [0, 1]
             lo, hi = max(lo, 0.0), min(hi, 1.0)
-        target = float(targets[ind.name])
+        target = float(targets.get(ind.name, ind.default_target))
         passed = bool(np.isfinite(value) and (value >= target if ind.direction == ">=" else value <= target))
         rows.append({
             "indicator": ind.name, "factor": ind.factor, "label": ind.label, "value": value, "ci_low": lo,
             "ci_high": hi, "target": target, "direction": ind.direction, "unit": ind.unit, "passed": passed,
             "score": _score(value, target, ind.direction), "measured_as": ind.measured_as,
+            "moved_by": ind.moved_by,
         })
     frame = pd.DataFrame(rows)
     w = pd.Series({f: float(weights.get(f, 0.0)) for f in FACTORS})
@@ -96,4 +103,22 @@ def build_scorecard(outcomes: pd.DataFrame, context: Context, *, targets: Mappin
     index = float(100 * (fscore[valid] * w[valid]).sum() / w[valid].sum()) if valid.any() else float("nan")
     factors = pd.DataFrame({"factor": list(FACTORS), "weight": (w / w.sum()).to_numpy(), "score": fscore.to_numpy()})
     return Scorecard(rows=frame, factors=factors, index=index, efficiency=dict(efficiency or {}), replications=len(reps),
-                     damage_by_courier=damage_by_courier(outcomes))
+                     damage_by_courier=damage_by_courier(outcomes),
+                     per_replication=pd.DataFrame(by_rep, columns=["replication", "indicator", "value"]))
+
+
+def responsive_indicators(a: Scorecard, b: Scorecard, *, rel_tol: float = 1e-9) -> tuple[str, ...]:
+    """Indicators whose value differs between two scorecards (say, one day under two policies).
+
+    A value measured in one and not the other (no peak orders, no returns) counts as a
+    difference; two values differ when they are further apart than ``rel_tol`` relative.
+    """
+    va = a.rows.set_index("indicator")["value"]
+    vb = b.rows.set_index("indicator")["value"].reindex(va.index)
+    out = []
+    for name in va.index:
+        x, y = float(va[name]), float(vb[name])
+        fx, fy = np.isfinite(x), np.isfinite(y)
+        if fx != fy or (fx and fy and abs(x - y) > rel_tol * max(1.0, abs(x), abs(y))):
+            out.append(str(name))
+    return tuple(out)

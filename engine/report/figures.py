@@ -222,7 +222,7 @@ def courier_timeline(stops: pd.DataFrame, outcomes: pd.DataFrame | None = None, 
     if outcomes is not None and len(outcomes) and "late_min" in outcomes:
         first = outcomes[outcomes["replication"] == outcomes["replication"].min()] if "replication" in outcomes else outcomes
         late = set(first.loc[first["late_min"].fillna(0) > 0, "order"].astype(str))
-        d = s[(s["kind"] == "dropoff") & s["order"].astype(str).isin(late) & s["courier"].isin(keep)]
+        d = s[s["kind"].isin(["dropoff", "delivery"]) & s["order"].astype(str).isin(late) & s["courier"].isin(keep)]
         late_n = len(d)
         ax.scatter(d["arrive_min"], [row[c] for c in d["courier"]], marker="|", s=60, color="#c0392b", zorder=3)
     ax.set_yticks(range(len(order)), order, fontsize=7)

@@ -62,6 +62,7 @@ FINAL = ("delivered", "damaged", "lost", "slow")
 SCAN_KINDS = ("arrived_pickup", "picked", "arrived_dropoff", "delivered")
 R_HARD = "no courier could deliver it before its hard limit (due + max_late_min)"
 R_END = "the day ended before any courier could take it"
+R_SOLVE_FAILED = "solve_error: a dispatch solve failed while it waited; then "
 
 
 class PlanRejected(EngineError):
@@ -261,6 +262,7 @@ class _Execution:
         self.claim_at = np.full(n, np.nan)
         self.claim_done = np.full(n, np.nan)
         self.taken = np.zeros(n, bool)  # in a committed trip (or final)
+        self.waited_on_error = np.zeros(n, bool)  # pending during an epoch whose solve failed
         # couriers: the dispatcher's picture (expected free time and place after queued work)
         self.free_min = P.start_min.astype(float).copy()
         self.loc = P.start_loc.copy()
@@ -337,7 +339,7 @@ class _Execution:
 
     def to_slow(self, i: int, why: str) -> None:
         self.state[i] = "slow"
-        self.reason[i] = why
+        self.reason[i] = (R_SOLVE_FAILED + why) if self.waited_on_error[i] else why
         self.taken[i] = True
         self.log("moved_to_slow", i, None, int(self.P.order_loc[i]))
 
@@ -370,6 +372,8 @@ class _Execution:
                 row["status"], row["error"] = log[-1].status, log[-1].error
             else:
                 row["status"] = "ok"
+            if row["status"] == "error":
+                self.waited_on_error[view.pending] = True
             self.check(view, trips)
             for trip in trips:
                 row["offered"] += 1

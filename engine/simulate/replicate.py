@@ -65,6 +65,17 @@ class ExecutionResult:
     days: tuple[ExecutedDay, ...] = field(repr=False, default=())
     notes: tuple[str, ...] = ()
     stats: SolveStats | None = None
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)  # per replication: executed cost parts
+
+    def tracking_events(self) -> pd.DataFrame:
+        """Replication 0's recorded events per order (what the platform's tracking shows)."""
+        e = self.events
+        if not len(e):
+            return pd.DataFrame(columns=["order", "event", "minute"])
+        rec = e[e["recorded"] & (e["order"] != "")]
+        out = pd.DataFrame({"order": rec["order"].to_numpy(), "event": rec["kind"].to_numpy(),
+                            "minute": rec["minute"].to_numpy(float)})
+        return out.sort_values(["order", "minute"], kind="stable").reset_index(drop=True)
 
     def to_frame(self) -> pd.DataFrame:
         return self.outcomes
@@ -78,9 +89,55 @@ class ExecutionResult:
             "epochs": int(len(ep)),
             "errored_epochs": int((ep["status"] == "error").sum()) if len(ep) else 0,
             "dispatcher_seconds": float(ep["seconds"].sum()) if len(ep) else 0.0,
+            "cost_mean": {k: float(v) for k, v in self.costs.drop(columns="replication").mean().items()}
+                         if len(self.costs) else {},
             "notes": list(self.notes),
             "stats": self.stats.to_dict() if self.stats else None,
         }
+
+
+def executed_plan(day: ExecutedDay, stats: SolveStats | None = None) -> Any:
+    """The executed day as a :class:`~engine.dispatch.DispatchResult`: who delivered what and
+    every stop as it happened (``routes`` keeps the planner's stop kinds: start, pickup,
+    delivery, end, and return_pickup / return_drop for reverse runs)."""
+    from engine.dispatch.result import ASSIGNMENT_COLUMNS, ROUTE_COLUMNS, DispatchResult
+
+    P, o, st = day.problem, day.orders, day.stops.copy()
+    cidx = {c: i for i, c in enumerate(P.courier_ids)}
+    if len(st):
+        st["kind"] = st["kind"].replace({"dropoff": "delivery"})
+        v = st["courier"].map(cidx).to_numpy(int)
+        loc = st["loc"].to_numpy(int)
+        first = (st["seq"].to_numpy() == 0)
+        prev = np.roll(loc, 1)
+        st["km_from_prev"] = np.where(first, 0.0, P.dist_km[P.courier_profile[v], prev, loc])
+        st["lat"] = P.loc_lat[loc]
+        st["lon"] = P.loc_lon[loc]
+    else:
+        st = pd.DataFrame(columns=[*ROUTE_COLUMNS, "warehouse", "loc"])
+    drops = st[st["kind"] == "delivery"].set_index("order") if len(st) else pd.DataFrame()
+    pick = (st[st["kind"] == "pickup"].set_index(["courier", "trip"])["depart_min"] if len(st)
+            else pd.Series(dtype=float))
+    served = o["state"].isin(["delivered", "damaged", "lost"]).to_numpy()
+    trip = np.full(len(o), np.nan)
+    seq = np.full(len(o), np.nan)
+    depart = np.full(len(o), np.nan)
+    for k in np.flatnonzero(served):
+        d = drops.loc[o["order"].iat[k]]
+        trip[k] = d["trip"]
+        seq[k] = d["seq"] - 1  # stop 1 is the pickup
+        depart[k] = pick.get((d["courier"], d["trip"]), np.nan)
+    a = pd.DataFrame({
+        "order": o["order"].to_numpy(), "status": np.where(served, "served", "unserved"),
+        "courier": np.where(served, o["courier"], None), "courier_kind": np.where(served, o["courier_kind"], None),
+        "warehouse": [P.warehouse_ids[w] for w in P.order_wh], "trip": pd.array(trip, dtype="Int64"),
+        "stop_seq": pd.array(seq, dtype="Int64"), "depart_min": depart,
+        "arrive_min": np.where(served, o["arrived_min"], np.nan), "due_min": o["due_min"].to_numpy(float),
+        "late_min": o["late_min"].to_numpy(float), "reason": np.where(served, "", o["reason"]),
+        "assigned_min": o["assigned_min"].to_numpy(float), "eta_min": o["eta_min"].to_numpy(float),
+    }, columns=[*ASSIGNMENT_COLUMNS, "assigned_min", "eta_min"])
+    return DispatchResult(assignments=a, routes=st, cost=day.cost(), stats=stats or day.stats, problem=P,
+                          meta={"policy": day.policy, "period_min": day.period, "epochs": int(len(day.epochs))})
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +234,12 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
     elif progress:
         for r in range(R):
             progress(r)
-    rows, epochs = [], []
+    rows, epochs, costs = [], [], []
     for r, ss in enumerate(streams):
         day = days[r] if days else None
         if day is not None:
             epochs.append(day.epochs.assign(replication=r))
+            costs.append({"replication": r, **day.cost()})
         rows.append(_outcomes(instance, allocated, fwd, day, r, np.random.default_rng(ss.spawn(1)[0]), params))
     outcomes = pd.concat(rows, ignore_index=True)
     first = days[0] if days else None
@@ -192,7 +250,8 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
     return ExecutionResult(
         outcomes=outcomes, events=first.events if first else pd.DataFrame(columns=["minute", "kind"]),
         stops=first.stops if first else pd.DataFrame(), epochs=ep, replications=R, seed=seed, policy=policy,
-        period=period, days=tuple(days), notes=notes, stats=stats)
+        period=period, days=tuple(days), notes=notes, stats=stats,
+        costs=pd.DataFrame(costs) if costs else pd.DataFrame({"replication": range(R)}))
 
 
 def _outcomes(instance: Any, allocated: pd.DataFrame, fwd: np.ndarray, day: ExecutedDay | None, r: int,
@@ -266,4 +325,4 @@ def _outcomes(instance: Any, allocated: pd.DataFrame, fwd: np.ndarray, day: Exec
     return out[list(OUTCOME_COLUMNS)]
 
 
-__all__ = ["OUTCOME_COLUMNS", "ExecutionResult", "execute_day", "execution_params"]
+__all__ = ["OUTCOME_COLUMNS", "ExecutionResult", "execute_day", "executed_plan", "execution_params"]

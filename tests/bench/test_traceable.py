@@ -17,6 +17,7 @@ from tests.helpers import REPO
 
 BENCH = REPO / "benchmarks"
 RESULT_DOCS = sorted([*BENCH.glob("*/RESULTS.md"), BENCH / "dispatch" / "recombine_courier.md",
+                      BENCH / "dispatch" / "MDRP.md",
                       *BENCH.glob("stocking/VSS_*.md")])
 SOURCE = re.compile(r"^Source:", re.IGNORECASE)
 NOT_TRACEABLE = re.compile(r"not traceable", re.IGNORECASE)

@@ -1,0 +1,98 @@
+"""Print the side-by-side MDRP table of benchmarks/dispatch/MDRP.md from the committed results.
+
+    python benchmarks/dispatch/mdrp_table.py RESULTS.csv ...            # one row per instance and policy
+    python benchmarks/dispatch/mdrp_table.py --summary RESULTS.csv ...  # one row per policy
+    python benchmarks/dispatch/mdrp_table.py --by-variant RESULTS.csv ...  # per policy and variant
+
+Each RESULTS.csv is written by ``nearstock bench mdrp ... --out`` (one row per instance).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+POLICY_ORDER = ("greedy", "rolling", "waves")
+COLUMNS = (
+    ("instance", "instance", "{}"),
+    ("policy", "policy", "{}"),
+    ("orders", "orders", "{:d}"),
+    ("delivered", "delivered", "{:d}"),
+    ("click_to_door_mean", "click-to-door mean", "{:.1f}"),
+    ("click_to_door_p90", "p90", "{:.1f}"),
+    ("lower_bound_mean", "bound mean", "{:.1f}"),
+    ("ratio", "mean / bound", "{:.2f}"),
+    ("within_target", "≤ 40 min", "{:.1%}"),
+    ("within_target_when_possible", "≤ 40 of bound ≤ 40", "{:.1%}"),
+    ("ready_to_pickup_mean", "ready→pickup", "{:.1f}"),
+    ("ready_to_door_mean", "ready→door", "{:.1f}"),
+    ("pay_per_order", "pay / order", "{:.2f}"),
+    ("couriers_on_guarantee", "on guarantee", "{:.0%}"),
+    ("utilisation", "utilisation", "{:.0%}"),
+    ("orders_per_trip", "orders / trip", "{:.2f}"),
+    ("replan_s_p50", "re-plan s p50", "{:.3f}"),
+    ("replan_s_p95", "p95", "{:.3f}"),
+    ("replan_s_max", "max", "{:.3f}"),
+)
+
+
+def load(paths: list[Path]) -> pd.DataFrame:
+    df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    df["ratio"] = df["click_to_door_mean"] / df["lower_bound_mean"]
+    rank = {p: i for i, p in enumerate(POLICY_ORDER)}
+    df["_p"] = df["policy"].map(rank).fillna(len(rank))
+    return df.sort_values(["orders", "instance", "_p"], kind="stable").drop(columns="_p")
+
+
+def table(df: pd.DataFrame) -> str:
+    head = "| " + " | ".join(h for _, h, _ in COLUMNS) + " |"
+    rule = "|" + "|".join("---" if k in ("instance", "policy") else "---:" for k, _, _ in COLUMNS) + "|"
+    rows = []
+    for r in df.to_dict(orient="records"):
+        cells = [
+            f.format(int(r[k]) if f == "{:d}" else r[k]) if pd.notna(r[k]) else "–"
+            for k, _, f in COLUMNS
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join([head, rule, *rows])
+
+
+def summary(df: pd.DataFrame, *, by_variant: bool = False) -> str:
+    """Per policy (and instance variant: the name without its seed day) over its instances: how
+    many, all delivered, delivered share, mean / bound."""
+    keys = ["policy"]
+    if by_variant:
+        df = df.assign(variant=df["instance"].str.replace(r"^\d+", "", regex=True))
+        keys.append("variant")
+    head = ("| " + " | ".join(keys) + " | instances | all delivered | delivered | mean / bound: mean | min | max "
+            "| ≤ 40 min: mean | ≤ 40 of bound ≤ 40: mean | pay / order: mean | re-plan p95 s: max |")
+    rule = "|" + "---|" * len(keys) + "---:|" * 10
+    rows = []
+    for key, g in df.groupby(keys, sort=by_variant):
+        name = " | ".join(key if isinstance(key, tuple) else (key,))
+        rows.append(
+            f"| {name} | {len(g)} | {int((g['delivered'] == g['orders']).sum())} "
+            f"| {g['delivered'].sum() / g['orders'].sum():.1%} | {g['ratio'].mean():.2f} "
+            f"| {g['ratio'].min():.2f} | {g['ratio'].max():.2f} | {g['within_target'].mean():.1%} "
+            f"| {g['within_target_when_possible'].mean():.1%} | {g['pay_per_order'].mean():.2f} "
+            f"| {g['replan_s_p95'].max():.3f} |"
+        )
+    return "\n".join([head, rule, *rows])
+
+
+def main(argv: list[str]) -> None:
+    flags = {a for a in argv if a.startswith("--")}
+    paths = [Path(a) for a in argv if not a.startswith("--")]
+    if not paths or flags - {"--summary", "--by-variant"}:
+        raise SystemExit(__doc__)
+    df = load(paths)
+    if flags:
+        print(summary(df, by_variant="--by-variant" in flags))
+    else:
+        print(table(df))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -10,16 +10,18 @@ here): on time with the instance's ``central_on_time`` share, at ``central_cost_
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from engine.dispatch.policy import POLICIES, make_policy
-from engine.dispatch.problem import CROWD
+from engine.dispatch.problem import CROWD, DispatchProblem
 from engine.errors import ConfigError
 from engine.simulate.execute import ExecutedDay, ExecutionParams, execute_problem_day
 from engine.solver import Settings, SolveStats, SolveStatus
@@ -138,20 +140,72 @@ def executed_plan(day: ExecutedDay, stats: SolveStats | None = None) -> Any:
                           meta={"policy": day.policy, "period_min": day.period, "epochs": int(len(day.epochs))})
 
 
+@dataclass(frozen=True, slots=True)
+class _Day:
+    """What every replication of one day shares (built once, sent once to each worker)."""
+
+    problem: DispatchProblem
+    created: np.ndarray
+    fragile: np.ndarray
+    policy: str
+    settings: Settings
+    period: float
+    time_per_order: float
+    params: ExecutionParams
+
+
+def _replicate(day: _Day, rep_seed: int) -> ExecutedDay:
+    """One replication: a fresh policy seeded from the replication's seed, the day executed."""
+    pol = make_policy(day.policy, day.settings.with_(seed=rep_seed % (2**31)), period=day.period,
+                      time_per_order=day.time_per_order)
+    return execute_problem_day(day.problem, day.created, pol, day.params, seed=rep_seed, fragile=day.fragile)
+
+
+_WORKER_DAY: _Day | None = None
+
+
+def _worker_init(day: _Day) -> None:
+    global _WORKER_DAY
+    _WORKER_DAY = day
+
+
+def _worker_replicate(rep_seed: int) -> ExecutedDay:
+    """:func:`_replicate` in a worker process; the problem goes back attached by the parent."""
+    assert _WORKER_DAY is not None, "worker started without its day"
+    return replace(_replicate(_WORKER_DAY, rep_seed), problem=None)
+
+
+def _executed_days(day: _Day, seeds: list[int], workers: int) -> Iterator[ExecutedDay]:
+    """Every replication's executed day, in replication order, in this process or in ``workers``."""
+    if workers <= 1 or len(seeds) <= 1:
+        for s in seeds:
+            yield _replicate(day, s)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(seeds)), mp_context=ctx,
+                             initializer=_worker_init, initargs=(day,)) as pool:
+        for done in pool.map(_worker_replicate, seeds):
+            yield replace(done, problem=day.problem)
+
+
 def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rolling",
                 settings: Settings | None = None, period: float | None = None, replications: int | None = None,
                 seed: int | None = None, params: ExecutionParams | None = None,
-                progress: Callable[[int], None] | None = None) -> ExecutionResult:
+                progress: Callable[[int], None] | None = None, workers: int | None = None) -> ExecutionResult:
     """Execute the allocated orders of a day ``replications`` times with ``policy`` in the loop.
 
     ``allocated`` comes from :func:`engine.simulate.allocate_orders` (``source`` forward or
     central). ``settings`` are the dispatch back-end's (rolling and waves solve with it);
-    ``period`` defaults to the instance's ``dispatch.wave_min``.
+    ``period`` defaults to the instance's ``dispatch.wave_min``. With ``workers`` > 1 the
+    replications run in that many processes (spawned; the day problem is built once and sent
+    to each); the results are those of ``workers=1``, only the measured seconds differ.
     """
     from engine.dispatch.day import build_problem, instance_orders
 
     if policy not in POLICIES:
         raise ConfigError(f"unknown dispatch policy {policy!r}; choose one of {', '.join(POLICIES)}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
     t_wall = time.perf_counter()
     m = instance.manifest
     settings = settings or m.settings("dispatch")
@@ -166,22 +220,27 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
     inner = settings.with_(options={k: v for k, v in settings.options.items()
                                     if k not in {"wave_time_per_order", "simulate_declines", "decline_cost"}})
     tpo = float(settings.options["wave_time_per_order"]) if extra else 0.003
-    P = build_problem(instance, fast, assign_crowd=False, settings=settings) if len(fast) else None
-    created = instance_orders(instance, fast)["created_min"].to_numpy(float) if len(fast) else np.zeros(0)
-    fragile = fast["fragile"].to_numpy(bool) if len(fast) else np.zeros(0, bool)
-    rows, epochs, days, costs = [], [], [], []
-    for r, ss in enumerate(np.random.SeedSequence(seed).spawn(R)):
-        rep_seed = int(ss.generate_state(1)[0])
-        day = None
-        if P is not None:
-            pol = make_policy(policy, inner.with_(seed=rep_seed % (2**31)), period=period, time_per_order=tpo)
-            day = execute_problem_day(P, created, pol, params, seed=rep_seed, fragile=fragile)
+    streams = np.random.SeedSequence(seed).spawn(R)
+    seeds = [int(ss.generate_state(1)[0]) for ss in streams]
+    days: list[ExecutedDay] = []
+    if len(fast):
+        P = build_problem(instance, fast, assign_crowd=False, settings=settings)
+        created = instance_orders(instance, fast)["created_min"].to_numpy(float)
+        shared = _Day(P, created, fast["fragile"].to_numpy(bool), policy, inner, period, tpo, params)
+        for r, day in enumerate(_executed_days(shared, seeds, workers or 1)):
             days.append(day)
+            if progress:
+                progress(r)
+    elif progress:
+        for r in range(R):
+            progress(r)
+    rows, epochs, costs = [], [], []
+    for r, ss in enumerate(streams):
+        day = days[r] if days else None
+        if day is not None:
             epochs.append(day.epochs.assign(replication=r))
             costs.append({"replication": r, **day.cost()})
         rows.append(_outcomes(instance, allocated, fwd, day, r, np.random.default_rng(ss.spawn(1)[0]), params))
-        if progress:
-            progress(r)
     outcomes = pd.concat(rows, ignore_index=True)
     first = days[0] if days else None
     ep = pd.concat(epochs, ignore_index=True) if epochs else pd.DataFrame(columns=["t", "replication"])

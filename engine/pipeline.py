@@ -66,6 +66,7 @@ class RunSettings:
     couriers: str = "all"  # all | fleet-only | crowd-only
     policy: str = "rolling"  # the dispatcher in the loop: rolling | waves | greedy
     period: float | None = None  # minutes between decision epochs (default: dispatch.wave_min)
+    workers: int = 1  # replications executed in parallel processes (same results as one)
 
     def __post_init__(self) -> None:
         if self.couriers not in COURIER_POLICIES:
@@ -82,7 +83,7 @@ class RunSettings:
             "stocking": self.stocking.to_dict() if self.stocking else None,
             "dispatch": self.dispatch.to_dict() if self.dispatch else None,
             "scenarios": self.scenarios, "replications": self.replications, "couriers": self.couriers,
-            "policy": self.policy, "period": self.period,
+            "policy": self.policy, "period": self.period, "workers": self.workers,
         }
 
 
@@ -281,7 +282,8 @@ def run(instance: Instance, settings: RunSettings | None = None, *,
 
     fleet_view = restrict_couriers(instance, settings.couriers)
     ex = execute_day(fleet_view, allocated, policy=settings.policy, settings=stage_settings["dispatch"],
-                     period=settings.period, replications=settings.replications, seed=seed)
+                     period=settings.period, replications=settings.replications, seed=seed,
+                     workers=settings.workers)
     for r, executed in enumerate(ex.days):
         problems = check_execution(executed)
         if problems:

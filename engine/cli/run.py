@@ -48,6 +48,7 @@ def run_cmd(
     dispatch_time_limit: Annotated[float | None, typer.Option(help="Dispatch time limit per wave, seconds.")] = None,
     scenarios: Annotated[int | None, typer.Option(help="Demand scenarios for the stocking model.")] = None,
     replications: Annotated[int | None, typer.Option(help="Executed replications of the day.")] = None,
+    workers: Annotated[int, typer.Option(help="Replications executed in parallel processes (same results).")] = 1,
     force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
@@ -65,6 +66,7 @@ def run_cmd(
         stocking=_settings(stocking, stocking_time_limit, m.settings("stocking")),
         dispatch=_settings(dispatch, dispatch_time_limit, m.settings("dispatch")),
         scenarios=scenarios, replications=replications, couriers=couriers, policy=policy, period=period,
+        workers=workers,
     )
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=json) as bar:

@@ -157,6 +157,10 @@ def test_readme_dispatch_headline_from_committed_files() -> None:
     assert f"PyVRP {gaps['pyvrp']:.2f}%, OR-Tools {gaps['ortools']:.2f}% mean gap to BKS, all feasible" in row
     # numbers without committed rows are not quoted in the README at all
     assert "0.053%" not in row and "1.53%" not in row
+    cur = pd.read_csv(res / "solomon_pyvrp_10s_2threads.csv")
+    assert len(cur) == 56 and cur["feasible"].all()
+    assert (f"PyVRP (with route recombination) {100 * cur['gap'].mean():.3f}% mean gap to BKS, "
+            f"max {100 * cur['gap'].max():.2f}%, all 56 feasible") in row
 
 
 def test_readme_experiments_row_quotes_no_number() -> None:

@@ -650,7 +650,7 @@ def _driving(inst: MdrpInstance, stops: pd.DataFrame) -> float:
 
 def find_instances(paths: list[Path]) -> list[Path]:
     """Instance folders among ``paths``: a folder with ``orders.txt`` is one; any other folder is
-    searched one level down (``../shared/data/courier/mdrp`` gives its instances, sorted)."""
+    searched one level down (a folder of instance folders gives its instances, sorted)."""
     out: list[Path] = []
     for p in paths:
         if (p / "orders.txt").is_file() or not p.is_dir():

@@ -500,8 +500,7 @@ class _Execution:
             for o in trip.orders:
                 self.scan("arrived_pickup", o, v, wl, 0)
             ready = float(P.ready[list(trip.orders)].max())
-            if ready > env.now:
-                self.free_min[v] += 0.0  # waiting was planned already
+            if ready > env.now:  # waiting for the orders was planned already
                 yield env.timeout(ready - env.now)
             if p.pickup_service_min > 0:
                 yield env.timeout(p.pickup_service_min)

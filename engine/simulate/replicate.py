@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.dispatch.day import DAY_OPTIONS
 from engine.dispatch.policy import POLICIES, make_policy
 from engine.dispatch.problem import CROWD, DispatchProblem
 from engine.errors import ConfigError
@@ -216,10 +217,9 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
     allocated = allocated.reset_index(drop=True)
     fwd = allocated["source"].to_numpy() == "forward"
     fast = allocated[fwd].reset_index(drop=True)
-    extra = {"wave_time_per_order"} & set(settings.options)
-    inner = settings.with_(options={k: v for k, v in settings.options.items()
-                                    if k not in {"wave_time_per_order", "simulate_declines", "decline_cost"}})
-    tpo = float(settings.options["wave_time_per_order"]) if extra else 0.003
+    # day-planning options are the policy's; the back-end gets the rest
+    inner = settings.with_(options={k: v for k, v in settings.options.items() if k not in DAY_OPTIONS})
+    tpo = float(settings.options.get("wave_time_per_order", 0.003))
     streams = np.random.SeedSequence(seed).spawn(R)
     seeds = [int(ss.generate_state(1)[0]) for ss in streams]
     days: list[ExecutedDay] = []

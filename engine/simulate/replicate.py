@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from engine.dispatch.day import DAY_OPTIONS
-from engine.dispatch.policy import POLICIES, make_policy
+from engine.dispatch.policy import FOCUS_PER_COURIER, POLICIES, make_policy
 from engine.dispatch.problem import CROWD, DispatchProblem
 from engine.errors import ConfigError
 from engine.simulate.execute import ExecutedDay, ExecutionParams, execute_problem_day
@@ -153,12 +153,13 @@ class _Day:
     period: float
     time_per_order: float
     params: ExecutionParams
+    focus: tuple[int, float] | None
 
 
 def _replicate(day: _Day, rep_seed: int) -> ExecutedDay:
     """One replication: a fresh policy seeded from the replication's seed, the day executed."""
     pol = make_policy(day.policy, day.settings.with_(seed=rep_seed % (2**31)), period=day.period,
-                      time_per_order=day.time_per_order)
+                      time_per_order=day.time_per_order, focus=day.focus)
     return execute_problem_day(day.problem, day.created, pol, day.params, seed=rep_seed, fragile=day.fragile)
 
 
@@ -220,13 +221,15 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
     # day-planning options are the policy's; the back-end gets the rest
     inner = settings.with_(options={k: v for k, v in settings.options.items() if k not in DAY_OPTIONS})
     tpo = float(settings.options.get("wave_time_per_order", 0.003))
+    k = int(settings.options.get("focus_per_courier", FOCUS_PER_COURIER))
+    focus = (k, float(settings.options.get("focus_lookahead_min", period))) if k > 0 else None
     streams = np.random.SeedSequence(seed).spawn(R)
     seeds = [int(ss.generate_state(1)[0]) for ss in streams]
     days: list[ExecutedDay] = []
     if len(fast):
         P = build_problem(instance, fast, assign_crowd=False, settings=settings)
         created = instance_orders(instance, fast)["created_min"].to_numpy(float)
-        shared = _Day(P, created, fast["fragile"].to_numpy(bool), policy, inner, period, tpo, params)
+        shared = _Day(P, created, fast["fragile"].to_numpy(bool), policy, inner, period, tpo, params, focus)
         for r, day in enumerate(_executed_days(shared, seeds, workers or 1)):
             days.append(day)
             if progress:

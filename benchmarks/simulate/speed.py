@@ -116,7 +116,10 @@ def one(instance_dir: str, what: str, replications: int, workers: int, seed: int
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Medians per (label, what, workers) over the runs, and the execution's time over the plan's."""
     cols = ["replications", "wall_s", "wall_per_replication_s", "dispatcher_share", "peak_rss_mb", "peak_rss_worker_mb",
-            "load_before"]
+            "load_before", "served", "on_time"]
+    frame = frame.copy()
+    if "on_time" not in frame:  # rows measured before on-time was recorded
+        frame["on_time"] = float("nan")
     med = frame.groupby(["label", "what", "workers"], sort=False)[cols].median().reset_index()
     med["runs"] = frame.groupby(["label", "what", "workers"], sort=False).size().to_numpy()
     plan = med[med["what"] == "plan"].set_index("label")["wall_s"]
@@ -127,14 +130,14 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
 def markdown(med: pd.DataFrame) -> str:
     """The RESULTS.md table: one line per (label, what, workers)."""
     lines = ["| code | what | workers | runs | wall s (median) | wall per replication s | × planning the day once "
-             "| dispatcher share | peak RSS MB (largest worker) | load before |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| dispatcher share | peak RSS MB (largest worker) | load before | served by couriers | on time |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in med.itertuples(index=False):
         what = "plan_day once" if r.what == "plan" else f"execute_day, {r.replications:.0f} replications"
         worker = f" ({r.peak_rss_worker_mb:.0f})" if r.workers > 1 else ""
         lines.append(f"| {r.label} | {what} | {r.workers} | {r.runs} | {r.wall_s:.1f} | {r.wall_per_replication_s:.1f} "
                      f"| {r.x_plan:.2f} | {100 * r.dispatcher_share:.1f}% | {r.peak_rss_mb:.0f}{worker} "
-                     f"| {r.load_before:.1f} |")
+                     f"| {r.load_before:.1f} | {r.served:.0f} | {'–' if r.on_time != r.on_time else f'{r.on_time:.0f}'} |")
     return "\n".join(lines)
 
 

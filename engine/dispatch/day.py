@@ -38,7 +38,13 @@ import numpy as np
 import pandas as pd
 
 from engine.dispatch.build import assign_crowd_warehouses, problem_from_frames
-from engine.dispatch.policy import FOCUS_PER_COURIER, focus_orders
+from engine.dispatch.policy import (
+    FOCUS_PER_COURIER,
+    WAVE_ITERATIONS,
+    WAVE_NO_IMPROVEMENT,
+    EpochBudget,
+    focus_orders,
+)
 from engine.dispatch.problem import CROWD, DispatchInputError, DispatchProblem
 from engine.dispatch.result import DispatchResult
 from engine.dispatch.schedule import (
@@ -55,7 +61,8 @@ from engine.solver import Settings, SolveStats, SolveStatus, stopwatch
 
 PIPELINE_COLUMNS = ("id", "created_min", "ready_min", "due_min", "size_m3", "lat", "lon", "warehouse")
 R_BUSY = "no courier free in time to deliver it before its deadline"
-DAY_OPTIONS = {"wave_time_per_order", "simulate_declines", "decline_cost", "focus_per_courier", "focus_lookahead_min"}
+DAY_OPTIONS = {"wave_time_per_order", "simulate_declines", "decline_cost", "focus_per_courier", "focus_lookahead_min",
+               "wave_iterations", "wave_no_improvement"}
 R_SOLVE_ERROR = "solve_error: the last dispatch solve that had it pending failed"
 
 
@@ -219,8 +226,11 @@ def plan_day(
 ) -> DispatchResult:
     """Plan a whole day (see the module docstring); the result's ``problem`` is the day problem.
 
-    Per-epoch solver time is ``0.01 + wave_time_per_order × pending`` seconds (option,
-    default 0.003), capped by ``settings.time_limit``.
+    Each epoch's solve is bounded as :class:`~engine.dispatch.policy.EpochBudget` says: with
+    PyVRP by work (options ``wave_iterations``, default 500, and ``wave_no_improvement``, 150;
+    ``settings.time_limit`` is only a safety cap), so the same seed gives the same plan on any
+    machine load; with OR-Tools, or ``wave_iterations = 0``, by ``0.01 + wave_time_per_order ×
+    pending`` seconds (default 0.003), capped by ``settings.time_limit``.
     """
     settings = settings or Settings()
     check_day_settings(settings)
@@ -244,6 +254,8 @@ def plan_problem_day(
     decline_cost: float | None = None,
     focus_per_courier: int = FOCUS_PER_COURIER,
     focus_lookahead_min: float | None = None,
+    wave_iterations: int = WAVE_ITERATIONS,
+    wave_no_improvement: int = WAVE_NO_IMPROVEMENT,
 ) -> DispatchResult:
     """:func:`plan_day` on a day problem whose crowd couriers have no fixed warehouse.
 
@@ -255,6 +267,7 @@ def plan_problem_day(
         raise DispatchInputError(f"re-plan period must be a positive number of minutes, got {period!r}")
     if decline_cost is not None:
         P = replace(P, decline_cost=float(decline_cost))
+    budget = EpochBudget(float(wave_time_per_order), int(wave_iterations), int(wave_no_improvement))
     n, m = P.n_orders, P.n_couriers
     rng = np.random.default_rng(settings.seed)
     free_at = P.start_min.copy()
@@ -314,11 +327,10 @@ def plan_problem_day(
         if rolling and warm:
             oi = {o: i for i, o in enumerate(sub.order_ids)}
             init = [[oi[o] for o in warm.get(c, []) if o in oi] for c in sub.courier_ids]
-        limit = min(settings.time_limit, 0.01 + wave_time_per_order * len(pend))
         error = ""
         with stopwatch() as el:
             try:  # no process pools per wave
-                res = dispatch(sub, settings.with_(time_limit=limit, threads=1), initial=init)
+                res = dispatch(sub, budget.settings(settings, len(pend)), initial=init)
             except BackendError as exc:
                 error = str(exc) or type(exc).__name__
         wall += el()

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -161,6 +161,46 @@ def epoch_problem(view: EpochView, *, soft: bool = False, focus: tuple[int, floa
     return sub, pend, cour
 
 
+WAVE_ITERATIONS = 500  # default of the day option wave_iterations (PyVRP iterations per epoch solve)
+WAVE_NO_IMPROVEMENT = 150  # default of wave_no_improvement
+
+
+@dataclass(frozen=True, slots=True)
+class EpochBudget:
+    """How long one epoch's solve may search.
+
+    With PyVRP and ``iterations`` > 0 the search is bounded by work, not by the clock: at most
+    ``iterations`` iterations, fewer once ``no_improvement`` iterations in a row found nothing
+    better, and ``time_limit`` only as a safety cap. The same seed then gives the same plans,
+    and the same executed day, on a busy machine as on an idle one. Otherwise (OR-Tools, or
+    ``iterations`` = 0) an epoch gets ``0.01 + time_per_order × pending`` seconds, capped by
+    ``time_limit``: its plans depend on how much CPU the machine gives it.
+    """
+
+    time_per_order: float = 0.003
+    iterations: int = WAVE_ITERATIONS
+    no_improvement: int = WAVE_NO_IMPROVEMENT
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> EpochBudget:
+        """The day-planning options ``wave_time_per_order``, ``wave_iterations``, ``wave_no_improvement``."""
+        return cls(float(options.get("wave_time_per_order", 0.003)),
+                   int(options.get("wave_iterations", WAVE_ITERATIONS)),
+                   int(options.get("wave_no_improvement", WAVE_NO_IMPROVEMENT)))
+
+    def work_bounded(self, settings: Settings) -> bool:
+        return (settings.backend or "pyvrp") == "pyvrp" and self.iterations > 0
+
+    def settings(self, settings: Settings, pending: int) -> Settings:
+        """The back-end settings of one epoch's solve with ``pending`` orders (one thread)."""
+        if self.work_bounded(settings):
+            opts = {**settings.options, "max_iterations": self.iterations}
+            if self.no_improvement > 0:
+                opts["no_improvement"] = self.no_improvement
+            return settings.with_(threads=1, options=opts)
+        return settings.with_(time_limit=min(settings.time_limit, 0.01 + self.time_per_order * pending), threads=1)
+
+
 @dataclass
 class SolvingPolicy:
     """``rolling`` (commit what must leave before the next epoch) or ``waves`` (commit all)."""
@@ -171,6 +211,7 @@ class SolvingPolicy:
     time_per_order: float = 0.003
     name: str = "rolling"
     focus: tuple[int, float] | None = None  # (orders per courier, look-ahead min): focus_orders
+    budget: EpochBudget | None = None  # None: time-bounded with time_per_order
     log: list[EpochLog] = field(default_factory=list)
     _warm: dict[str, list[str]] = field(default_factory=dict)
 
@@ -186,9 +227,9 @@ class SolvingPolicy:
         if not self.commit_all and self._warm:
             oi = {o: i for i, o in enumerate(sub.order_ids)}
             init = [[oi[o] for o in self._warm.get(c, []) if o in oi] for c in sub.courier_ids]
-        limit = min(self.settings.time_limit, 0.01 + self.time_per_order * len(pend))
+        budget = self.budget or EpochBudget(self.time_per_order, iterations=0)
         try:
-            res = dispatch(sub, self.settings.with_(time_limit=limit, threads=1), initial=init)
+            res = dispatch(sub, budget.settings(self.settings, len(pend)), initial=init)
         except Exception as exc:  # noqa: BLE001 - a failed solve is reported, the day goes on
             self.log.append(EpochLog(status="error", error=f"{type(exc).__name__}: {exc}"))
             self._warm = {}
@@ -258,12 +299,14 @@ class GreedyPolicy:
 
 
 def make_policy(name: str, settings: Settings | None = None, *, period: float,
-                time_per_order: float = 0.003, focus: tuple[int, float] | None | str = "default") -> Policy:
+                time_per_order: float = 0.003, focus: tuple[int, float] | None | str = "default",
+                budget: EpochBudget | None = None) -> Policy:
     """A policy by name (``rolling``, ``waves``, ``greedy``) re-planning every ``period`` minutes.
 
     ``focus`` (orders per courier, look-ahead minutes) restricts each solve to what the free
     couriers can act on (:func:`focus_orders`); by default 15 orders per courier and one
-    period of look-ahead, ``None`` solves every pending order with every courier.
+    period of look-ahead, ``None`` solves every pending order with every courier. ``budget``
+    bounds each solve (:class:`EpochBudget`; by default work-bounded with PyVRP).
     """
     if not (period > 0 and math.isfinite(period)):
         raise ConfigError(f"the re-plan period must be a positive number of minutes, got {period!r}")
@@ -274,9 +317,10 @@ def make_policy(name: str, settings: Settings | None = None, *, period: float,
             focus = (FOCUS_PER_COURIER, float(period))
         return SolvingPolicy(settings or Settings(), float(period), commit_all=name == "waves",
                              time_per_order=time_per_order, name=name,
+                             budget=budget or EpochBudget(time_per_order),
                              focus=None if not focus or int(focus[0]) <= 0 else (int(focus[0]), float(focus[1])))
     raise ConfigError(f"unknown dispatch policy {name!r}; choose one of {', '.join(POLICIES)}")
 
 
-__all__ = ["FLEET", "FOCUS_PER_COURIER", "POLICIES", "EpochView", "GreedyPolicy", "Policy", "SolvingPolicy", "epoch_problem",
+__all__ = ["FLEET", "FOCUS_PER_COURIER", "POLICIES", "WAVE_ITERATIONS", "WAVE_NO_IMPROVEMENT", "EpochBudget", "EpochView", "GreedyPolicy", "Policy", "SolvingPolicy", "epoch_problem",
            "focus_orders", "make_policy"]

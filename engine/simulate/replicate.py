@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from engine.dispatch.day import DAY_OPTIONS
-from engine.dispatch.policy import FOCUS_PER_COURIER, POLICIES, make_policy
+from engine.dispatch.policy import FOCUS_PER_COURIER, POLICIES, EpochBudget, make_policy
 from engine.dispatch.problem import CROWD, DispatchProblem
 from engine.errors import ConfigError
 from engine.simulate.execute import ExecutedDay, ExecutionParams, execute_problem_day
@@ -167,12 +167,14 @@ class _Day:
     time_per_order: float
     params: ExecutionParams
     focus: tuple[int, float] | None
+    budget: EpochBudget
 
 
 def _replicate(day: _Day, rep_seed: int) -> ExecutedDay:
     """One replication: a fresh policy seeded from the replication's seed, the day executed."""
     pol = make_policy(day.policy, day.settings.with_(seed=rep_seed % (2**31)), period=day.period,
-                      time_per_order=day.time_per_order, focus=day.focus)
+                      time_per_order=day.time_per_order, focus=day.focus,
+                      budget=day.budget)
     return execute_problem_day(day.problem, day.created, pol, day.params, seed=rep_seed, fragile=day.fragile)
 
 
@@ -242,7 +244,8 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
     if len(fast):
         P = build_problem(instance, fast, assign_crowd=False, settings=settings)
         created = instance_orders(instance, fast)["created_min"].to_numpy(float)
-        shared = _Day(P, created, fast["fragile"].to_numpy(bool), policy, inner, period, tpo, params, focus)
+        shared = _Day(P, created, fast["fragile"].to_numpy(bool), policy, inner, period, tpo, params, focus,
+                      EpochBudget.from_options(settings.options))
         for r, day in enumerate(_executed_days(shared, seeds, workers or 1)):
             days.append(day)
             if progress:

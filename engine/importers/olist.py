@@ -28,6 +28,7 @@ from engine.importers.olist_baseline import baseline_frame, delivery_baseline
 from engine.importers.olist_config import OlistConfig
 from engine.importers.olist_demand import build_demand
 from engine.importers.olist_network import build_zones, place_warehouses, synth_couriers
+from engine.importers.olist_segments import customer_flags, segment_rule_of
 from engine.importers.olist_source import OlistSource, read_olist
 from engine.instance import (
     DEFAULT_TARGETS,
@@ -100,10 +101,13 @@ def build_olist(source: OlistSource, config: OlistConfig) -> OlistImport:
     cfg = config
     rng = np.random.default_rng(cfg.seed)
     region = cfg.region
-    in_region = source.lines["state"].isin(region.states)
+    # every order's segment from its customer's real history (all regions: a person may move)
+    flags = customer_flags(source.orders, cfg)
+    all_lines = source.lines.join(flags[["repeat", "capital", "segment"]], on="order")
+    in_region = all_lines["state"].isin(region.states)
     if region.city:
-        in_region &= source.lines["city"] == region.city
-    lines = source.lines[in_region]
+        in_region &= all_lines["city"] == region.city
+    lines = all_lines[in_region]
     if lines.empty:
         raise ConfigError(f"the Olist source has no delivered order in {region.label()}")
 
@@ -146,6 +150,7 @@ def build_olist(source: OlistSource, config: OlistConfig) -> OlistImport:
         "sellers_shipping_to_region": int(len(su)),
     }
     notes = _notes(source, cfg, built.volume, counts, base, base_all, zb.prefixes_per_zone, promised_days)
+    notes["segments"] = built.segments
     manifest = Manifest(
         name=cfg.name,
         description=(f"Real-data {cfg.kind} network from the Olist public dataset sample: {region.label()}, "
@@ -160,14 +165,18 @@ def build_olist(source: OlistSource, config: OlistConfig) -> OlistImport:
                       crowd_speed_kmh=cfg.crowd_speed_kmh, service_min=cfg.service_min),
         promise=(PromiseTier(cfg.fast_tier, cfg.fast_max_min, "forward", cfg.coverage_min),
                  PromiseTier("olist_promise", promised_days * 1440.0, "central", 0.0)),
-        segments=tuple(Segment(*s) for s in cfg.segments),
+        segments=tuple(Segment(sid, built.segments["real_shares"][sid], promise_min, weight,
+                               rule=segment_rule_of(sid, cfg))
+                       for sid, promise_min, weight in cfg.segments),
         # slow-promise orders (shipped from the central DC) arrive on time at the real Olist rate
         dispatch=_dispatch_params(cfg),
         simulation=SimulationParams(central_on_time=float(base["on_time_share"])),
         quality=Quality(targets=dict(DEFAULT_TARGETS) | dict(cfg.targets), weights=dict(DEFAULT_WEIGHTS)),
         # most (sku, zone, day) cells are zero: an intermittent-demand method by default
         solver={"forecast": Settings(backend="tsb")},
-        tables={"demand": "demand.csv.gz"} if len(hist) > 20_000 else {},
+        # weeks of orders and a long history: gzipped, so the shipped instances stay small
+        tables=({"demand": "demand.csv.gz"} if len(hist) > 20_000 else {})
+        | ({"orders": "orders.csv.gz"} if len(built.orders) > 2_000 else {}),
         notes=notes,
     )
     inst = Instance(manifest=manifest, warehouses=warehouses, zones=zb.zones, skus=skus, demand=hist,
@@ -247,7 +256,8 @@ def _notes(source: OlistSource, cfg: OlistConfig, volume: dict[str, Any], counts
         "synthetic": {
             "couriers": f"fleet and crowd are synthetic (seeded, seed {cfg.seed}): Olist has no courier data",
             "order_locations": "customers placed uniformly in their zone's disc: Olist gives only the zip prefix",
-            "segments": "customer segments are assumed (Olist has none)",
+            "segment_promises": ("each segment's promise and weight are assumptions; the segments and "
+                                 "their shares come from the real customer histories (notes.segments)"),
             "costs": "warehouse and courier costs are assumptions in BRL, not Olist figures",
         },
         "baseline": base,
@@ -284,8 +294,12 @@ product categories, demand and orders come from real purchase days and minutes.
 ## What is scaled or synthetic (see `instance.toml` [notes])
 - Volume: x{v['factor']:g} — {v['reason']}. Method: {v['method']}.
   Real lines/day in the history window: {v['real_lines_per_day']}; in the instance: {v['instance_lines_per_day']}.
-- Couriers, warehouse and courier costs, customer segments and exact customer positions are
-  synthetic (seed {m.seed}); Olist has none of them.
+- Couriers, warehouse and courier costs and exact customer positions are synthetic
+  (seed {m.seed}); Olist has none of them.
+- Customer segments come from the real customer histories: {n['segments']['rule']}.
+  Real shares ({n['segments']['real_lines']} delivered lines of the history and order days):
+  {', '.join(f'{k} {v:.1%}' for k, v in n['segments']['real_shares'].items())}. Each segment's
+  promise and weight are assumptions (`[[segments]]` in `instance.toml`).
 
 ## Real service baseline ({b['scope']})
 - delivered orders: {b['orders']} (purchases {b['purchases_from']} .. {b['purchases_to']})

@@ -173,7 +173,10 @@ def test_size_classes_and_result_tables(olist_source: OlistSource) -> None:
 
 
 def test_thin_region_warns_instead_of_failing(olist_source: OlistSource) -> None:
-    r = build_olist(olist_source, config_for("city:campinas/SP", warehouses=50))
+    # Campinas' delivered orders end on 2018-08-24: four weeks of orders from August 1 do not fit
+    with pytest.raises(ConfigError, match="fewer --order-days"):
+        build_olist(olist_source, config_for("city:campinas/SP"))
+    r = build_olist(olist_source, config_for("city:campinas/SP", warehouses=50, order_days=2))
     text = " ".join(r.warnings)
     assert "no orders on the first planning day" in text
     assert "forward warehouses placed" in text

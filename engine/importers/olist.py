@@ -99,7 +99,7 @@ def _weekday_profile(lines: pd.DataFrame) -> np.ndarray:
 def build_olist(source: OlistSource, config: OlistConfig) -> OlistImport:
     """Build the instance in memory (not validated: :func:`import_olist` writes and validates)."""
     cfg = config
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)  # the network and couriers; demand draws its own streams
     region = cfg.region
     # every order's segment from its customer's real history (all regions: a person may move)
     flags = customer_flags(source.orders, cfg)
@@ -112,7 +112,7 @@ def build_olist(source: OlistSource, config: OlistConfig) -> OlistImport:
         raise ConfigError(f"the Olist source has no delivered order in {region.label()}")
 
     zb = build_zones(lines, source.prefixes, cfg)
-    built = build_demand(zb.lines, zb.zones, _weekday_profile(source.lines), cfg, rng)
+    built = build_demand(zb.lines, zb.zones, _weekday_profile(source.lines), cfg)
     skus = built.skus
     vol = skus.set_index("id")["unit_volume_m3"]
     hist = built.demand

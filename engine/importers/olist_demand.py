@@ -155,8 +155,19 @@ def draw_lines(lines: pd.DataFrame, sku: pd.Series, sku_ids: np.ndarray, days: p
     return out, rate
 
 
-def build_demand(lines: pd.DataFrame, zones: pd.DataFrame, weekday: np.ndarray, cfg: OlistConfig,
-                 rng: np.random.Generator) -> DemandBuild:
+# tags of the random streams: the history, each planning day's lines, each day's customer positions
+_HISTORY, _DAY_LINES, _DAY_PLACES = 1, 2, 3
+
+
+def stream(seed: int, tag: int, day: pd.Timestamp | None = None) -> np.random.Generator:
+    """The random stream of one part of the build. The history and each planning day draw from
+    their own streams, so the history (and the network placed on it) does not change with
+    ``order_days``, and a planning day's orders do not change with the window's length."""
+    key = [int(seed), tag] + ([pd.Timestamp(day).toordinal()] if day is not None else [])
+    return np.random.default_rng(np.random.SeedSequence(key))
+
+
+def build_demand(lines: pd.DataFrame, zones: pd.DataFrame, weekday: np.ndarray, cfg: OlistConfig) -> DemandBuild:
     """History before ``cfg.start_date``, orders of the ``order_days`` from it, events, SKUs."""
     start = pd.Timestamp(cfg.start_date)
     first = start - pd.Timedelta(days=cfg.history_days)
@@ -180,7 +191,11 @@ def build_demand(lines: pd.DataFrame, zones: pd.DataFrame, weekday: np.ndarray, 
                               "segment": sel["segment"].to_numpy()})
         method = "none: the real delivered lines of the region, as they are"
     else:
-        drawn, _ = draw_lines(lines, sku, skus["id"].to_numpy(), days, weekday, cfg, rng)
+        ids = skus["id"].to_numpy()
+        parts = [draw_lines(lines, sku, ids, days[days < start], weekday, cfg, stream(cfg.seed, _HISTORY))[0]]
+        parts += [draw_lines(lines, sku, ids, pd.DatetimeIndex([d]), weekday, cfg, stream(cfg.seed, _DAY_LINES, d))[0]
+                  for d in days[days >= start]]
+        drawn = pd.concat(parts, ignore_index=True)
         method = ("resampled: N_t ~ Poisson(factor x real lines/day over t +- pool_days x weekday profile; "
                   "Black Friday unpooled); each line draws zone, SKU (category mix of t +- 30 days), units "
                   "and purchase minute independently from the region's real delivered lines")
@@ -189,7 +204,7 @@ def build_demand(lines: pd.DataFrame, zones: pd.DataFrame, weekday: np.ndarray, 
     demand = (hist.groupby(["date", "sku", "zone"], sort=True)["units"].sum().astype(float)
               .rename("quantity").reset_index())
     demand["date"] = demand["date"].astype("datetime64[ns]")
-    orders = _orders(drawn[drawn["date"] >= start], zones, cfg, rng)
+    orders = _orders(drawn[drawn["date"] >= start], zones, cfg)
 
     bf = black_fridays(first.date(), (start + pd.Timedelta(days=60)).date())
     events = pd.DataFrame({
@@ -209,13 +224,18 @@ def build_demand(lines: pd.DataFrame, zones: pd.DataFrame, weekday: np.ndarray, 
     return DemandBuild(skus=skus, demand=demand, orders=orders, events=events, volume=volume, segments=segments)
 
 
-def _orders(drawn: pd.DataFrame, zones: pd.DataFrame, cfg: OlistConfig, rng: np.random.Generator) -> pd.DataFrame:
-    """Orders of the planning days: one SKU line each, placed in the zone's disc, with its segment."""
+def _orders(drawn: pd.DataFrame, zones: pd.DataFrame, cfg: OlistConfig) -> pd.DataFrame:
+    """Orders of the planning days: one SKU line each, placed in the zone's disc (each day from
+    its own stream), with its segment."""
     d = drawn.sort_values(["date", "minute", "zone", "sku"], kind="stable").reset_index(drop=True)
     n = len(d)
     zi = pd.Index(zones["id"]).get_indexer(d["zone"])
-    r = zones["radius_km"].to_numpy()[zi] * np.sqrt(rng.random(n))
-    a = rng.uniform(0, 2 * np.pi, n)
+    u, a = np.empty(n), np.empty(n)
+    for day, idx in d.groupby("date", sort=True).indices.items():
+        rng = stream(cfg.seed, _DAY_PLACES, day)
+        u[idx] = rng.random(len(idx))
+        a[idx] = rng.uniform(0, 2 * np.pi, len(idx))
+    r = zones["radius_km"].to_numpy()[zi] * np.sqrt(u)
     lat0 = zones["lat"].to_numpy()[zi]
     lat = lat0 + r * np.sin(a) / 110.574
     lon = zones["lon"].to_numpy()[zi] + r * np.cos(a) / (111.320 * np.cos(np.radians(lat0)))

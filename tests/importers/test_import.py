@@ -180,3 +180,15 @@ def test_thin_region_warns_instead_of_failing(olist_source: OlistSource) -> None
     text = " ".join(r.warnings)
     assert "no orders on the first planning day" in text
     assert "forward warehouses placed" in text
+
+
+def test_order_days_do_not_move_the_history_the_network_or_earlier_days(olist_source: OlistSource) -> None:
+    # each planning day draws from its own stream: a longer window only adds days (the SKUs are
+    # ranked over the whole window; on this data the top five are the same for both windows)
+    short = build_olist(olist_source, small(scale=30.0, order_days=2)).instance
+    long = build_olist(olist_source, small(scale=30.0, order_days=5)).instance
+    for name in ("demand", "warehouses", "fleet", "crowd", "skus"):
+        pd.testing.assert_frame_equal(getattr(short, name), getattr(long, name))
+    first = long.orders[long.orders["date"] < pd.Timestamp(START) + pd.Timedelta(days=2)]
+    pd.testing.assert_frame_equal(short.orders, first.reset_index(drop=True))
+    assert long.orders["date"].nunique() == 5 and len(long.orders) > len(short.orders)

@@ -13,6 +13,7 @@ from engine.errors import ConfigError
 from engine.importers import build_olist, config_for, import_olist
 from engine.importers.olist_segments import customer_flags
 from engine.importers.olist_source import FILE_NAMES, OlistSource
+from engine.instance import load_instance
 
 START = dt.date(2018, 6, 1)
 
@@ -154,3 +155,23 @@ def test_segment_settings_must_match_the_rule() -> None:
         config_for("sp-city", segments=(("member", 30.0, 3.0), ("standard", 60.0, 1.0)))
     with pytest.raises(ConfigError, match="repeat_within_days"):
         config_for("sp-city", repeat_within_days=-1)
+
+
+def test_cli_order_days_and_recency(olist_slice: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    out = tmp_path / "cli"
+    res = CliRunner().invoke(app, [
+        "import", "olist", str(olist_slice), "--out", str(out), "--region", "sp-city", "--scale", "4",
+        "--history-days", "60", "--start-date", "2018-06-01", "--order-days", "5", "--repeat-within-days", "90",
+        "--max-skus", "3", "--warehouses", "2"])
+    assert res.exit_code == 0, res.output
+    assert "customer segments" in res.output
+    inst = load_instance(out)
+    days = pd.date_range("2018-06-01", periods=5, freq="D")
+    assert list(inst.orders["date"].drop_duplicates()) == list(days)
+    notes = inst.manifest.notes["segments"]
+    assert notes["repeat_within_days"] == 90 and "within the 90 days before" in notes["rule"]
+    assert set(inst.orders["segment"]) <= {"repeat", "new"}

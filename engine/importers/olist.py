@@ -280,6 +280,7 @@ def readme(result: OlistImport) -> str:
     n = m.notes
     b = n["baseline"]
     v = n["volume"]
+    c = result.config
     return f"""# {m.name}
 
 {m.description}
@@ -290,6 +291,9 @@ def readme(result: OlistImport) -> str:
 Built by `nearstock import olist` from the Olist public dataset sample. Only delivered orders are
 used. Zones are real customer zip prefixes (centroids of Olist's geolocation table), SKUs are real
 product categories, demand and orders come from real purchase days and minutes.
+
+Planning days: the {c.order_days} real purchase days from {c.start_date} ({len(result.instance.orders)} orders,
+each with its customer segment); demand history: the {c.history_days} days before.
 
 ## What is scaled or synthetic (see `instance.toml` [notes])
 - Volume: x{v['factor']:g} — {v['reason']}. Method: {v['method']}.

@@ -73,11 +73,15 @@ class OlistImport:
         return baseline_frame(self.notes)
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy: one row per measured quantity (source counts, instance sizes, volume, baseline)."""
+        """Tidy: one row per measured quantity (source counts, instance sizes, volume, segment
+        shares, baseline)."""
         rows = [("source", k, float(v)) for k, v in self.counts.items()]
         rows += [("instance", k, float(v)) for k, v in self.instance.summary().items() if isinstance(v, (int, float))]
         vol = self.notes.get("volume", {})
         rows += [("volume", k, float(v)) for k, v in vol.items() if isinstance(v, (int, float))]
+        seg = self.notes.get("segments", {})
+        rows += [("segment_real_share", k, float(v)) for k, v in seg.get("real_shares", {}).items()]
+        rows += [("segment_order_share", k, float(v)) for k, v in seg.get("order_shares", {}).items()]
         rows += [("baseline_" + r.scope.replace(" ", "_"), r.indicator, float(r.value))
                  for r in self.baseline().itertuples(index=False)]
         return pd.DataFrame(rows, columns=["group", "name", "value"])

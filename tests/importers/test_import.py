@@ -167,7 +167,9 @@ def test_size_classes_and_result_tables(olist_source: OlistSource) -> None:
     assert ids.str.rsplit("-", n=1).str[0].nunique() == 4  # 3 categories + other
     frame = r.to_frame()
     assert list(frame.columns) == ["group", "name", "value"] and frame["value"].notna().all()
-    assert {"source", "instance", "volume", "baseline_region"} <= set(frame["group"])
+    assert {"source", "instance", "volume", "baseline_region", "segment_real_share"} <= set(frame["group"])
+    shares = frame[frame["group"] == "segment_real_share"].set_index("name")["value"]
+    assert shares.sum() == pytest.approx(1.0) and set(shares.index) == {"repeat", "new"}
     d = r.to_dict()
     assert d["region"] == "sp-city" and d["counts"] == r.counts and isinstance(d["warnings"], list)
 

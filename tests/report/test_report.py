@@ -33,8 +33,11 @@ def test_report_is_self_contained(run_dir: Path) -> None:
     assert "<script" not in page
     assert page.count("<svg") >= 5
     for heading in ("Scorecard against targets", "Map: warehouses, zones and routes", "Forward stock", "Forecast",
-                    "On time by hour", "Cost"):
+                    "On time by hour", "Cost", "Service by customer segment"):
         assert heading in page
+    # one row per customer segment of the instance (the scorecard's per-segment table)
+    assert re.search(r"<tr><td>member</td><td class='n'>[\d.]+</td>", page)
+    assert re.search(r"<tr><td>standard</td><td class='n'>[\d.]+</td>", page)
 
 
 def test_not_a_run_directory(tmp_path: Path) -> None:

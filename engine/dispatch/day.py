@@ -204,7 +204,7 @@ def subproblem(P: DispatchProblem, orders: np.ndarray, couriers: np.ndarray, *, 
         capacity=P.capacity[c], end_min=P.end_min[c], max_work=max_work, fixed_cost=fixed_cost,
         cost_per_km=P.cost_per_km[c], cost_per_hour=P.cost_per_hour[c],
         pay_per_delivery=P.pay_per_delivery[c], may_carry_special=P.may_carry_special[c],
-        accept_prob=P.accept_prob[c], plan_min=plan_min, meta={},
+        accept_prob=P.accept_prob[c], plan_min=plan_min, meta={}, **P.couriers_sliced(c),
     )
 
 

@@ -402,11 +402,12 @@ def _problem(inst: MdrpInstance) -> tuple[DispatchProblem, np.ndarray]:
         time_min=minutes,
         warehouse_ids=tuple(r["restaurant"]),
         warehouse_loc=np.arange(nr),
+        pickup_service=np.full(nr, R.pickup_service_min),
         order_ids=tuple(o["order"]),
         order_loc=nr + np.arange(n),
         order_wh=o["restaurant"].map(rix).to_numpy(np.int64),
         ready=o["ready_time"].to_numpy(float),
-        due=created + R.target_min - R.pickup_service_min,
+        due=created + R.target_min,
         size=np.ones(n),
         service=np.full(n, R.dropoff_service_min),
         special=np.zeros(n, bool),
@@ -435,10 +436,9 @@ def _problem(inst: MdrpInstance) -> tuple[DispatchProblem, np.ndarray]:
 
 def execution_params(rules: MdrpRules) -> ExecutionParams:
     """Deterministic execution by the instance's rules: exact travel, no declines or losses,
-    the pickup service at the restaurant, the hard limit at the maximum click-to-door."""
-    return ExecutionParams.deterministic(
-        pickup_service_min=rules.pickup_service_min, max_late_min=rules.max_min - rules.target_min
-    )
+    the hard limit at the maximum click-to-door (the pickup service at the restaurant is the
+    problem's ``pickup_service``, planned and executed alike)."""
+    return ExecutionParams.deterministic(max_late_min=rules.max_min - rules.target_min)
 
 
 # ---- running --------------------------------------------------------------------------------------

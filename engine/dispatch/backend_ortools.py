@@ -5,7 +5,9 @@ Model (integer-scaled, see :mod:`engine.dispatch.scaling`):
 * nodes: the warehouses (every courier starts its trip at its warehouse; a crowd courier's
   ride from home is folded into its earliest start and its fixed cost), the orders that
   passed screening, extra end locations, and one dummy free-end node for crowd couriers;
-* ``time`` dimension, one transit matrix per profile (service at the from-node + travel);
+* ``time`` dimension, one transit matrix per profile (service at the from-node + travel; out
+  of a warehouse into an order that service is the warehouse's pickup service, so the start
+  cumul is the pickup start: after the courier's arrival and the trip's release);
   start window = [available + ride to the warehouse, ∞), end ≤ shift end, span ≤ max work;
   span cost = cost per hour; order windows [open, due];
 * ``release`` dimension (transit 0, slack 0: constant along a route) with cumul ≥ ready of
@@ -108,9 +110,15 @@ def solve_ortools(
         return out.tolist()
 
     ix = np.ix_(node_loc, node_loc)
+    # pickup service: on the arcs out of a warehouse (start) node into the orders only, so an
+    # unused courier's empty route (start -> end) does not pay it
+    handover = np.zeros((n_real, n_real))
+    wh_service = {int(P.warehouse_loc[w]): float(P.pickup_service[w]) for w in range(len(P.warehouse_ids))}
+    for i, x in enumerate(depot_locs):
+        handover[i, W:W + k] = wh_service.get(int(x), 0.0)
     time_cb = {}
     for p in np.unique(P.courier_profile[vehicles]):
-        tm = t_up(P.time_min[p][ix] + service[:n_real, None])
+        tm = t_up(P.time_min[p][ix] + service[:n_real, None] + handover)
         time_cb[int(p)] = routing.RegisterTransitMatrix(full(tm))
     # arc-cost classes: same profile, per-km cost and per-delivery planning pay
     pay = P.planning_pay()

@@ -9,6 +9,8 @@ on one core (``benchmarks/dispatch/RESULTS.md``).
 Mapping (integer-scaled, see :mod:`engine.dispatch.scaling`):
 
 * depots = warehouses (+ extra end locations) + one dummy free-end depot for crowd couriers;
+  a warehouse's pickup service is its depot's ``service_duration``, which PyVRP 0.14 runs at
+  the start of the trip after waiting for the release times, as the model wants;
   clients = the orders that passed screening, optional, with the unserved penalty as prize,
   ``release_time`` = ready (the trip leaves the warehouse only when all its orders are ready);
 * one vehicle type per courier (identical couriers share one): own start/end depot, start window (available + ride to the
@@ -290,7 +292,11 @@ def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE
     xy = np.concatenate([P.loc_lon[real_loc], [P.loc_lon[real_loc].mean()] * free_end]), np.concatenate(
         [P.loc_lat[real_loc], [P.loc_lat[real_loc].mean()] * free_end])
     locations = [pyvrp.Location(x=float(x), y=float(y)) for x, y in zip(*xy, strict=True)]
-    depots = [pyvrp.Depot(location=loc) for loc in loc_index_depot]
+    # the pickup service of a warehouse is its depot's service duration: PyVRP runs it at the
+    # start of a trip, after the wait for the release times (the trip's latest ready order)
+    handover = [int(t_up(P.pickup_service[w])) for w in range(W)]
+    depots = [pyvrp.Depot(location=loc, service_duration=handover[d] if d < W else 0)
+              for d, loc in enumerate(loc_index_depot)]
 
     # a special-goods dimension only when some order needs it and some courier may not carry it
     use_special = bool(P.special[active].any() and not P.may_carry_special[vehicles].all())

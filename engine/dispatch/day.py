@@ -184,6 +184,7 @@ def build_problem(
     P = problem_from_frames(wh, instance_orders(instance, orders), cour, circuity=t.circuity,
                             fleet_speed_kmh=t.fleet_speed_kmh, crowd_speed_kmh=t.crowd_speed_kmh,
                             service_min=t.service_min, decline_cost=_decline_cost(instance, settings),
+                            pickup_service_min=instance.manifest.simulation.pickup_service_min,
                             plan_min=float(start_min), assign_crowd=assign_crowd,
                             name=instance.name, travel=instance.travel_model())
     return P
@@ -334,7 +335,7 @@ def plan_problem_day(
         oid_to_sub = {o: j for j, o in enumerate(sub.order_ids)}
         warm = {}
         committed_here = 0
-        lead = sub.reach_min()  # ride to the warehouse: the courier must set off this much earlier
+        lead = sub.reach_min() + sub.pickup_service[np.maximum(sub.courier_warehouse, 0)]  # ride there + hand-over
         for cid, g in served.groupby("courier", sort=False):
             j = cid_to_sub[cid]
             seq = [oid_to_sub[o] for o in g["order"]]

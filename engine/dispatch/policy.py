@@ -158,7 +158,7 @@ class SolvingPolicy:
         served = a[a["status"] == "served"].sort_values(["courier", "stop_seq"])
         cid_to_sub = {c: j for j, c in enumerate(sub.courier_ids)}
         oid_to_sub = {o: j for j, o in enumerate(sub.order_ids)}
-        lead = sub.reach_min()
+        lead = sub.reach_min() + sub.pickup_service[np.maximum(sub.courier_warehouse, 0)]  # set off before
         trips: list[Trip] = []
         self._warm = {}
         for cid, g in served.groupby("courier", sort=False):
@@ -198,11 +198,12 @@ class GreedyPolicy:
                 continue
             prof = P.courier_profile[idx]
             at_wh = free[idx] + P.time_min[prof, view.loc[idx], wloc]
-            depart = np.maximum(at_wh, P.ready[i])
+            pick = np.maximum(at_wh, P.ready[i])  # the pickup starts
+            depart = pick + P.pickup_service[P.order_wh[i]]
             begin = np.maximum(depart + P.time_min[prof, wloc, P.order_loc[i]], P.open_min[i])
             done = begin + P.service[i]
             back = np.where(P.end_loc[idx] >= 0, P.time_min[prof, P.order_loc[i], np.maximum(P.end_loc[idx], 0)], 0.0)
-            work = (done + back - free[idx])
+            work = (done + back - pick) + (at_wh - free[idx])  # as schedule.evaluate_trip counts it
             ok = (begin <= view.hard_due[i] + EPS) & (done + back <= P.end_min[idx] + EPS)
             ok &= work <= P.max_work[idx] - view.work_used[idx] + EPS
             if not ok.any():

@@ -12,7 +12,8 @@ offered. Then:
   ``no_show_detect_min`` later, the orders go back to the pool and the courier is gone for the day;
 * couriers execute their trips leg by leg. Each leg's travel time is the planned one times a
   mean-one lognormal factor (``travel_noise_cv``), so a late stop makes every later stop of
-  the trip late; pickup and drop-off service times count; nobody leaves a warehouse before
+  the trip late; the pickup service at the warehouse (the problem's ``pickup_service``, which
+  the plan counts too) and the drop-off service times count; nobody leaves a warehouse before
   the orders on board are ready;
 * a promise is a target: an order that misses it is still delivered, late. Only when no
   courier could reach it before its hard limit ``due + max_late_min`` does it go to the slow
@@ -75,6 +76,8 @@ class ExecutionParams:
 
     travel_noise_cv: float = 0.15
     travel_min_factor: float = 0.6  # no leg is faster than this share of its planned time
+    # minutes to take a return over at the customer; the warehouse hand-over of a trip is the
+    # problem's ``pickup_service`` (planned and executed alike)
     pickup_service_min: float = 2.0
     crowd_no_show: float = 0.05
     no_show_detect_min: float = 10.0
@@ -109,9 +112,9 @@ class ExecutionParams:
 
     @classmethod
     def deterministic(cls, **kw: Any) -> ExecutionParams:
-        """Executed exactly as planned: no travel noise, no pickup service beyond the plan's, no
-        no-shows, damage, loss, returns or scan gaps (crowd declines still follow each
-        courier's acceptance probability)."""
+        """Executed exactly as planned: no travel noise, no no-shows, damage, loss, returns or
+        scan gaps, no return hand-over time (crowd declines still follow each courier's
+        acceptance probability). The warehouse pickup service is the problem's, as planned."""
         base = dict(travel_noise_cv=0.0, pickup_service_min=0.0, crowd_no_show=0.0, damage_rate_fleet=0.0, damage_rate_crowd=0.0,
                     loss_rate=0.0, return_rate=0.0, tracking_gap_rate_fleet=0.0, tracking_gap_rate_crowd=0.0)
         base.update(kw)
@@ -333,7 +336,7 @@ class _Execution:
             return
         wl = P.warehouse_loc[P.order_wh[pend]]
         fastest = P.time_min[:, wl, P.order_loc[pend]].min(axis=0)
-        late = np.maximum(t, P.ready[pend]) + fastest > self.hard_due[pend] + EPS
+        late = np.maximum(t, P.ready[pend]) + P.pickup_service[P.order_wh[pend]] + fastest > self.hard_due[pend] + EPS
         for i in pend[late]:
             self.to_slow(int(i), R_HARD)
 
@@ -502,9 +505,9 @@ class _Execution:
             ready = float(P.ready[list(trip.orders)].max())
             if ready > env.now:  # waiting for the orders was planned already
                 yield env.timeout(ready - env.now)
-            if p.pickup_service_min > 0:
-                yield env.timeout(p.pickup_service_min)
-                self.free_min[v] += p.pickup_service_min
+            handover = float(P.pickup_service[trip.warehouse])
+            if handover > 0:  # planned too: the problem's pickup service at this warehouse
+                yield env.timeout(handover)
             load = float(P.size[list(trip.orders)].sum())
             seq += 1
             self.stop(v, trip_no, seq, "pickup", None, trip.warehouse, wl, at_wh, float(env.now), load)

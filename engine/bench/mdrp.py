@@ -17,12 +17,10 @@ Conventions of this benchmark (the instance description leaves them open):
 * an order is *delivered* (click-to-door ends) when its courier reaches the door; the
   drop-off service minutes are the courier's, after that;
 * at the restaurant the courier waits until the bundle is ready, then spends the pickup
-  service minutes, then leaves. The routing model has no pickup service time yet (#15.1), so
-  the plan is made against ``promise − pickup service``: every stop of a trip is reached
-  exactly that much later than planned, which keeps promise and hard limit exact;
-* a courier's availability ends at its ``off_time`` with the last drop-off done (the routing
-  model has no "no pickup after off time, drop-offs may finish later" rule yet), which is
-  stricter than the instance's rule, never looser.
+  service minutes, then leaves: the restaurants' ``pickup_service`` in the dispatch problem,
+  planned and executed alike; the promise is the target itself;
+* a courier may not start a pickup after its ``off_time`` (``pickup_end``) but may finish its
+  drop-offs after it (``end_min`` is open).
 
 :func:`run_mdrp` executes one instance with a policy (``greedy``, ``rolling``, ``waves``) and
 deterministic travel, and gives the per-instance row and the executed stops (one row per
@@ -420,7 +418,8 @@ def _problem(inst: MdrpInstance) -> tuple[DispatchProblem, np.ndarray]:
         end_loc=np.full(m, -1),
         courier_warehouse=np.full(m, -1),
         capacity=np.full(m, float(BUNDLE_MAX)),
-        end_min=c["off_time"].to_numpy(float),
+        end_min=np.full(m, np.inf),  # drop-offs may finish after the off time ...
+        pickup_end=c["off_time"].to_numpy(float),  # ... but no pickup starts after it
         max_work=np.full(m, np.inf),
         fixed_cost=np.zeros(m),
         cost_per_km=np.full(m, KM_COST),

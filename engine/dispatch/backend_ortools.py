@@ -8,7 +8,7 @@ Model (integer-scaled, see :mod:`engine.dispatch.scaling`):
 * ``time`` dimension, one transit matrix per profile (service at the from-node + travel; out
   of a warehouse into an order that service is the warehouse's pickup service, so the start
   cumul is the pickup start: after the courier's arrival and the trip's release);
-  start window = [available + ride to the warehouse, ∞), end ≤ shift end, span ≤ max work;
+  start window = [available + ride to the warehouse, pickup_end], end ≤ shift end, span ≤ max work;
   span cost = cost per hour; order windows [open, due];
 * ``release`` dimension (transit 0, slack 0: constant along a route) with cumul ≥ ready of
   each order on the route, and ``time(start) ≥ release(start)``: the courier leaves the
@@ -76,6 +76,8 @@ def solve_ortools(
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     settings.check_options(OPTIONS, where="dispatch ortools")
+    # a courier whose earliest pickup start, rounded, passes its last one cannot start at all
+    cand = cand & (t_up(P.start_min + P.reach_min()) <= t_down(np.minimum(P.pickup_end, P.end_min)))[None, :]
     active = np.flatnonzero(cand.any(axis=1))
     vehicles = np.flatnonzero(cand[active].any(axis=0)) if len(active) else np.zeros(0, int)
     seqs: list[list[int]] = [[] for _ in range(P.n_couriers)]
@@ -143,7 +145,9 @@ def solve_ortools(
     time = routing.GetDimensionOrDie("time")
     for j, v in enumerate(vehicles):
         s, e = routing.Start(j), routing.End(j)
-        time.CumulVar(s).SetRange(int(min(t_up(P.start_min[v] + reach[v]), horizon)), horizon)
+        # the start cumul is the pickup start (>= arrival and >= release): at most pickup_end
+        last_pick = int(min(t_down(P.pickup_end[v]), horizon)) if np.isfinite(P.pickup_end[v]) else horizon
+        time.CumulVar(s).SetRange(int(min(t_up(P.start_min[v] + reach[v]), horizon)), last_pick)
         time.CumulVar(e).SetMax(int(min(t_down(P.end_min[v]), horizon)))
         if np.isfinite(P.max_work[v]):
             time.SetSpanUpperBoundForVehicle(int(max(t_down(P.max_work[v] - reach[v]), 0)), j)

@@ -14,7 +14,8 @@ Mapping (integer-scaled, see :mod:`engine.dispatch.scaling`):
   clients = the orders that passed screening, optional, with the unserved penalty as prize,
   ``release_time`` = ready (the trip leaves the warehouse only when all its orders are ready);
 * one vehicle type per courier (identical couriers share one): own start/end depot, start window (available + ride to the
-  warehouse), shift end, shift duration = max work, fixed cost (+ the ride's km pay),
+  warehouse; ``start_late`` = ``pickup_end``: the route starts when the pickup does, after the
+  release wait), shift end, shift duration = max work, fixed cost (+ the ride's km pay),
   cost per hour as unit duration cost;
 * a routing profile per courier cost class: its "distance" matrix is money (per-km cost
   + per-delivery pay and expected decline cost on every arc into a client), unit distance
@@ -256,6 +257,12 @@ def _pay_classes(P: DispatchProblem, vehicles: np.ndarray) -> tuple[np.ndarray, 
                  f"(at most {worst:.2f} off per delivery; costs reported exactly)")
 
 
+def _can_start(P: DispatchProblem) -> np.ndarray:
+    """Couriers whose earliest pickup start, in solver units, is not after their last one
+    (rounding the one up and the other down can cross them by a fraction of a minute)."""
+    return t_up(P.start_min + P.reach_min()) <= t_down(np.minimum(P.pickup_end, P.end_min))
+
+
 def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE,
                 optional: bool = True) -> PyVRPModel | None:
     """PyVRP's model of ``P`` restricted to the candidate pairs ``cand``; None if nothing can be routed.
@@ -268,6 +275,7 @@ def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE
     def money(x: object) -> np.ndarray:  # money in solver units
         return np.rint(np.asarray(x, dtype=float) * scale).astype(np.int64)
 
+    cand = cand & _can_start(P)[None, :]
     active = np.flatnonzero(cand.any(axis=1))
     vehicles = np.flatnonzero(cand[active].any(axis=0)) if len(active) else np.zeros(0, int)
     if len(active) == 0 or len(vehicles) == 0:
@@ -357,6 +365,8 @@ def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE
             kw["shift_duration"] = int(max(t_down(P.max_work[v] - reach_min[v]), 0))
         if np.isfinite(P.end_min[v]):
             kw["tw_late"] = int(t_down(P.end_min[v]))
+        if np.isfinite(P.pickup_end[v]) and P.pickup_end[v] < P.end_min[v]:
+            kw["start_late"] = int(t_down(P.pickup_end[v]))  # the route start is the pickup start
         kw.update(capacity=tuple(cap), start_depot=int(P.courier_warehouse[v]), end_depot=end_depot,
                   fixed_cost=int(money(P.fixed_cost[v] + P.cost_per_km[v] * reach_km[v])),
                   tw_early=int(t_up(P.start_min[v] + reach_min[v])), unit_distance_cost=1,

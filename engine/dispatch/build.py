@@ -123,7 +123,9 @@ def problem_from_frames(
     if need.any():
         pending = np.bincount(o_wh, minlength=W).astype(float)
         reach = travel.minutes(c_lat[need], c_lon[need], wlat, wlon, "crowd")
-        cwh[need] = assign_crowd_warehouses(reach, start_min[need], end_min[need], pending)
+        pe = _col(couriers, "pickup_end_min", np.nan).to_numpy(float)
+        last = np.fmin(end_min, pe)  # fmin: a missing pickup end is the end_min
+        cwh[need] = assign_crowd_warehouses(reach, start_min[need], last[need], pending)
 
     # locations: warehouses, courier starts, orders
     n, m = len(orders), len(couriers)

@@ -3,7 +3,8 @@
 Recomputes every trip from the problem arrays and the stop sequence in ``result.routes``
 (nothing from solver internals, and not the code that built the result): every order
 exactly once or unserved with a reason; one warehouse per trip and the right one; special
-goods only on allowed couriers; capacity; departure after the orders are ready and handed over (pickup service); service
+goods only on allowed couriers; capacity; departure after the orders are ready and handed over (pickup service);
+no pickup started after the courier's ``pickup_end``; service
 before the deadline; shifts, availability and maximum working time; trips of a courier
 in time order, each starting where the previous one ended.
 
@@ -219,6 +220,9 @@ def find_violations(problem: DispatchProblem, result: DispatchResult) -> list[Vi
                     f"(arrival there or an order's ready time, + {service:g} min pickup service)", **at)
             dep = max(dep, earliest)
             pick = dep - service  # the pickup starts at the latest this much before leaving
+            if pick > P.pickup_end[v] + TOL:
+                add(f"{where}: starts its pickup at {pick:.2f}, after the courier's last pickup minute "
+                    f"{P.pickup_end[v]:.2f}", **at)
             # the time recursion on plain floats: the same arithmetic, stop by stop
             o_loc = P.order_loc[orders_a].tolist()
             legs = T[[wl, *o_loc[:-1]], o_loc].tolist()

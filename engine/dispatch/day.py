@@ -283,7 +283,7 @@ def plan_problem_day(
         if len(pend) == 0:
             t += period
             continue
-        avail = (free_at < P.end_min) & (work_used < P.max_work) & (blocked_until <= t)
+        avail = (free_at < P.work_end) & (work_used < P.max_work) & (blocked_until <= t)
         cour = np.flatnonzero(avail)
         start = np.maximum(free_at[cour], t)
         wh = P.courier_warehouse[cour].copy()
@@ -291,7 +291,7 @@ def plan_problem_day(
         if crowd.any():
             pending_w = np.bincount(P.order_wh[pend], minlength=len(P.warehouse_ids)).astype(float)
             reach = P.time_min[CROWD][pos[cour[crowd]][:, None], P.warehouse_loc[None, :]]
-            wh[crowd] = assign_crowd_warehouses(reach, start[crowd], P.end_min[cour[crowd]], pending_w)
+            wh[crowd] = assign_crowd_warehouses(reach, start[crowd], P.work_end[cour[crowd]], pending_w)
         keep = wh >= 0
         cour, start, wh = cour[keep], start[keep], wh[keep]
         sub = subproblem(P, pend, cour, start_loc=pos[cour], start_min=start,

@@ -105,7 +105,7 @@ def epoch_problem(view: EpochView, *, soft: bool = False) -> tuple[DispatchProbl
         pending_w = np.bincount(P.order_wh[pend], minlength=len(P.warehouse_ids)).astype(float)
         reach = P.time_min[CROWD][view.loc[cour[crowd]][:, None], P.warehouse_loc[None, :]]
         start = np.maximum(view.free_min[cour[crowd]], view.t)
-        wh[crowd] = assign_crowd_warehouses(reach, start, P.end_min[cour[crowd]], pending_w)
+        wh[crowd] = assign_crowd_warehouses(reach, start, P.work_end[cour[crowd]], pending_w)
     keep = wh >= 0
     cour, wh = cour[keep], wh[keep]
     sub = _slice(view, pend, cour, wh)
@@ -205,6 +205,7 @@ class GreedyPolicy:
             back = np.where(P.end_loc[idx] >= 0, P.time_min[prof, P.order_loc[i], np.maximum(P.end_loc[idx], 0)], 0.0)
             work = (done + back - pick) + (at_wh - free[idx])  # as schedule.evaluate_trip counts it
             ok = (begin <= view.hard_due[i] + EPS) & (done + back <= P.end_min[idx] + EPS)
+            ok &= pick <= P.pickup_end[idx] + EPS
             ok &= work <= P.max_work[idx] - view.work_used[idx] + EPS
             if not ok.any():
                 continue

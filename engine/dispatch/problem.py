@@ -246,6 +246,11 @@ class DispatchProblem:
         return out
 
     @property
+    def work_end(self) -> FloatA:
+        """The last minute each courier may be given a pickup: min(end_min, pickup_end)."""
+        return np.minimum(self.end_min, self.pickup_end)
+
+    @property
     def guarantee(self) -> FloatA:
         """Each courier's guaranteed minimum pay for deliveries: hourly × hours."""
         return self.hourly_guarantee * self.guarantee_hours

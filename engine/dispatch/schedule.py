@@ -68,7 +68,7 @@ def screen(problem: DispatchProblem) -> tuple[np.ndarray, np.ndarray]:
     depart = pick + P.pickup_service[P.order_wh][:, None]
     leg = P.time_min[prof, wloc[:, None], P.order_loc[:, None]]
     begin = np.maximum(depart + leg, P.open_min[:, None])
-    time_ok = begin <= P.due[:, None] + P.max_late_min + EPS
+    time_ok = (begin <= P.due[:, None] + P.max_late_min + EPS) & (pick <= P.pickup_end[None, :] + EPS)
     done = begin + P.service[:, None]
     back = np.where(P.end_loc[None, :] >= 0,
                     P.time_min[prof, P.order_loc[:, None], np.maximum(P.end_loc, 0)[None, :]], 0.0)

@@ -354,7 +354,7 @@ class _Execution:
         P = self.P
         pend = np.flatnonzero(self.known(t))
         pend = pend[np.argsort(self.created[pend], kind="stable")]
-        avail = (~self.gone & (self.free_min < P.end_min - EPS) & (self.work_used < P.max_work - EPS)
+        avail = (~self.gone & (self.free_min < P.work_end - EPS) & (self.work_used < P.max_work - EPS)
                  & (self.blocked_until <= t + EPS))
         return EpochView(t=t, next_t=t + self.policy.period, problem=P, pending=pend, available=avail,
                          free_min=np.maximum(self.free_min, t), loc=self.loc.copy(), work_used=self.work_used.copy(),

@@ -11,6 +11,9 @@ violation as a readable message:
 * capacity holds when a trip leaves the warehouse;
 * nobody leaves a warehouse before the orders on board are ready and handed over (the
   problem's ``pickup_service`` after max(arrival, latest ready time));
+* when travel is executed exactly as planned (``travel_noise_cv`` 0), no pickup starts after
+  the courier's ``pickup_end`` (with noisy travel a late arrival is the execution's, not a
+  planning error);
 * an order delivered was delivered by the courier the log says accepted it, after it was
   picked, with its service time.
 """
@@ -32,6 +35,7 @@ def check_execution(day: ExecutedDay) -> list[str]:
     oidx = {x: i for i, x in enumerate(P.order_ids)}
     cidx = {c: i for i, c in enumerate(P.courier_ids)}
     widx = {w: i for i, w in enumerate(P.warehouse_ids)}
+    exact = day.params.travel_noise_cv == 0  # travel as planned: the plan's off-time rule must hold
 
     # ---- final states -------------------------------------------------------------------
     if len(o) != P.n_orders or set(o["order"]) != set(P.order_ids):
@@ -100,6 +104,9 @@ def check_execution(day: ExecutedDay) -> list[str]:
                     if left < earliest - TOL:
                         out.append(f"courier {cid} trip {trip}: left the warehouse at {left:.2f}, before "
                                    f"{earliest:.2f} (arrival or ready time + {handover:g} min pickup service)")
+                    if exact and left - handover > float(P.pickup_end[v]) + TOL:
+                        out.append(f"courier {cid} trip {trip}: started its pickup at {left - handover:.2f}, "
+                                   f"after its last pickup minute {float(P.pickup_end[v]):.2f}")
             prev_end = float(s["depart_min"].iloc[-1])
             prev_loc = int(s["loc"].iloc[-1])
 

@@ -112,6 +112,9 @@ def reference_violations(problem: DispatchProblem, result: DispatchResult) -> li
                     f"(arrival there or an order's ready time, + {service:g} min pickup service)", **at)
             dep = max(dep, earliest)
             pick = dep - service
+            if pick > P.pickup_end[v] + TOL:
+                add(f"{where}: starts its pickup at {pick:.2f}, after the courier's last pickup minute "
+                    f"{P.pickup_end[v]:.2f}", **at)
             prev, clk = wl, dep
             for o, rep in zip(orders_a, tg["arrive_min"].iloc[2:-1], strict=True):
                 loc = int(P.order_loc[o])

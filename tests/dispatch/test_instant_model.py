@@ -10,6 +10,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.dispatch import DISPATCH, DispatchProblem, check_solution, dispatch, problem_from_frames
 from engine.dispatch.policy import make_policy
@@ -160,3 +162,82 @@ def test_logcheck_rejects_a_pickup_shorter_than_the_service() -> None:
     stops.loc[stops.index > i, ["arrive_min", "depart_min"]] -= 2.0  # as if the whole trip were earlier
     bad = replace(day, stops=stops)
     assert any("pickup service" in p for p in check_execution(bad))
+
+
+# ---- 2. the off-time rule -----------------------------------------------------------------------
+def test_pickup_end_defaults_to_end_min() -> None:
+    P = line_problem(end=300.0)
+    assert P.pickup_end.tolist() == [300.0] and P.work_end.tolist() == [300.0]
+
+
+def test_no_pickup_after_off_time_but_drop_offs_may_finish_later() -> None:
+    # food ready at 20: a courier off at 20 may still start that pickup and deliver at 31, 41
+    on_time = line_problem(ready=20.0, pickup_end=20.0)
+    assert screen(on_time)[0].all()
+    res = build_result(on_time, [Trip(0, 0, (0, 1), 3, 0.0)], SolveStats("t", SolveStatus.FEASIBLE))
+    assert check_solution(on_time, res) == []
+    assert res.assignments["arrive_min"].tolist() == [31.0, 41.0]  # after the off time: allowed
+    # off at 19.5: the pickup cannot start any more
+    late = line_problem(ready=20.0, pickup_end=19.5)
+    assert not screen(late)[0].any()
+    problems = check_solution(late, res)
+    assert any("starts its pickup at 20.00, after the courier's last pickup minute 19.50" in p for p in problems)
+    # end_min still bounds the end of the trip
+    short = line_problem(ready=20.0, pickup_end=20.0, end=40.0)
+    assert any("after the shift/availability end" in p for p in check_solution(short, res))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backends_respect_the_off_time(backend: str) -> None:
+    """Two couriers: one off before the food is ready, one off after; only the second serves."""
+    P = line_problem(n=2, m=2, ready=20.0)
+    P = replace(P, pickup_end=np.array([18.0, 25.0]), start_min=np.array([0.0, 10.0]))
+    r = dispatch(P, Settings(backend=backend, time_limit=0.3, seed=1))
+    assert check_solution(P, r) == []
+    a = r.assignments
+    assert (a["status"] == "served").all() and (a["courier"] == "c1").all()
+    # and with the second off at 19 too, nobody may take them
+    P2 = replace(P, pickup_end=np.array([18.0, 19.0]))
+    r2 = dispatch(P2, Settings(backend=backend, time_limit=0.3, seed=1))
+    assert (r2.assignments["status"] == "unserved").all()
+
+
+def test_a_courier_past_its_off_time_gets_no_work_in_the_execution() -> None:
+    """Orders arriving after every courier's off time are not picked up; drop-offs of trips
+    started before it finish after it."""
+    P = line_problem(n=2, m=1, ready=20.0, pickup_end=21.0)
+    P = replace(P, ready=np.array([20.0, 40.0]), due=np.array([60.0, 80.0]))
+    day = execute_problem_day(P, np.array([10.0, 30.0]), make_policy("greedy", period=2),
+                              replace(QUIET, max_late_min=30.0), seed=0)
+    assert check_execution(day) == []
+    o = day.orders.set_index("order")
+    assert o.loc["o0", "state"] == "delivered" and o.loc["o0", "arrived_min"] == pytest.approx(31.0)
+    assert o.loc["o1", "state"] == "slow"
+    # the executed log checker sees a pickup started after the off time (deterministic travel)
+    broken = replace(day, problem=replace(P, pickup_end=np.array([19.0])))
+    assert any("after its last pickup minute" in p for p in check_execution(broken))
+
+
+# ---- the invariants ---------------------------------------------------------------------------------
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 9), n_crowd=st.integers(0, 3),
+       handover=st.lists(st.floats(0, 12), min_size=2, max_size=2),
+       off=st.lists(st.floats(-30, 200), min_size=5, max_size=5), backend=st.sampled_from(BACKENDS))
+def test_property_plans_with_random_pickup_service_and_off_times_pass_the_checker(
+        seed: int, n: int, n_crowd: int, handover: list[float], off: list[float], backend: str) -> None:
+    wh, orders, couriers = tiny_frames(seed, n=n, n_fleet=2, n_crowd=n_crowd, special_share=0.3)
+    wh["pickup_service_min"] = handover
+    # some couriers go off duty before, during or after the orders: latest pickup start only
+    couriers["pickup_end_min"] = 600.0 + np.asarray(off[:len(couriers)])
+    couriers.loc[couriers["kind"] == "crowd", "end_min"] = np.inf
+    P = problem_from_frames(wh, orders, couriers, decline_cost=4.0)
+    r = dispatch(P, Settings(backend=backend, time_limit=0.1, seed=seed))
+    assert check_solution(P, r) == []
+    served = r.assignments["status"] == "served"
+    # every served order was picked up by a courier not yet off duty
+    pick = r.routes[r.routes["kind"] == "pickup"]
+    cidx = {c: i for i, c in enumerate(P.courier_ids)}
+    wix = {w: i for i, w in enumerate(P.warehouse_ids)}
+    start = pick["depart_min"].to_numpy() - P.pickup_service[pick["warehouse"].map(wix).to_numpy(int)]
+    assert (start <= P.pickup_end[pick["courier"].map(cidx).to_numpy(int)] + 1e-6).all()
+    assert served.sum() == len(r.routes[r.routes["kind"] == "delivery"])

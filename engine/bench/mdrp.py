@@ -425,6 +425,8 @@ def _problem(inst: MdrpInstance) -> tuple[DispatchProblem, np.ndarray]:
         cost_per_km=np.full(m, KM_COST),
         cost_per_hour=np.zeros(m),
         pay_per_delivery=np.full(m, R.pay_per_order),
+        hourly_guarantee=np.full(m, R.pay_per_hour),  # pay = max(per order x n, hourly x shift hours)
+        guarantee_hours=(c["off_time"] - c["on_time"]).to_numpy(float) / 60.0,
         may_carry_special=np.zeros(m, bool),
         accept_prob=np.ones(m),
         name=inst.name,

@@ -15,6 +15,9 @@ Model (integer-scaled, see :mod:`engine.dispatch.scaling`):
   warehouse only once every order it carries is ready;
 * ``load`` dimension with per-vehicle capacity;
 * arc costs per courier cost class (per km + per-delivery pay incl. expected decline cost),
+  except for a courier below its guaranteed hourly minimum: its ``deliveries`` cumul at the
+  route end has a soft upper bound at the k deliveries it still has free, costing the
+  per-delivery pay for each one beyond (pay = max(p × n, G) exactly, to 1/100 delivery),
   fixed cost per used courier, a disjunction with the unserved penalty for every order;
 * allowed-vehicle sets: same warehouse, special goods only on allowed couriers.
 """
@@ -43,6 +46,7 @@ _NEVER_USEFUL = ("relocate_pair", "exchange_pair", "light_relocate_pair", "reloc
 _TUNED_OFF = ("global_cheapest_insertion_path_lns", "local_cheapest_insertion_path_lns",
               "lin_kernighan", "relocate_expensive_chain")
 _TUNED_ON = ("cross_exchange", "relocate_neighbors")
+_DELIVERY_SCALE = 100  # units per delivery in the guarantee's count (k is priced to 1/100)
 _ACTIVITY = ("make_active", "make_inactive", "make_chain_inactive", "swap_active",
              "shortest_path_swap_active", "swap_active_chain", "shortest_path_two_opt",
              "relocate_path_global_cheapest_insertion_insert_unperformed")
@@ -122,8 +126,13 @@ def solve_ortools(
     for p in np.unique(P.courier_profile[vehicles]):
         tm = t_up(P.time_min[p][ix] + service[:n_real, None] + handover)
         time_cb[int(p)] = routing.RegisterTransitMatrix(full(tm))
-    # arc-cost classes: same profile, per-km cost and per-delivery planning pay
+    # arc-cost classes: same profile, per-km cost and per-delivery planning pay. A courier still
+    # below its guaranteed minimum pays nothing on the arcs; the "deliveries" dimension below
+    # charges p per delivery beyond the k it still has free (exact piecewise pay)
     pay = P.planning_pay()
+    free = P.free_deliveries()
+    piecewise = (P.guarantee > 0) & (P.pay_per_delivery > 0) & (free > 0)
+    pay = np.where(piecewise | ((P.guarantee > 0) & (P.pay_per_delivery <= 0)), P.decline_pay(), pay)
     classes: dict[tuple[int, float, float], int] = {}
     is_order = np.zeros(n_real, bool)
     is_order[W:W + k] = True
@@ -173,6 +182,20 @@ def solve_ortools(
             rel.CumulVar(manager.NodeToIndex(node)).SetMin(int(t_up(P.ready[order_of_node[node]])))
         for j in range(len(vehicles)):
             solver.Add(time.CumulVar(routing.Start(j)) >= rel.CumulVar(routing.Start(j)))
+
+    if piecewise[vehicles].any():
+        # cumul at the route end = S x deliveries; soft bound S x k at p / S per unit
+        S = _DELIVERY_SCALE
+        one = np.zeros(N, dtype=np.int64)
+        one[W:W + k] = S
+        count_cb = routing.RegisterUnaryTransitVector(one.tolist())
+        routing.AddDimension(count_cb, 0, S * (k + 1), True, "deliveries")
+        count = routing.GetDimensionOrDie("deliveries")
+        for j, v in enumerate(vehicles):
+            if piecewise[v]:
+                bound = int(min(np.floor(free[v] * S + 1e-9), S * (k + 1)))
+                unit = int(max(np.rint(money(P.pay_per_delivery[v]) / S), 1))
+                count.SetCumulVarSoftUpperBound(routing.End(j), bound, unit)
 
     demand = np.zeros(N, dtype=np.int64)
     demand[W:W + k] = load_up(P.size[active])

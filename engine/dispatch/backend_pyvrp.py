@@ -19,7 +19,10 @@ Mapping (integer-scaled, see :mod:`engine.dispatch.scaling`):
   cost per hour as unit duration cost;
 * a routing profile per courier cost class: its "distance" matrix is money (per-km cost
   + per-delivery pay and expected decline cost on every arc into a client), unit distance
-  cost 1; crowd profiles reach the dummy end for free;
+  cost 1; crowd profiles reach the dummy end for free. A guaranteed hourly minimum is not
+  piecewise here: a courier with k deliveries left under it and room for q in a trip pays
+  p × max(0, q − k) / q per delivery (the mean marginal pay of a full trip; an
+  approximation, the plan is costed exactly afterwards);
 * load dimensions: one per warehouse (a courier has capacity only in its own warehouse's
   dimension, so it can carry only that warehouse's orders) + one "special goods" dimension
   (capacity 0 for couriers not allowed to carry them).
@@ -214,7 +217,18 @@ class PyVRPModel:
         return seqs
 
 
-def _pay_classes(P: DispatchProblem, vehicles: np.ndarray) -> tuple[np.ndarray, str]:
+def trip_room(P: DispatchProblem, cand: np.ndarray) -> np.ndarray:
+    """How many deliveries one trip of each courier can hold: its candidate orders, at most
+    as many of the smallest of them as its capacity takes."""
+    count = cand.sum(axis=0).astype(float)
+    smallest = np.where(cand, P.size[:, None], np.inf).min(axis=0, initial=np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit = np.where(smallest > 0, np.floor(P.capacity / smallest + 1e-9), np.inf)
+    return np.minimum(count, fit)
+
+
+def _pay_classes(P: DispatchProblem, vehicles: np.ndarray,
+                 per_trip: np.ndarray | None = None) -> tuple[np.ndarray, str]:
     """Per-delivery planning cost of each courier, grouped when there are too many distinct ones.
 
     Per-delivery pay sits on the arcs into clients, so each distinct (routing profile, cost per
@@ -224,7 +238,7 @@ def _pay_classes(P: DispatchProblem, vehicles: np.ndarray) -> tuple[np.ndarray, 
     ``_MAX_COST_CLASSES`` classes the pays of each (profile, cost per km) group are put into
     equal-width bins and each bin priced at the middle of its pays; the plan is still costed exactly afterwards.
     """
-    pay = P.planning_pay().astype(float).copy()
+    pay = P.planning_pay(per_trip).astype(float).copy()
     prof, cpk = P.courier_profile[vehicles], np.round(P.cost_per_km[vehicles], 6)
 
     def n_classes(pays: np.ndarray) -> int:
@@ -326,7 +340,10 @@ def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE
     ix = np.ix_(real_loc, real_loc)
     is_client = np.zeros(L, bool)
     is_client[nd:nd + k] = True
-    pay, pay_note = _pay_classes(P, vehicles)
+    # the guaranteed minimum has no piecewise cost in PyVRP: a courier still below it is priced
+    # at the mean marginal pay of a full trip (DispatchProblem.planning_pay)
+    guaranteed = bool((P.guarantee[vehicles] > 0).any())
+    pay, pay_note = _pay_classes(P, vehicles, trip_room(P, cand) if guaranteed else None)
     classes: dict[tuple[int, float, float], int] = {}
     dist_mats, dur_mats = [], []
     base_km: dict[int, np.ndarray] = {}  # per routing profile: km between the model's locations

@@ -58,6 +58,7 @@ class EpochView:
     trips_done: np.ndarray  # (m,) trips committed so far
     hard_due: np.ndarray  # (n,) latest allowed service start (due + max_late_min)
     max_late_min: float = 0.0  # the hard limit's distance from the promise
+    deliveries: np.ndarray | None = None  # (m,) orders each courier has taken today (None = 0)
 
 
 class Policy(Protocol):
@@ -82,9 +83,13 @@ def _slice(view: EpochView, orders: np.ndarray, couriers: np.ndarray, wh: np.nda
     from engine.dispatch.day import subproblem
 
     c = couriers
-    return subproblem(view.problem, orders, c, start_loc=view.loc[c], start_min=np.maximum(view.free_min[c], view.t),
-                      max_work=view.problem.max_work[c] - view.work_used[c],
-                      fixed_cost=np.where(view.used[c], 0.0, view.problem.fixed_cost[c]), warehouse=wh, plan_min=view.t)
+    sub = subproblem(view.problem, orders, c, start_loc=view.loc[c], start_min=np.maximum(view.free_min[c], view.t),
+                     max_work=view.problem.max_work[c] - view.work_used[c],
+                     fixed_cost=np.where(view.used[c], 0.0, view.problem.fixed_cost[c]), warehouse=wh, plan_min=view.t)
+    if view.deliveries is not None and (view.problem.guarantee[c] > 0).any():
+        # the guarantee is priced by what each courier has earned so far (problem.pay_parts)
+        sub = replace(sub, deliveries_done=view.problem.deliveries_done[c] + view.deliveries[c])
+    return sub
 
 
 def epoch_problem(view: EpochView, *, soft: bool = False) -> tuple[DispatchProblem, np.ndarray, np.ndarray]:

@@ -37,8 +37,14 @@ Instant-delivery model (all optional; the defaults give the plain VRPTW reading)
   earlier in the day (an epoch problem of a rolling execution), so what a plan adds is
   max(p × (done + n), G) − max(p × done, G). :meth:`DispatchProblem.marginal_pay` gives it;
   :func:`engine.dispatch.schedule.build_result` reports ``per_delivery`` (p × n) plus the
-  top-up ``guarantee`` (max(0, G − p × (done + n))), whose sum differs from the exact
-  marginal pay only by the constant p × done.
+  top-up ``guarantee`` (max(0, G − p × (done + n))): their sum is the exact marginal pay
+  plus a constant of the problem (max(p × done, G) − p × done). At the day level (done = 0)
+  it is the day's pay, max(p × n, G) per courier, used or not;
+* the guarantee in planning: OR-Tools prices it exactly (a per-courier count of deliveries
+  with a soft upper bound at the k = max(0, G / p − done) still free, p per delivery beyond);
+  PyVRP has no piecewise cost and charges a courier with k free deliveries and room for q in
+  a trip p × max(0, q − k) / q per delivery (:meth:`DispatchProblem.planning_pay`); greedy
+  does not price pay at all (soonest delivery wins).
 
 Times are minutes from local midnight; distances kilometres; money in the instance currency.
 """
@@ -277,10 +283,40 @@ class DispatchProblem:
         return {name: np.asarray(getattr(self, name))[c] for name in
                 ("pickup_end", "hourly_guarantee", "guarantee_hours", "deliveries_done")}
 
-    def planning_pay(self) -> FloatA:
-        """Per-delivery planning cost of each courier: pay + expected cost of a decline."""
+    def decline_pay(self) -> FloatA:
+        """Expected planning cost of a decline, per delivery offered to each courier."""
         crowd = self.courier_profile == CROWD
-        return self.pay_per_delivery + np.where(crowd, (1.0 - self.accept_prob) * self.decline_cost, 0.0)
+        return np.where(crowd, (1.0 - self.accept_prob) * self.decline_cost, 0.0)
+
+    def planning_pay(self, per_trip: object | None = None) -> FloatA:
+        """Per-delivery planning cost of each courier: pay + expected cost of a decline.
+
+        Without ``per_trip`` the pay is the plain per-delivery pay (the guarantee ignored).
+        With ``per_trip`` (how many deliveries one trip of each courier can hold) a courier
+        with ``k`` free deliveries left under its guarantee is charged the mean marginal pay
+        of a full trip, p × max(0, q − k) / q: 0 when the whole trip fits under the guarantee,
+        p when nothing does. That is the linear price a back-end without piecewise costs can
+        use; OR-Tools prices the guarantee exactly instead (see its module).
+        """
+        pay = self.pay_per_delivery.astype(float)
+        if per_trip is not None:
+            q = np.maximum(np.asarray(per_trip, dtype=float), 1.0)
+            k = self.free_deliveries()
+            pay = pay * np.clip(1.0 - k / q, 0.0, 1.0)
+        return pay + self.decline_pay()
+
+    def pay_parts(self, n: object) -> tuple[float, float]:
+        """(per-delivery pay, guarantee top-up) of ``n`` deliveries per courier in this problem.
+
+        Per-delivery pay is p × n; the top-up is what each courier is still owed under its
+        guarantee after them, max(0, G − p × (done + n)), over every courier of the problem.
+        Their sum is max(p × (done + n), G) − p × done: the exact marginal pay plus a constant
+        (max(p × done, G) − p × done), so two plans of one problem compare by it exactly.
+        """
+        n = np.asarray(n, dtype=float)
+        p = self.pay_per_delivery
+        top = np.maximum(self.guarantee - p * (self.deliveries_done + n), 0.0)
+        return float((p * n).sum()), float(top.sum())
 
 
 __all__ = ["CROWD", "FLEET", "KINDS", "DispatchInputError", "DispatchProblem"]

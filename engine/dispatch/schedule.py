@@ -206,11 +206,12 @@ def build_result(
     crowd = P.courier_profile == CROWD
     used_mask = np.zeros(P.n_couriers, bool)
     used_mask[list(used)] = True
+    per_delivery, top_up = P.pay_parts(deliveries_v)
     cost = cost_breakdown(
         fixed=float(P.fixed_cost[used_mask].sum()),
         distance=float((P.cost_per_km * km_v).sum()),
         time=float((P.cost_per_hour * work_v / 60.0).sum()),
-        per_delivery=float((P.pay_per_delivery * deliveries_v).sum()),
+        per_delivery=per_delivery, guarantee=top_up,
         unserved=float(P.penalty[~served].sum()),
         lateness=float(np.nansum(P.late_weight * np.nan_to_num(late))),
     )

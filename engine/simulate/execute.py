@@ -141,7 +141,8 @@ class ExecutedDay:
 
     def cost(self) -> dict[str, float]:
         """What the executed day cost: fixed cost of every courier used, executed kilometres,
-        fleet hours from set-off to the end of each trip, pay per delivery; the penalties are
+        fleet hours from set-off to the end of each trip, pay per delivery and the top-up of
+        couriers whose guaranteed hourly minimum is more (``guarantee``); the penalties are
         those of orders left to the slow tier and of minutes late (segment-weighted)."""
         from engine.dispatch.result import cost_breakdown
 
@@ -168,9 +169,10 @@ class ExecutedDay:
             used[st["courier"].map(cidx).to_numpy(int)] = True
         slow = (o["state"] == "slow").to_numpy()
         late = np.nan_to_num(o["late_min"].to_numpy(float))
+        per_delivery, top_up = P.pay_parts(drops)
         return cost_breakdown(fixed=float(P.fixed_cost[used].sum()), distance=float((P.cost_per_km * km).sum()),
                               time=float((P.cost_per_hour * work / 60.0).sum()),
-                              per_delivery=float((P.pay_per_delivery * drops).sum()),
+                              per_delivery=per_delivery, guarantee=top_up,
                               unserved=float(P.penalty[slow].sum()), lateness=float((P.late_weight * late).sum()))
 
     def to_dict(self) -> dict[str, Any]:
@@ -272,6 +274,7 @@ class _Execution:
         self.work_used = np.zeros(m)
         self.used = np.zeros(m, bool)
         self.trips_done = np.zeros(m, np.int64)
+        self.deliveries = np.zeros(m)  # orders in accepted trips (the guarantee's count)
         self.blocked_until = np.full(m, -np.inf)
         self.gone = np.zeros(m, bool)
         self.busy = np.zeros(m, np.int64)  # trips committed, not finished
@@ -359,7 +362,7 @@ class _Execution:
         return EpochView(t=t, next_t=t + self.policy.period, problem=P, pending=pend, available=avail,
                          free_min=np.maximum(self.free_min, t), loc=self.loc.copy(), work_used=self.work_used.copy(),
                          used=self.used.copy(), trips_done=self.trips_done.copy(), hard_due=self.hard_due,
-                         max_late_min=self.p.max_late_min)
+                         max_late_min=self.p.max_late_min, deliveries=self.deliveries.copy())
 
     def epoch(self, t: float) -> None:
         view = self.view(t)
@@ -443,6 +446,7 @@ class _Execution:
             self.state[o] = "assigned"
             self.log("accepted", o, v, int(P.order_loc[o]))
         self.trips_done[v] += 1
+        self.deliveries[v] += len(trip.orders)
         self.busy[v] += 1
         self.used[v] = True
         self.work_used[v] += ev.work_min
@@ -456,6 +460,7 @@ class _Execution:
         P, v = self.P, trip.courier
         yield self.env.timeout(self.p.no_show_detect_min)
         self.gone[v] = True
+        self.deliveries[v] -= len(trip.orders)
         self.busy[v] -= 1
         self.work_used[v] -= planned_work
         self.free_min[v] = P.end_min[v]

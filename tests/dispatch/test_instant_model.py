@@ -241,3 +241,115 @@ def test_property_plans_with_random_pickup_service_and_off_times_pass_the_checke
     start = pick["depart_min"].to_numpy() - P.pickup_service[pick["warehouse"].map(wix).to_numpy(int)]
     assert (start <= P.pickup_end[pick["courier"].map(cidx).to_numpy(int)] + 1e-6).all()
     assert served.sum() == len(r.routes[r.routes["kind"] == "delivery"])
+
+
+# ---- 3. guaranteed hourly pay -----------------------------------------------------------------
+def test_pay_with_the_guarantee_by_hand() -> None:
+    # 10 per delivery, 15 an hour for 2 h 20 min = 35 guaranteed
+    P = line_problem(m=1, hourly_guarantee=np.array([15.0]), guarantee_hours=np.array([140 / 60]))
+    assert P.guarantee == pytest.approx([35.0])
+    assert P.free_deliveries() == pytest.approx([3.5])
+    assert P.marginal_pay([3]).tolist() == [0.0] and P.marginal_pay([4]).tolist() == pytest.approx([5.0])
+    assert P.pay_parts([2]) == pytest.approx((20.0, 15.0))  # 2 paid deliveries + 15 top-up = 35
+    assert P.pay_parts([5]) == pytest.approx((50.0, 0.0))
+    done = replace(P, deliveries_done=np.array([2.0]))
+    assert done.free_deliveries() == pytest.approx([1.5])
+    assert done.marginal_pay([1]).tolist() == [0.0] and done.marginal_pay([2]).tolist() == pytest.approx([5.0])
+    # the default: no guarantee, plain per-delivery pay; guarantee hours default to the shift
+    plain = line_problem(end=150.0)
+    assert plain.guarantee.tolist() == [0.0] and plain.guarantee_hours == pytest.approx([2.5])
+    assert plain.pay_parts([2]) == (20.0, 0.0)
+
+
+def test_build_result_reports_pay_with_the_guarantee() -> None:
+    P = line_problem(m=2, hourly_guarantee=np.array([15.0, 15.0]), guarantee_hours=np.array([2.0, 2.0]))
+    res = build_result(P, [Trip(0, 0, (0, 1), 3, 0.0)], SolveStats("t", SolveStatus.FEASIBLE))
+    c = res.cost
+    assert c["per_delivery"] == 20.0 and c["guarantee"] == 10.0 + 30.0  # the unused courier is paid too
+    assert c["operating"] == pytest.approx(c["fixed"] + c["distance"] + c["time"] + 20.0 + 40.0)
+    assert "guarantee" in line_problem().n_couriers * ["guarantee"] and \
+        build_result(line_problem(), [], SolveStats("t", SolveStatus.FEASIBLE)).cost["guarantee"] == 0.0
+
+
+def _two_couriers(guarantee: float) -> DispatchProblem:
+    """Courier c0 starts a little farther away than c1 (more km); c0 may have a guarantee."""
+    P = line_problem(n=2, m=2, ready=30.0, hourly_guarantee=np.array([guarantee, 0.0]),
+                     guarantee_hours=np.array([4.0, 4.0]))
+    L = P.n_orders + 2
+    T = np.vstack([np.asarray(P.time_min[0]), np.full((1, L), 6.0)])
+    T = np.hstack([T, np.full((L + 1, 1), 6.0)])
+    T[-1, -1] = 0.0
+    D = T / 2.0
+    return replace(P, loc_ids=(*P.loc_ids, "far"), loc_lat=np.zeros(L + 1), loc_lon=np.zeros(L + 1),
+                   time_min=T, dist_km=D, start_loc=np.array([L, L - 1]), cost_per_km=np.array([1.0, 1.0]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_planning_loads_the_courier_who_is_paid_anyway(backend: str) -> None:
+    plain = dispatch(_two_couriers(0.0), Settings(backend=backend, time_limit=0.3, seed=1))
+    assert set(plain.assignments["courier"]) == {"c1"}  # nearer, same pay per delivery
+    P = _two_couriers(15.0)  # c0: 60 guaranteed = 6 deliveries at no extra pay
+    paid = dispatch(P, Settings(backend=backend, time_limit=0.3, seed=1))
+    assert check_solution(P, paid) == []
+    assert set(paid.assignments["courier"]) == {"c0"}
+    assert paid.cost["per_delivery"] + paid.cost["guarantee"] == pytest.approx(60.0)
+
+
+def test_ortools_prices_the_guarantee_exactly_beyond_the_free_deliveries() -> None:
+    """c0 has one free delivery left. Both orders on c0: 3 + 7 km + 10 pay = 20; both on c1:
+    2.5 + 7 + 20 = 29.5; one each: 6.5 + 9.5 km + 10 = 26. The exact price picks the first."""
+    P = replace(_two_couriers(15.0), deliveries_done=np.array([5.0, 0.0]))
+    assert P.free_deliveries() == pytest.approx([1.0, 0.0])
+    r = dispatch(P, Settings(backend="ortools", time_limit=0.3, seed=1))
+    assert check_solution(P, r) == []
+    n = np.array([(r.assignments["courier"] == c).sum() for c in P.courier_ids])
+    assert n.tolist() == [2, 0]
+    assert P.marginal_pay(n).sum() == pytest.approx(10.0)  # one paid delivery beyond the guarantee
+    assert r.cost["distance"] + r.cost["fixed"] == pytest.approx(10.0)
+
+
+def test_executed_day_cost_counts_the_guarantee_and_the_view_the_deliveries() -> None:
+    P, created = _day(handover=2.0)
+    crowd = P.courier_profile == CROWD
+    P = replace(P, hourly_guarantee=np.where(crowd, 12.0, 0.0), guarantee_hours=np.where(crowd, 1.0, 0.0),
+                accept_prob=np.ones(P.n_couriers))
+    seen: list[np.ndarray] = []
+    given_: list[int] = []
+
+    class Spy:
+        name, period = "spy", 5.0
+
+        def __init__(self) -> None:
+            self.inner = make_policy("greedy", period=5)
+
+        def decide(self, view):  # type: ignore[no-untyped-def]
+            assert view.deliveries is not None
+            seen.append(view.deliveries.copy())
+            trips = self.inner.decide(view)
+            given_.append(sum(len(t.orders) for t in trips))
+            return trips
+
+    day = execute_problem_day(P, created, Spy(), replace(QUIET, max_late_min=60.0), seed=1)
+    assert check_execution(day) == []
+    drops = day.stops[day.stops["kind"] == "dropoff"]["courier"].value_counts()
+    n = np.array([float(drops.get(c, 0)) for c in P.courier_ids])
+    c = day.cost()
+    assert c["per_delivery"] == pytest.approx(float((P.pay_per_delivery * n).sum()))
+    assert c["per_delivery"] + c["guarantee"] == pytest.approx(
+        float(np.maximum(P.pay_per_delivery * n, P.guarantee).sum()))
+    # every epoch sees the orders of every trip accepted before it (offers here are all accepted)
+    assert [float(x.sum()) for x in seen] == pytest.approx(np.cumsum([0, *given_[:-1]]).tolist())
+    assert float(seen[-1].sum()) + given_[-1] == pytest.approx(n.sum())
+
+
+def test_the_epoch_problem_carries_each_couriers_deliveries_so_far() -> None:
+    from engine.dispatch.policy import EpochView, epoch_problem
+
+    P = line_problem(n=2, m=2, hourly_guarantee=np.array([15.0, 0.0]), guarantee_hours=np.array([2.0, 2.0]))
+    view = EpochView(t=0.0, next_t=2.0, problem=P, pending=np.array([0, 1]), available=np.ones(2, bool),
+                     free_min=np.zeros(2), loc=P.start_loc.copy(), work_used=np.zeros(2), used=np.zeros(2, bool),
+                     trips_done=np.zeros(2, int), hard_due=P.due, deliveries=np.array([2.0, 7.0]))
+    sub, _, cour = epoch_problem(view)
+    assert cour.tolist() == [0, 1]
+    assert sub.deliveries_done.tolist() == [2.0, 7.0]
+    assert sub.free_deliveries() == pytest.approx([1.0, 0.0])  # 30 guaranteed = 3 deliveries, 2 made

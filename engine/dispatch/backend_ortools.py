@@ -14,6 +14,8 @@ Model (integer-scaled, see :mod:`engine.dispatch.scaling`):
   each order on the route, and ``time(start) ≥ release(start)``: the courier leaves the
   warehouse only once every order it carries is ready;
 * ``load`` dimension with per-vehicle capacity;
+* the option ``service_weight`` (default 1) multiplies the unserved penalties and the cost
+  per minute late against money;
 * arc costs per courier cost class (per km + per-delivery pay incl. expected decline cost),
   except for a courier below its guaranteed hourly minimum: its ``deliveries`` cumul at the
   route end has a soft upper bound at the k deliveries it still has free, costing the
@@ -29,10 +31,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.dispatch.problem import DispatchProblem
-from engine.dispatch.scaling import BIG, load_down, load_up, money, t_down, t_up
+from engine.dispatch.scaling import BIG, load_down, load_up, money, service_weight, t_down, t_up
 from engine.solver import Settings, SolveStatus
 
-OPTIONS = {"first_solution", "metaheuristic", "log", "search_params", "optional_orders", "operators"}
+OPTIONS = {"first_solution", "metaheuristic", "log", "search_params", "optional_orders", "operators",
+           "service_weight"}
 
 # Local-search operators. OR-Tools' defaults suit the general routing model; this model has no
 # pickup-delivery pairs, sub-trips or visit types, so the operators for those only cost time.
@@ -80,6 +83,7 @@ def solve_ortools(
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     settings.check_options(OPTIONS, where="dispatch ortools")
+    weight = service_weight(settings.option("service_weight"), "dispatch ortools")  # service vs money
     # a courier whose earliest pickup start, rounded, passes its last one cannot start at all
     cand = cand & (t_up(P.start_min + P.reach_min()) <= t_down(np.minimum(P.pickup_end, P.end_min)))[None, :]
     active = np.flatnonzero(cand.any(axis=1))
@@ -170,7 +174,8 @@ def solve_ortools(
         hi = P.due[o] + (P.max_late_min if late_ok else 0.0)
         time.CumulVar(idx).SetRange(int(t_up(P.open_min[o])), int(min(t_down(hi), horizon)))
         if late_ok and P.late_weight[o] > 0:
-            time.SetCumulVarSoftUpperBound(idx, int(t_down(P.due[o])), int(max(money(P.late_weight[o] / 10), 1)))
+            per_unit = money(P.late_weight[o] * weight / 10)  # per scaled minute (TIME_SCALE = 10)
+            time.SetCumulVarSoftUpperBound(idx, int(t_down(P.due[o])), int(max(per_unit, 1)))
 
     # release: constant along a route, at least the ready time of every order on it
     min_start = float((P.start_min + reach)[vehicles].min())
@@ -203,7 +208,7 @@ def solve_ortools(
     routing.AddDimensionWithVehicleCapacity(cap_cb, 0, [int(min(load_down(P.capacity[v]), BIG)) for v in vehicles],
                                             True, "load")
 
-    pen = money(P.penalty[active])
+    pen = money(P.penalty[active] * weight)
     # benchmarks where every order must be served can drop the disjunctions (smaller search)
     optional = bool(settings.option("optional_orders", True))
     for j_node, node in enumerate(range(W, W + k)):

@@ -39,10 +39,19 @@ from typing import Any
 import numpy as np
 
 from engine.dispatch.problem import FLEET, DispatchProblem
-from engine.dispatch.scaling import BIG, MONEY_SCALE, load_down, load_up, t_down, t_up
+from engine.dispatch.scaling import (
+    BIG,
+    MONEY_SCALE,
+    load_down,
+    load_up,
+    service_weight,
+    t_down,
+    t_up,
+)
 from engine.solver import Settings, SolveStatus
 
-OPTIONS = {"display", "optional_orders", "money_scale", "max_iterations", "solve_params", "recombine"}
+OPTIONS = {"display", "optional_orders", "money_scale", "max_iterations", "solve_params", "recombine",
+           "service_weight"}
 _HUGE = 10**9
 # recombination: share of the time limit kept for it, and the shortest time limit it is used at
 _RECOMBINE_SHARE = 0.25
@@ -278,11 +287,12 @@ def _can_start(P: DispatchProblem) -> np.ndarray:
 
 
 def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE,
-                optional: bool = True) -> PyVRPModel | None:
+                optional: bool = True, weight: float = 1.0) -> PyVRPModel | None:
     """PyVRP's model of ``P`` restricted to the candidate pairs ``cand``; None if nothing can be routed.
 
     Money is scaled by ``scale`` integer units per currency unit; ``optional`` makes orders
-    optional with their unserved penalty as prize (else every order is required).
+    optional with their unserved penalty × ``weight`` (the service weight) as prize (else
+    every order is required).
     """
     import pyvrp
 
@@ -333,7 +343,7 @@ def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE
         clients.append(pyvrp.Client(
             location=client_loc[j], delivery=dl, service_duration=int(t_up(P.service[o])),
             tw_early=int(t_up(P.open_min[o])), tw_late=int(t_down(P.due[o])),
-            release_time=int(t_up(P.ready[o])), prize=int(max(money(P.penalty[o]), 1)) if optional else 0,
+            release_time=int(t_up(P.ready[o])), prize=int(max(money(P.penalty[o] * weight), 1)) if optional else 0,
             required=not optional,
         ))
 
@@ -408,7 +418,8 @@ def solve_pyvrp(
     started = time.perf_counter()  # the time limit counts the model build too
     settings.check_options(OPTIONS, where="dispatch pyvrp")
     scale = float(settings.option("money_scale", MONEY_SCALE))
-    model = build_model(P, cand, scale, optional=bool(settings.option("optional_orders", True)))
+    model = build_model(P, cand, scale, optional=bool(settings.option("optional_orders", True)),
+                        weight=service_weight(settings.option("service_weight"), "dispatch pyvrp"))
     if model is None:
         return [[] for _ in range(P.n_couriers)], SolveStatus.FEASIBLE, None, "nothing to route"
     data, active, vehicles, type_of = model.data, model.active, model.vehicles, model.type_of

@@ -23,6 +23,12 @@ deliver them before their hard limit ``due + max_late_min``. How each back-end s
   as the window; orders that can no longer make it are planned against the hard limit, and
   compete for couriers through their (segment-weighted) unserved penalty — lateness itself
   is not priced in that solve.
+
+The option ``service_weight`` (both back-ends, default 1) scales those penalties against money.
+The pickup service at the warehouse and each courier's last pickup minute (``pickup_end``)
+are part of the problem and counted by every policy; the epoch problem carries each
+courier's deliveries so far (``EpochView.deliveries``), so a guaranteed hourly minimum is
+priced by what the courier has already earned (docs/dispatch-options.md).
 """
 
 from __future__ import annotations

@@ -222,17 +222,24 @@ def test_a_courier_past_its_off_time_gets_no_work_in_the_execution() -> None:
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 9), n_crowd=st.integers(0, 3),
        handover=st.lists(st.floats(0, 12), min_size=2, max_size=2),
-       off=st.lists(st.floats(-30, 200), min_size=5, max_size=5), backend=st.sampled_from(BACKENDS))
+       off=st.lists(st.floats(-30, 200), min_size=5, max_size=5), hourly=st.floats(0, 40),
+       weight=st.sampled_from([0.5, 1.0, 4.0]), backend=st.sampled_from(BACKENDS))
 def test_property_plans_with_random_pickup_service_and_off_times_pass_the_checker(
-        seed: int, n: int, n_crowd: int, handover: list[float], off: list[float], backend: str) -> None:
+        seed: int, n: int, n_crowd: int, handover: list[float], off: list[float], hourly: float,
+        weight: float, backend: str) -> None:
     wh, orders, couriers = tiny_frames(seed, n=n, n_fleet=2, n_crowd=n_crowd, special_share=0.3)
     wh["pickup_service_min"] = handover
     # some couriers go off duty before, during or after the orders: latest pickup start only
     couriers["pickup_end_min"] = 600.0 + np.asarray(off[:len(couriers)])
     couriers.loc[couriers["kind"] == "crowd", "end_min"] = np.inf
+    couriers["hourly_guarantee"] = np.where(couriers["kind"] == "crowd", hourly, 0.0)
+    couriers["guarantee_hours"] = 2.0
     P = problem_from_frames(wh, orders, couriers, decline_cost=4.0)
-    r = dispatch(P, Settings(backend=backend, time_limit=0.1, seed=seed))
+    r = dispatch(P, Settings(backend=backend, time_limit=0.1, seed=seed, options={"service_weight": weight}))
     assert check_solution(P, r) == []
+    n_v = np.array([(r.assignments["courier"] == c).sum() for c in P.courier_ids], dtype=float)
+    assert r.cost["per_delivery"] + r.cost["guarantee"] == pytest.approx(
+        float(np.maximum(P.pay_per_delivery * n_v, P.guarantee).sum()), abs=1e-4)
     served = r.assignments["status"] == "served"
     # every served order was picked up by a courier not yet off duty
     pick = r.routes[r.routes["kind"] == "pickup"]
@@ -353,3 +360,38 @@ def test_the_epoch_problem_carries_each_couriers_deliveries_so_far() -> None:
     assert cour.tolist() == [0, 1]
     assert sub.deliveries_done.tolist() == [2.0, 7.0]
     assert sub.free_deliveries() == pytest.approx([1.0, 0.0])  # 30 guaranteed = 3 deliveries, 2 made
+
+
+# ---- 4. service against money -------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_service_weight_trades_penalties_against_pay(backend: str) -> None:
+    # one order, penalty 8, pay 10 per delivery: cheaper to leave it out unless service weighs more
+    P = replace(line_problem(n=1), penalty=np.array([8.0]))
+    run = lambda w: dispatch(P, Settings(backend=backend, time_limit=0.2, seed=1,  # noqa: E731
+                                         options={} if w is None else {"service_weight": w}))
+    assert run(None).assignments["status"].tolist() == ["unserved"]
+    assert run(1.0).assignments["status"].tolist() == ["unserved"]
+    heavy = run(3.0)
+    assert heavy.assignments["status"].tolist() == ["served"]
+    assert heavy.cost["unserved_penalty"] == 0.0 and heavy.cost["per_delivery"] == 10.0  # money stays money
+
+
+def test_service_weight_scales_lateness_in_ortools() -> None:
+    # served 5 min late (ready 20 + 4 + 7 = 31 against 26): pay 10 + 5 x 1 late = 15 against a penalty of 12
+    P = replace(line_problem(n=1, due=26.0, late_weight=np.array([1.0])), penalty=np.array([12.0]),
+                max_late_min=30.0)
+    one = dispatch(P, Settings(backend="ortools", time_limit=0.2))
+    assert one.assignments["status"].tolist() == ["unserved"]
+    two = dispatch(P, Settings(backend="ortools", time_limit=0.2, options={"service_weight": 2.0}))
+    assert two.assignments["status"].tolist() == ["served"]  # 10 + 10 < 24
+    assert two.assignments["late_min"].tolist() == [5.0] and check_solution(P, two) == []
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, "2", True, float("nan")])
+def test_service_weight_must_be_a_positive_number(bad: object) -> None:
+    from engine.errors import ConfigError
+
+    DISPATCH.check(Settings(backend="pyvrp", options={"service_weight": 2.0}))
+    for backend in BACKENDS:
+        with pytest.raises(ConfigError, match="service_weight must be a number > 0"):
+            dispatch(line_problem(), Settings(backend=backend, time_limit=0.1, options={"service_weight": bad}))

@@ -14,7 +14,9 @@ offered. Then:
   mean-one lognormal factor (``travel_noise_cv``), so a late stop makes every later stop of
   the trip late; the pickup service at the warehouse (the problem's ``pickup_service``, which
   the plan counts too) and the drop-off service times count; nobody leaves a warehouse before
-  the orders on board are ready;
+  the orders on board are ready; a courier is offered work only before its last pickup
+  minute (``pickup_end``; drop-offs may end later), though noisy travel may make it start a
+  planned pickup a little after it;
 * a promise is a target: an order that misses it is still delivered, late. Only when no
   courier could reach it before its hard limit ``due + max_late_min`` does it go to the slow
   tier, with that reason;

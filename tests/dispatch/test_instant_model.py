@@ -395,3 +395,28 @@ def test_service_weight_must_be_a_positive_number(bad: object) -> None:
     for backend in BACKENDS:
         with pytest.raises(ConfigError, match="service_weight must be a number > 0"):
             dispatch(line_problem(), Settings(backend=backend, time_limit=0.1, options={"service_weight": bad}))
+
+
+@pytest.mark.parametrize("policy,backend", [("greedy", None), ("rolling", "pyvrp"), ("rolling", "ortools")])
+def test_executed_days_keep_the_off_time_and_the_plan(policy: str, backend: str | None) -> None:
+    """Crowd couriers off duty mid-peak with open drop-off ends: no executed pickup starts
+    after a courier's off time, some drop-offs end after it, and ETA == arrival."""
+    wh, orders, couriers = tiny_frames(4, n=14, n_fleet=1, n_crowd=3, special_share=0.0)
+    crowd = couriers["kind"] == "crowd"
+    couriers.loc[crowd, "pickup_end_min"] = [625.0, 640.0, 700.0]
+    couriers.loc[crowd, "end_min"] = np.inf
+    couriers["acceptance_probability"] = 1.0
+    P = problem_from_frames(wh, orders, couriers, assign_crowd=False, pickup_service_min=2.0)
+    created = orders["ready_min"].to_numpy(float) - 8.0
+    pol = make_policy(policy, Settings(backend=backend or "pyvrp", time_limit=0.3, seed=2), period=4)
+    day = execute_problem_day(P, created, pol, replace(QUIET, max_late_min=45.0), seed=5)
+    assert check_execution(day) == []
+    st_ = day.stops
+    cidx = {c: i for i, c in enumerate(P.courier_ids)}
+    pick = st_[st_["kind"] == "pickup"]
+    v = pick["courier"].map(cidx).to_numpy(int)
+    assert (pick["depart_min"].to_numpy() - 2.0 <= P.pickup_end[v] + 1e-6).all()
+    drop = st_[st_["kind"] == "dropoff"]
+    assert (drop["depart_min"].to_numpy() > P.pickup_end[drop["courier"].map(cidx).to_numpy(int)]).any()
+    done = day.orders[day.orders["state"] == "delivered"]
+    assert len(done) and done["eta_min"].to_numpy() == pytest.approx(done["arrived_min"].to_numpy(), abs=1e-6)

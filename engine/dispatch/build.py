@@ -83,7 +83,7 @@ def problem_from_frames(
     (fleet|crowd), capacity_m3, start_min, end_min, [warehouse (fleet: home; crowd: given or
     assigned here unless ``assign_crowd=False``, then -1 = any), lat, lon (crowd start), max_work_min, fixed_cost, cost_per_km, cost_per_hour,
     pay_per_delivery, may_carry_special, acceptance_probability, pickup_end_min (latest pickup
-    start, default end_min), hourly_guarantee, guarantee_hours]. ``travel`` (optional) routes on a
+    start, default none beyond end_min), hourly_guarantee, guarantee_hours]. ``travel`` (optional) routes on a
     road graph; without it travel is haversine × ``circuity`` at the two speeds.
     """
     travel = travel or TravelModel(circuity, fleet_speed_kmh, crowd_speed_kmh)
@@ -164,7 +164,7 @@ def problem_from_frames(
         accept_prob=_col(couriers, "acceptance_probability", 1.0).to_numpy(float),
         decline_cost=decline_cost, plan_min=plan_min, max_late_min=max_late_min, name=name,
         pickup_service=_col(warehouses, "pickup_service_min", float(pickup_service_min)).to_numpy(float),
-        pickup_end=np.where(np.isnan(pe := _col(couriers, "pickup_end_min", np.nan).to_numpy(float)), end_min, pe),
+        pickup_end=_col(couriers, "pickup_end_min", np.inf).to_numpy(float),  # missing: no limit
         hourly_guarantee=_col(couriers, "hourly_guarantee", 0.0).to_numpy(float),
         guarantee_hours=_col(couriers, "guarantee_hours", None).to_numpy(float)
         if "guarantee_hours" in couriers else None,

@@ -26,8 +26,11 @@ Instant-delivery model (all optional; the defaults give the plain VRPTW reading)
   trip's orders) and the courier leaves ``pickup_service[w]`` later. Default 0;
 * **off time** ``pickup_end[v]``: the latest minute courier ``v`` may *start* a pickup.
   ``end_min[v]`` still bounds the end of every trip (fleet: back at its end location; crowd:
-  last drop-off done). Default ``pickup_end = end_min``, which adds nothing (a pickup always
-  starts before its trip ends). For an MDRP courier, ``pickup_end`` is its off time and
+  last drop-off done). Default ``pickup_end = inf``: no limit beyond ``end_min``, today's
+  rule (a pickup always starts before its trip ends, so ``pickup_end = end_min`` would add
+  nothing either; infinity also stays right when ``end_min`` is replaced later).
+  :attr:`DispatchProblem.work_end` = min(end_min, pickup_end) is when a courier stops
+  being given work. For an MDRP courier, ``pickup_end`` is its off time and
   ``end_min`` is infinite: no pickup after the off time, drop-offs may finish later;
 * **pay** of courier ``v`` for a problem in which it makes n deliveries:
   ``fixed_cost`` once if used, ``cost_per_km`` per km driven, ``cost_per_hour`` per hour
@@ -140,7 +143,7 @@ class DispatchProblem:
     late_weight: FloatA | None = None  # cost per minute late (used only when max_late_min > 0)
     max_late_min: float = 0.0  # lateness tolerated by the checker (0 = hard deadlines)
     pickup_service: FloatA | None = None  # (W,) minutes to hand a trip over at each warehouse (default 0)
-    pickup_end: FloatA | None = None  # (m,) latest minute a pickup may start (default end_min)
+    pickup_end: FloatA | None = None  # (m,) latest minute a pickup may start (default inf: end_min rules)
     hourly_guarantee: FloatA | None = None  # (m,) guaranteed pay per hour (default 0)
     guarantee_hours: FloatA | None = None  # (m,) hours the guarantee covers (default: shift, 0 if open)
     deliveries_done: FloatA | None = None  # (m,) deliveries already made today (default 0)
@@ -188,7 +191,7 @@ class DispatchProblem:
         s(self, "may_carry_special", _b(self.may_carry_special, m, "may_carry_special"))
         s(self, "pickup_service", np.zeros(W) if self.pickup_service is None
           else _f(self.pickup_service, W, "pickup_service"))
-        s(self, "pickup_end", self.end_min.copy() if self.pickup_end is None
+        s(self, "pickup_end", np.full(m, np.inf) if self.pickup_end is None
           else np.asarray(_f(self.pickup_end, m, "pickup_end"), dtype=float))
         s(self, "hourly_guarantee", np.zeros(m) if self.hourly_guarantee is None
           else _f(self.hourly_guarantee, m, "hourly_guarantee"))

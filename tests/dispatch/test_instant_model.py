@@ -165,9 +165,11 @@ def test_logcheck_rejects_a_pickup_shorter_than_the_service() -> None:
 
 
 # ---- 2. the off-time rule -----------------------------------------------------------------------
-def test_pickup_end_defaults_to_end_min() -> None:
+def test_pickup_end_defaults_to_no_limit_beyond_end_min() -> None:
     P = line_problem(end=300.0)
-    assert P.pickup_end.tolist() == [300.0] and P.work_end.tolist() == [300.0]
+    assert P.pickup_end.tolist() == [np.inf] and P.work_end.tolist() == [300.0]
+    assert replace(P, end_min=np.array([400.0])).work_end.tolist() == [400.0]
+    assert line_problem(end=300.0, pickup_end=250.0).work_end.tolist() == [250.0]
 
 
 def test_no_pickup_after_off_time_but_drop_offs_may_finish_later() -> None:

@@ -422,3 +422,15 @@ def test_executed_days_keep_the_off_time_and_the_plan(policy: str, backend: str 
     assert (drop["depart_min"].to_numpy() > P.pickup_end[drop["courier"].map(cidx).to_numpy(int)]).any()
     done = day.orders[day.orders["state"] == "delivered"]
     assert len(done) and done["eta_min"].to_numpy() == pytest.approx(done["arrived_min"].to_numpy(), abs=1e-6)
+
+
+def test_the_pipeline_problem_takes_the_manifests_pickup_service(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from engine.dispatch import build_problem, orders_for_day
+    from engine.instance import load_instance
+    from tests.helpers import tiny_copy
+
+    inst = load_instance(tiny_copy(tmp_path / "tiny"))
+    orders = orders_for_day(inst, inst.orders["date"].min()).head(20)
+    P = build_problem(inst, orders, assign_crowd=False)
+    want = inst.manifest.simulation.pickup_service_min
+    assert want > 0 and (P.pickup_service == want).all()

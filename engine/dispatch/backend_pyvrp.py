@@ -50,8 +50,8 @@ from engine.dispatch.scaling import (
 )
 from engine.solver import Settings, SolveStatus
 
-OPTIONS = {"display", "optional_orders", "money_scale", "max_iterations", "solve_params", "recombine",
-           "service_weight"}
+OPTIONS = {"display", "optional_orders", "money_scale", "max_iterations", "no_improvement", "solve_params",
+           "recombine", "service_weight"}
 _HUGE = 10**9
 # recombination: share of the time limit kept for it, and the shortest time limit it is used at
 _RECOMBINE_SHARE = 0.25
@@ -459,6 +459,10 @@ def solve_pyvrp(
             from pyvrp.stop import MaxIterations, MultipleCriteria
 
             stop = MultipleCriteria([MaxIterations(int(settings.option("max_iterations"))), stop])
+        if settings.option("no_improvement"):  # converged: stop before the deadline
+            from pyvrp.stop import MultipleCriteria, NoImprovement
+
+            stop = MultipleCriteria([NoImprovement(int(settings.option("no_improvement"))), stop])
         res = pyvrp.solve(data, stop=stop, seed=seed, display=bool(settings.option("display", False)),
                           collect_stats=False, initial_solution=init, params=params)
         best, iterations, extra = res.best, res.num_iterations, ""

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from engine.dispatch.build import assign_crowd_warehouses, problem_from_frames
+from engine.dispatch.policy import FOCUS_PER_COURIER, focus_orders
 from engine.dispatch.problem import CROWD, DispatchInputError, DispatchProblem
 from engine.dispatch.result import DispatchResult
 from engine.dispatch.schedule import (
@@ -54,7 +55,7 @@ from engine.solver import Settings, SolveStats, SolveStatus, stopwatch
 
 PIPELINE_COLUMNS = ("id", "created_min", "ready_min", "due_min", "size_m3", "lat", "lon", "warehouse")
 R_BUSY = "no courier free in time to deliver it before its deadline"
-DAY_OPTIONS = {"wave_time_per_order", "simulate_declines", "decline_cost"}
+DAY_OPTIONS = {"wave_time_per_order", "simulate_declines", "decline_cost", "focus_per_courier", "focus_lookahead_min"}
 R_SOLVE_ERROR = "solve_error: the last dispatch solve that had it pending failed"
 
 
@@ -242,8 +243,15 @@ def plan_problem_day(
     wave_time_per_order: float = 0.003,
     simulate_declines: bool = False,
     decline_cost: float | None = None,
+    focus_per_courier: int = FOCUS_PER_COURIER,
+    focus_lookahead_min: float | None = None,
 ) -> DispatchResult:
-    """:func:`plan_day` on a day problem whose crowd couriers have no fixed warehouse."""
+    """:func:`plan_day` on a day problem whose crowd couriers have no fixed warehouse.
+
+    Each epoch solves :func:`~engine.dispatch.policy.focus_orders`' part of it: the couriers
+    free by the next epoch's end (``focus_lookahead_min`` after the next epoch, default one
+    period) and each one's ``focus_per_courier`` soonest pending orders (0 turns it off).
+    """
     if not (period > 0 and math.isfinite(period)):
         raise DispatchInputError(f"re-plan period must be a positive number of minutes, got {period!r}")
     if decline_cost is not None:
@@ -293,7 +301,13 @@ def plan_problem_day(
             reach = P.time_min[CROWD][pos[cour[crowd]][:, None], P.warehouse_loc[None, :]]
             wh[crowd] = assign_crowd_warehouses(reach, start[crowd], P.work_end[cour[crowd]], pending_w)
         keep = wh >= 0
-        cour, start, wh = cour[keep], start[keep], wh[keep]
+        cour, wh = cour[keep], wh[keep]
+        if int(focus_per_courier) > 0:
+            ahead = period if focus_lookahead_min is None else float(focus_lookahead_min)
+            pend, cour, wh = focus_orders(P, pend, cour, wh, t=t, free_min=np.maximum(free_at, t), loc=pos,
+                                          hard_due=P.due, per_courier=int(focus_per_courier),
+                                          horizon_min=t + period + ahead)
+        start = np.maximum(free_at[cour], t)
         sub = subproblem(P, pend, cour, start_loc=pos[cour], start_min=start,
                          max_work=P.max_work[cour] - work_used[cour],
                          fixed_cost=np.where(used[cour], 0.0, P.fixed_cost[cour]), warehouse=wh, plan_min=t)

@@ -46,6 +46,7 @@ from engine.errors import ConfigError
 from engine.solver import Settings, SolveStatus
 
 POLICIES = ("rolling", "waves", "greedy")
+FOCUS_PER_COURIER = 15  # orders per courier in a focused epoch solve (focus_orders)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -98,7 +99,43 @@ def _slice(view: EpochView, orders: np.ndarray, couriers: np.ndarray, wh: np.nda
     return sub
 
 
-def epoch_problem(view: EpochView, *, soft: bool = False) -> tuple[DispatchProblem, np.ndarray, np.ndarray]:
+def focus_orders(P: DispatchProblem, pend: np.ndarray, cour: np.ndarray, wh: np.ndarray, *, t: float,
+                 free_min: np.ndarray, loc: np.ndarray, hard_due: np.ndarray, per_courier: int,
+                 horizon_min: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The part of an epoch a rolling commitment can act on (day arrays, day indices).
+
+    Couriers not free by ``horizon_min`` (the next epoch's end) cannot be given work now or
+    at the next epoch: they are left to later epochs. Each remaining courier keeps the
+    ``per_courier`` pending orders it could begin soonest (alone, from its position ``loc``
+    and free time ``free_min``, before the order's ``hard_due``); the epoch problem is their
+    union. In an overloaded hour the solve then works on the orders the free couriers choose
+    among, not the whole backlog; orders left out stay pending for the next epoch (neither
+    given up nor committed). Measured in ``benchmarks/simulate/RESULTS.md``.
+    """
+    soon = free_min[cour] <= horizon_min + EPS
+    cour, wh = cour[soon], wh[soon]
+    if per_courier <= 0 or not len(pend) or not len(cour) or len(pend) <= per_courier * len(cour):
+        return pend, cour, wh
+    prof = P.courier_profile[cour][None, :]
+    wloc = P.warehouse_loc[P.order_wh[pend]][:, None]
+    start = np.maximum(free_min[cour], t)[None, :]
+    pick = np.maximum(start + P.time_min[prof, loc[cour][None, :], wloc], P.ready[pend][:, None])
+    depart = pick + P.pickup_service[P.order_wh[pend]][:, None]
+    begin = np.maximum(depart + P.time_min[prof, wloc, P.order_loc[pend][:, None]], P.open_min[pend][:, None])
+    ok = (wh[None, :] == P.order_wh[pend][:, None]) & (P.size[pend][:, None] <= P.capacity[cour][None, :] + EPS)
+    ok &= pick <= P.pickup_end[cour][None, :] + EPS
+    ok &= ~P.special[pend][:, None] | P.may_carry_special[cour][None, :]
+    ok &= begin <= hard_due[pend][:, None] + EPS
+    score = np.where(ok, begin, np.inf)
+    k = min(per_courier, len(pend))
+    top = np.argpartition(score, k - 1, axis=0)[:k]  # (k, couriers): each courier's soonest orders
+    hit = np.zeros(len(pend), bool)
+    hit[top[np.isfinite(np.take_along_axis(score, top, axis=0))]] = True
+    return pend[hit], cour, wh
+
+
+def epoch_problem(view: EpochView, *, soft: bool = False, focus: tuple[int, float] | None = None
+                  ) -> tuple[DispatchProblem, np.ndarray, np.ndarray]:
     """The epoch's static problem, with the day indices of its orders and couriers.
 
     Crowd couriers are given a warehouse for this epoch (nearest with pending work, spread
@@ -106,6 +143,7 @@ def epoch_problem(view: EpochView, *, soft: bool = False) -> tuple[DispatchProbl
     ``max_late_min`` is allowed and priced per minute (``late_weight``; OR-Tools' soft upper
     bounds); otherwise orders that no courier can serve on time any more are planned against
     their hard limit ``due + max_late_min`` (late, but delivered; the back-end sees hard windows).
+    ``focus`` = (orders per courier, look-ahead minutes) restricts the epoch (:func:`focus_orders`).
     """
     P = view.problem
     pend = np.asarray(view.pending, dtype=np.int64)
@@ -119,6 +157,10 @@ def epoch_problem(view: EpochView, *, soft: bool = False) -> tuple[DispatchProbl
         wh[crowd] = assign_crowd_warehouses(reach, start, P.work_end[cour[crowd]], pending_w)
     keep = wh >= 0
     cour, wh = cour[keep], wh[keep]
+    if focus is not None:
+        pend, cour, wh = focus_orders(P, pend, cour, wh, t=view.t, free_min=view.free_min, loc=view.loc,
+                                      hard_due=view.hard_due, per_courier=focus[0],
+                                      horizon_min=view.next_t + focus[1])
     sub = _slice(view, pend, cour, wh)
     if soft:
         return replace(sub, max_late_min=float(view.max_late_min)), pend, cour
@@ -141,6 +183,7 @@ class SolvingPolicy:
     commit_all: bool = False
     time_per_order: float = 0.003
     name: str = "rolling"
+    focus: tuple[int, float] | None = None  # (orders per courier, look-ahead min): focus_orders
     log: list[EpochLog] = field(default_factory=list)
     _warm: dict[str, list[str]] = field(default_factory=dict)
 
@@ -148,7 +191,7 @@ class SolvingPolicy:
         from engine.dispatch.solve import dispatch
 
         soft = (self.settings.backend or "pyvrp") == "ortools" and view.max_late_min > 0
-        sub, pend, cour = epoch_problem(view, soft=soft)
+        sub, pend, cour = epoch_problem(view, soft=soft, focus=self.focus)
         if not len(pend) or not len(cour):
             self.log.append(EpochLog(status="idle"))
             return []
@@ -230,17 +273,25 @@ class GreedyPolicy:
 
 
 def make_policy(name: str, settings: Settings | None = None, *, period: float,
-                time_per_order: float = 0.003) -> Policy:
-    """A policy by name (``rolling``, ``waves``, ``greedy``) re-planning every ``period`` minutes."""
+                time_per_order: float = 0.003, focus: tuple[int, float] | None | str = "default") -> Policy:
+    """A policy by name (``rolling``, ``waves``, ``greedy``) re-planning every ``period`` minutes.
+
+    ``focus`` (orders per courier, look-ahead minutes) restricts each solve to what the free
+    couriers can act on (:func:`focus_orders`); by default 15 orders per courier and one
+    period of look-ahead, ``None`` solves every pending order with every courier.
+    """
     if not (period > 0 and math.isfinite(period)):
         raise ConfigError(f"the re-plan period must be a positive number of minutes, got {period!r}")
     if name == "greedy":
         return GreedyPolicy(period=float(period))
     if name in ("rolling", "waves"):
+        if focus == "default":
+            focus = (FOCUS_PER_COURIER, float(period))
         return SolvingPolicy(settings or Settings(), float(period), commit_all=name == "waves",
-                             time_per_order=time_per_order, name=name)
+                             time_per_order=time_per_order, name=name,
+                             focus=None if not focus or int(focus[0]) <= 0 else (int(focus[0]), float(focus[1])))
     raise ConfigError(f"unknown dispatch policy {name!r}; choose one of {', '.join(POLICIES)}")
 
 
-__all__ = ["FLEET", "POLICIES", "EpochView", "GreedyPolicy", "Policy", "SolvingPolicy", "epoch_problem",
-           "make_policy"]
+__all__ = ["FLEET", "FOCUS_PER_COURIER", "POLICIES", "EpochView", "GreedyPolicy", "Policy", "SolvingPolicy", "epoch_problem",
+           "focus_orders", "make_policy"]

@@ -173,6 +173,9 @@ def render_html(run_dir: str | Path) -> str:
 <section><h2>Forecast</h2>{figures.fan_charts(d['history_top'], d['forecast'])}</section>
 <div class="grid2">
 <section><h2>On time by hour</h2>{figures.on_time_by_hour(d['outcomes'])}</section>
+<section><h2>Click-to-door against its lower bound</h2>{figures.click_to_door(d['outcomes'])}</section>
+</div>
+<div class="grid2">
 <section><h2>Cost</h2>{figures.cost_breakdown(parts)}<table>{eff_rows}</table></section>
 </div>
 <section><h2>Commodity safety by courier type</h2>{_damage_table(d['run']['scorecard'].get('damage_by_courier', []))}</section>

@@ -192,6 +192,7 @@ def build_problem(
     P = problem_from_frames(wh, instance_orders(instance, orders), cour, circuity=t.circuity,
                             fleet_speed_kmh=t.fleet_speed_kmh, crowd_speed_kmh=t.crowd_speed_kmh,
                             service_min=t.service_min, decline_cost=_decline_cost(instance, settings),
+                            pickup_service_min=instance.manifest.simulation.pickup_service_min,
                             plan_min=float(start_min), assign_crowd=assign_crowd,
                             name=instance.name, travel=instance.travel_model())
     return P
@@ -212,7 +213,7 @@ def subproblem(P: DispatchProblem, orders: np.ndarray, couriers: np.ndarray, *, 
         capacity=P.capacity[c], end_min=P.end_min[c], max_work=max_work, fixed_cost=fixed_cost,
         cost_per_km=P.cost_per_km[c], cost_per_hour=P.cost_per_hour[c],
         pay_per_delivery=P.pay_per_delivery[c], may_carry_special=P.may_carry_special[c],
-        accept_prob=P.accept_prob[c], plan_min=plan_min, meta={},
+        accept_prob=P.accept_prob[c], plan_min=plan_min, meta={}, **P.couriers_sliced(c),
     )
 
 
@@ -303,7 +304,7 @@ def plan_problem_day(
         if len(pend) == 0:
             t += period
             continue
-        avail = (free_at < P.end_min) & (work_used < P.max_work) & (blocked_until <= t)
+        avail = (free_at < P.work_end) & (work_used < P.max_work) & (blocked_until <= t)
         cour = np.flatnonzero(avail)
         start = np.maximum(free_at[cour], t)
         wh = P.courier_warehouse[cour].copy()
@@ -311,7 +312,7 @@ def plan_problem_day(
         if crowd.any():
             pending_w = np.bincount(P.order_wh[pend], minlength=len(P.warehouse_ids)).astype(float)
             reach = P.time_min[CROWD][pos[cour[crowd]][:, None], P.warehouse_loc[None, :]]
-            wh[crowd] = assign_crowd_warehouses(reach, start[crowd], P.end_min[cour[crowd]], pending_w)
+            wh[crowd] = assign_crowd_warehouses(reach, start[crowd], P.work_end[cour[crowd]], pending_w)
         keep = wh >= 0
         cour, wh = cour[keep], wh[keep]
         if int(focus_per_courier) > 0:
@@ -360,7 +361,7 @@ def plan_problem_day(
         oid_to_sub = {o: j for j, o in enumerate(sub.order_ids)}
         warm = {}
         committed_here = 0
-        lead = sub.reach_min()  # ride to the warehouse: the courier must set off this much earlier
+        lead = sub.reach_min() + sub.pickup_service[np.maximum(sub.courier_warehouse, 0)]  # ride there + hand-over
         for cid, g in served.groupby("courier", sort=False):
             j = cid_to_sub[cid]
             seq = [oid_to_sub[o] for o in g["order"]]

@@ -23,6 +23,12 @@ deliver them before their hard limit ``due + max_late_min``. How each back-end s
   as the window; orders that can no longer make it are planned against the hard limit, and
   compete for couriers through their (segment-weighted) unserved penalty — lateness itself
   is not priced in that solve.
+
+The option ``service_weight`` (both back-ends, default 1) scales those penalties against money.
+The pickup service at the warehouse and each courier's last pickup minute (``pickup_end``)
+are part of the problem and counted by every policy; the epoch problem carries each
+courier's deliveries so far (``EpochView.deliveries``), so a guaranteed hourly minimum is
+priced by what the courier has already earned (docs/dispatch-options.md).
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ class EpochView:
     trips_done: np.ndarray  # (m,) trips committed so far
     hard_due: np.ndarray  # (n,) latest allowed service start (due + max_late_min)
     max_late_min: float = 0.0  # the hard limit's distance from the promise
+    deliveries: np.ndarray | None = None  # (m,) orders each courier has taken today (None = 0)
 
 
 class Policy(Protocol):
@@ -83,9 +90,13 @@ def _slice(view: EpochView, orders: np.ndarray, couriers: np.ndarray, wh: np.nda
     from engine.dispatch.day import subproblem
 
     c = couriers
-    return subproblem(view.problem, orders, c, start_loc=view.loc[c], start_min=np.maximum(view.free_min[c], view.t),
-                      max_work=view.problem.max_work[c] - view.work_used[c],
-                      fixed_cost=np.where(view.used[c], 0.0, view.problem.fixed_cost[c]), warehouse=wh, plan_min=view.t)
+    sub = subproblem(view.problem, orders, c, start_loc=view.loc[c], start_min=np.maximum(view.free_min[c], view.t),
+                     max_work=view.problem.max_work[c] - view.work_used[c],
+                     fixed_cost=np.where(view.used[c], 0.0, view.problem.fixed_cost[c]), warehouse=wh, plan_min=view.t)
+    if view.deliveries is not None and (view.problem.guarantee[c] > 0).any():
+        # the guarantee is priced by what each courier has earned so far (problem.pay_parts)
+        sub = replace(sub, deliveries_done=view.problem.deliveries_done[c] + view.deliveries[c])
+    return sub
 
 
 def focus_orders(P: DispatchProblem, pend: np.ndarray, cour: np.ndarray, wh: np.ndarray, *, t: float,
@@ -108,9 +119,11 @@ def focus_orders(P: DispatchProblem, pend: np.ndarray, cour: np.ndarray, wh: np.
     prof = P.courier_profile[cour][None, :]
     wloc = P.warehouse_loc[P.order_wh[pend]][:, None]
     start = np.maximum(free_min[cour], t)[None, :]
-    depart = np.maximum(start + P.time_min[prof, loc[cour][None, :], wloc], P.ready[pend][:, None])
+    pick = np.maximum(start + P.time_min[prof, loc[cour][None, :], wloc], P.ready[pend][:, None])
+    depart = pick + P.pickup_service[P.order_wh[pend]][:, None]
     begin = np.maximum(depart + P.time_min[prof, wloc, P.order_loc[pend][:, None]], P.open_min[pend][:, None])
     ok = (wh[None, :] == P.order_wh[pend][:, None]) & (P.size[pend][:, None] <= P.capacity[cour][None, :] + EPS)
+    ok &= pick <= P.pickup_end[cour][None, :] + EPS
     ok &= ~P.special[pend][:, None] | P.may_carry_special[cour][None, :]
     ok &= begin <= hard_due[pend][:, None] + EPS
     score = np.where(ok, begin, np.inf)
@@ -141,7 +154,7 @@ def epoch_problem(view: EpochView, *, soft: bool = False, focus: tuple[int, floa
         pending_w = np.bincount(P.order_wh[pend], minlength=len(P.warehouse_ids)).astype(float)
         reach = P.time_min[CROWD][view.loc[cour[crowd]][:, None], P.warehouse_loc[None, :]]
         start = np.maximum(view.free_min[cour[crowd]], view.t)
-        wh[crowd] = assign_crowd_warehouses(reach, start, P.end_min[cour[crowd]], pending_w)
+        wh[crowd] = assign_crowd_warehouses(reach, start, P.work_end[cour[crowd]], pending_w)
     keep = wh >= 0
     cour, wh = cour[keep], wh[keep]
     if focus is not None:
@@ -240,7 +253,7 @@ class SolvingPolicy:
         served = a[a["status"] == "served"].sort_values(["courier", "stop_seq"])
         cid_to_sub = {c: j for j, c in enumerate(sub.courier_ids)}
         oid_to_sub = {o: j for j, o in enumerate(sub.order_ids)}
-        lead = sub.reach_min()
+        lead = sub.reach_min() + sub.pickup_service[np.maximum(sub.courier_warehouse, 0)]  # set off before
         trips: list[Trip] = []
         self._warm = {}
         for cid, g in served.groupby("courier", sort=False):
@@ -280,12 +293,14 @@ class GreedyPolicy:
                 continue
             prof = P.courier_profile[idx]
             at_wh = free[idx] + P.time_min[prof, view.loc[idx], wloc]
-            depart = np.maximum(at_wh, P.ready[i])
+            pick = np.maximum(at_wh, P.ready[i])  # the pickup starts
+            depart = pick + P.pickup_service[P.order_wh[i]]
             begin = np.maximum(depart + P.time_min[prof, wloc, P.order_loc[i]], P.open_min[i])
             done = begin + P.service[i]
             back = np.where(P.end_loc[idx] >= 0, P.time_min[prof, P.order_loc[i], np.maximum(P.end_loc[idx], 0)], 0.0)
-            work = (done + back - free[idx])
+            work = (done + back - pick) + (at_wh - free[idx])  # as schedule.evaluate_trip counts it
             ok = (begin <= view.hard_due[i] + EPS) & (done + back <= P.end_min[idx] + EPS)
+            ok &= pick <= P.pickup_end[idx] + EPS
             ok &= work <= P.max_work[idx] - view.work_used[idx] + EPS
             if not ok.any():
                 continue

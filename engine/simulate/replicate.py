@@ -36,7 +36,7 @@ OUTCOME_COLUMNS = (
 )
 
 
-def arrival_bound(P: DispatchProblem, created: np.ndarray, pickup_service_min: float) -> np.ndarray:
+def arrival_bound(P: DispatchProblem, created: np.ndarray) -> np.ndarray:
     """The earliest minute each order could reach its door: a courier already waiting at its
     warehouse when it is ready (and known), the pickup service, then the fastest ride there.
 
@@ -46,7 +46,7 @@ def arrival_bound(P: DispatchProblem, created: np.ndarray, pickup_service_min: f
     """
     wl = P.warehouse_loc[P.order_wh]
     ride = P.time_min[:, wl, P.order_loc].min(axis=0)
-    return np.maximum(np.asarray(created, float), P.ready) + float(pickup_service_min) + ride
+    return np.maximum(np.asarray(created, float), P.ready) + P.pickup_service[P.order_wh] + ride
 
 
 def execution_params(instance: Any, **override: Any) -> ExecutionParams:
@@ -311,7 +311,7 @@ def _outcomes(instance: Any, allocated: pd.DataFrame, fwd: np.ndarray, day: Exec
         ee = e[executed]
         carrier[ei] = False
         P = day.problem
-        out.loc[idx, "bound_min"] = arrival_bound(P, a["created_min"].to_numpy(float)[idx], params.pickup_service_min)
+        out.loc[idx, "bound_min"] = arrival_bound(P, a["created_min"].to_numpy(float)[idx])
         cpos = {c: i for i, c in enumerate(P.courier_ids)}
         cour = ee["courier"].map(cpos).to_numpy(int)
         may = np.where(P.courier_profile[cour] == CROWD, P.may_carry_special[cour], True)

@@ -103,7 +103,8 @@ def one(instance_dir: str, what: str, replications: int, workers: int, seed: int
                    on_time=float(o.loc[fwd & o["served_by_plan"].astype(bool), "on_time"].astype(bool).sum())
                    / replications,
                    epochs=int(len(res.epochs)), couriers=int(res.days[0].problem.n_couriers))
-    row["cpu_s"] = time.process_time() - cpu  # this process only (workers' CPU is not in it)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    row["cpu_s"] = time.process_time() - cpu + kids.ru_utime + kids.ru_stime  # this process and its workers
     row["dispatcher_share"] = float(row["dispatcher_s"]) / wall  # type: ignore[arg-type]
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     row["peak_rss_worker_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
@@ -116,28 +117,37 @@ def one(instance_dir: str, what: str, replications: int, workers: int, seed: int
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Medians per (label, what, workers) over the runs, and the execution's time over the plan's."""
     cols = ["replications", "wall_s", "wall_per_replication_s", "dispatcher_share", "peak_rss_mb", "peak_rss_worker_mb",
-            "load_before", "served", "on_time"]
+            "load_before", "served", "on_time", "cpu_s"]
     frame = frame.copy()
-    if "on_time" not in frame:  # rows measured before on-time was recorded
-        frame["on_time"] = float("nan")
+    for c in ("on_time", "cpu_s"):
+        if c not in frame:  # rows measured before these were recorded
+            frame[c] = float("nan")
     med = frame.groupby(["label", "what", "workers"], sort=False)[cols].median().reset_index()
     med["runs"] = frame.groupby(["label", "what", "workers"], sort=False).size().to_numpy()
     plan = med[med["what"] == "plan"].set_index("label")["wall_s"]
     med["x_plan"] = med["wall_s"] / med["label"].map(plan)
+    plan_cpu = med[med["what"] == "plan"].set_index("label")["cpu_s"]
+    med["x_plan_cpu"] = med["cpu_s"] / med["label"].map(plan_cpu)
     return med
+
+
+def _or_dash(v: float, fmt: str) -> str:
+    return "–" if v != v else format(v, fmt)
 
 
 def markdown(med: pd.DataFrame) -> str:
     """The RESULTS.md table: one line per (label, what, workers)."""
     lines = ["| code | what | workers | runs | wall s (median) | wall per replication s | × planning the day once "
-             "| dispatcher share | peak RSS MB (largest worker) | load before | served by couriers | on time |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| dispatcher share | peak RSS MB (largest worker) | load before | served by couriers | on time "
+             "| CPU s | × the plan's CPU |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in med.itertuples(index=False):
         what = "plan_day once" if r.what == "plan" else f"execute_day, {r.replications:.0f} replications"
         worker = f" ({r.peak_rss_worker_mb:.0f})" if r.workers > 1 else ""
         lines.append(f"| {r.label} | {what} | {r.workers} | {r.runs} | {r.wall_s:.1f} | {r.wall_per_replication_s:.1f} "
                      f"| {r.x_plan:.2f} | {100 * r.dispatcher_share:.1f}% | {r.peak_rss_mb:.0f}{worker} "
-                     f"| {r.load_before:.1f} | {r.served:.0f} | {'–' if r.on_time != r.on_time else f'{r.on_time:.0f}'} |")
+                     f"| {r.load_before:.1f} | {r.served:.0f} | {_or_dash(r.on_time, '.0f')} "
+                     f"| {_or_dash(r.cpu_s, '.1f')} | {_or_dash(r.x_plan_cpu, '.2f')} |")
     return "\n".join(lines)
 
 

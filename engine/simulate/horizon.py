@@ -67,9 +67,9 @@ DAY_COLUMNS = (
     "forecast_units", "on_time_rate",
     "instant_rate", "service_index", "service_index_ci_low", "service_index_ci_high", "cost_transfer",
     "cost_pull_back", "cost_holding", "cost_dispatch", "cost_central", "cost_total", "cost_per_order",
-    "stocking_backend", "stocking_status", "stocking_gap", "forecast_refit", "seconds_forecast",
-    "seconds_stocking", "seconds_execute", "seconds_quality",
+    "stocking_backend", "stocking_status", "stocking_gap", "forecast_refit",
 )
+TIMING_COLUMNS = ("date", "forecast_s", "stocking_s", "allocate_s", "execute_s", "quality_s")
 SEGMENT_COLUMNS = ("date", "segment", "orders", "forward_share", "on_time_rate", "instant_rate", "late_min_mean")
 
 
@@ -95,6 +95,7 @@ class HorizonSettings:
     couriers: str = "all"
     workers: int = 1  # >= 2: forecasts ahead in a second process; replications in parallel too
     full_refit_every: int = 7  # nights between full forecast refits (1 = every night)
+    check_logs: bool = True  # every executed log through its checker (about half of a day's time)
 
     def __post_init__(self) -> None:
         from engine.pipeline import COURIER_POLICIES, DISPATCH_POLICIES
@@ -122,6 +123,7 @@ class HorizonSettings:
             "dispatch": self.dispatch.to_dict() if self.dispatch else None, "scenarios": self.scenarios,
             "replications": self.replications, "policy": self.policy, "period": self.period,
             "couriers": self.couriers, "workers": self.workers, "full_refit_every": self.full_refit_every,
+            "check_logs": self.check_logs,
         }
 
 
@@ -138,6 +140,7 @@ class HorizonResult:
     stock: pd.DataFrame  # STOCK_COLUMNS, one row per (day, sku, warehouse) with any stock or flow
     index_by_replication: pd.DataFrame  # date, replication, service_index
     kpis: dict[str, Any]
+    day_timings: pd.DataFrame = field(default_factory=pd.DataFrame)  # TIMING_COLUMNS (not seeded: wall time)
     timings: dict[str, float] = field(default_factory=dict)
     peak_memory_mb: float = float("nan")
     notes: tuple[str, ...] = ()
@@ -154,6 +157,10 @@ class HorizonResult:
             "peak_memory_mb": round(self.peak_memory_mb, 1), "notes": list(self.notes),
         }
 
+    def seeded_dict(self) -> dict[str, Any]:
+        """``to_dict`` without wall-clock timings and memory: the same seed gives the same value."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("timings_s", "peak_memory_mb")}
+
     def summary(self) -> dict[str, Any]:
         """The overall KPIs with the run's identity (what ``--json`` prints)."""
         return {"instance": self.instance, "start": self.start.isoformat(), "days": int(len(self.days)),
@@ -165,7 +172,7 @@ class HorizonResult:
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every exported table by file name (each declared in the export policy)."""
         return {"days.csv": self.days, "segments.csv": self.segments, "stock_days.csv": self.stock,
-                "index_by_replication.csv": self.index_by_replication}
+                "index_by_replication.csv": self.index_by_replication, "timings.csv": self.day_timings}
 
     def write(self, out: str | Path, *, force: bool = False) -> Path:
         """Write ``kpis.json`` and the tables into ``out`` atomically (an output folder, marker kind
@@ -394,6 +401,7 @@ def simulate_horizon(instance: Instance, settings: HorizonSettings | None = None
     seg_rows: list[pd.DataFrame] = []
     stock_rows: list[pd.DataFrame] = []
     rep_rows: list[dict[str, Any]] = []
+    time_rows: list[dict[str, Any]] = []
     timings = {"forecast": 0.0, "stocking": 0.0, "allocate": 0.0, "execute": 0.0, "quality": 0.0}
     if forecasts is not None and len(forecasts) != len(days):
         raise ConfigError(f"got {len(forecasts)} forecasts for {len(days)} days")
@@ -425,12 +433,13 @@ def simulate_horizon(instance: Instance, settings: HorizonSettings | None = None
         allocated, left = allocate_orders(instance, orders, _stock_frame(opening, skus, whs))
         remaining = _matrix(left, "units_left", skus, whs)
         sold = opening - remaining
-        timings["allocate"] += time.perf_counter() - tick
+        t_alloc = time.perf_counter() - tick
+        timings["allocate"] += t_alloc
         tick = time.perf_counter()
         ex = execute_day(fleet_view, allocated, policy=settings.policy, settings=st["dispatch"],
                          period=settings.period, replications=settings.replications,
                          seed=seed + 7919 * i, workers=min(settings.workers, settings.replications))
-        for r, executed in enumerate(ex.days):
+        for r, executed in enumerate(ex.days if settings.check_logs else ()):
             problems = check_execution(executed)
             if problems:
                 from engine.pipeline import ExecutionCheckError
@@ -500,9 +509,10 @@ def simulate_horizon(instance: Instance, settings: HorizonSettings | None = None
             **costs, "cost_total": total, "cost_per_order": total / n_orders if n_orders else float("nan"),
             "stocking_backend": plan.stats.backend, "stocking_status": str(getattr(plan.stats.status, "value", plan.stats.status)),
             "stocking_gap": float("nan") if plan.stats.gap is None else float(plan.stats.gap),
-            "forecast_refit": refit, "seconds_forecast": fc_secs, "seconds_stocking": t_stock,
-            "seconds_execute": t_exec, "seconds_quality": time.perf_counter() - tick,
+            "forecast_refit": refit,
         })
+        time_rows.append({"date": day.isoformat(), "forecast_s": fc_secs, "stocking_s": t_stock,
+                          "allocate_s": t_alloc, "execute_s": t_exec, "quality_s": time.perf_counter() - tick})
         seg_rows.append(seg_day)
         shelf = closing
         timings["quality"] += time.perf_counter() - tick
@@ -516,6 +526,7 @@ def simulate_horizon(instance: Instance, settings: HorizonSettings | None = None
     timings["total"] = time.perf_counter() - t_all
     notes = (
         "stock follows replication 0; replications 1.. re-execute each day for the confidence intervals",
+        "every executed log passed its checker" if settings.check_logs else "executed logs NOT checked (check_logs off)",
         f"forecast: full refit every {settings.full_refit_every} nights, local methods re-selected on the others"
         if (st["forecast"].backend or "auto") == "auto" else f"forecast: {st['forecast'].backend} refitted every night",
         f"replenishment: lead time {rp.lead_time_days} nights, nightly transfer "
@@ -525,7 +536,7 @@ def simulate_horizon(instance: Instance, settings: HorizonSettings | None = None
     kpis["overall"]["in_transit_units_at_end"] = int(sum(transit.values(), np.zeros_like(shelf)).sum())
     return HorizonResult(instance=instance.name, start=start, seed=seed, settings=settings, days=days_frame,
                          segments=seg_frame, stock=stock_frame, index_by_replication=reps, kpis=kpis,
-                         timings=timings, peak_memory_mb=peak_memory_mb(), notes=notes)
+                         day_timings=pd.DataFrame(time_rows, columns=list(TIMING_COLUMNS)), timings=timings, peak_memory_mb=peak_memory_mb(), notes=notes)
 
 
 def peak_memory_mb() -> float:

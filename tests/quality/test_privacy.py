@@ -84,7 +84,8 @@ def test_the_policy_declares_every_file_and_the_columns_the_code_writes() -> Non
         "forecast.csv", "stock_plan.csv", "stock_left.csv", "orders_allocated.csv", "assignments.csv", "routes.csv",
         "courier_manifest.csv", "outcomes.csv", "tracking_events.csv", "events.csv", "epochs.csv", "stops.csv",
         "scorecard.csv", "indicators_by_replication.csv",
-        "damage_by_courier.csv", "warehouses.csv", "zones.csv", "history_top.csv"}
+        "damage_by_courier.csv", "warehouses.csv", "zones.csv", "history_top.csv",
+        "days.csv", "segments.csv", "stock_days.csv", "index_by_replication.csv", "timings.csv"}
     for file, cols in [("outcomes.csv", OUTCOME_COLUMNS), ("events.csv", EVENT_COLUMNS), ("stops.csv", STOP_COLUMNS),
                        ("orders_allocated.csv", ALLOCATED_COLUMNS), ("assignments.csv", ASSIGNMENT_COLUMNS),
                        ("routes.csv", ROUTE_COLUMNS)]:

@@ -72,7 +72,7 @@ def policies(args: argparse.Namespace) -> None:
     fc_settings = _stage_settings(inst, "forecast", None, m.seed if args.seed is None else args.seed)
     days = [m.planning.start_date + dt.timedelta(days=i) for i in range(args.days)]
     nights = list(horizon_forecasts(inst, days, fc_settings, scenarios=m.planning.scenarios,
-                                    full_refit_every=args.full_refit_every, check_logs=not args.no_log_check))
+                                    full_refit_every=args.full_refit_every))
     fc_s = time.perf_counter() - t0
     print(f"forecasts of {len(days)} nights: {fc_s:.0f} s", flush=True)
     frames, reps = [], []

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -43,9 +44,11 @@ def _dates(days: pd.DataFrame) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(days["date"]))
 
 
-def _style(ax: Any, title: str, ylabel: str) -> None:
+def _style(ax: Any, title: str, ylabel: str, n_days: int) -> None:
     ax.set_title(title)
     ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(mdates.DayLocator(interval=max(1, n_days // 10)))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
     ax.grid(axis="y", color="#e6e9ee")
     for label in ax.get_xticklabels():
         label.set_rotation(30)
@@ -63,7 +66,7 @@ def index_over_time(days: pd.DataFrame) -> str:
     ax.plot(x, days["service_index"], color=FLEET, marker="o", ms=3, label="service-quality index")
     ax.set_ylim(0, 100)
     ax.legend(loc="lower left", frameon=False, fontsize=7)
-    _style(ax, "Service-quality index per day", "index / 100")
+    _style(ax, "Service-quality index per day", "index / 100", len(days))
     return _svg(fig)
 
 
@@ -81,7 +84,7 @@ def fill_over_time(days: pd.DataFrame) -> str:
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="lower left", frameon=False, fontsize=7)
-    _style(ax, "Forward fill rate, on time and stock-outs", "%")
+    _style(ax, "Forward fill rate, on time and stock-outs", "%", len(days))
     return _svg(fig)
 
 
@@ -95,7 +98,7 @@ def stock_over_time(stock: pd.DataFrame) -> str:
         ax.stackplot(table.index, table.to_numpy().T, labels=list(table.columns), alpha=0.85)
         ax.legend(loc="upper left", frameon=False, fontsize=7, ncol=min(len(table.columns), 5))
     ax.set_ylim(bottom=0)
-    _style(ax, "Stock on hand at opening, by forward warehouse", "units")
+    _style(ax, "Stock on hand at opening, by forward warehouse", "units", len(table))
     return _svg(fig)
 
 
@@ -110,7 +113,7 @@ def cost_over_time(days: pd.DataFrame) -> str:
                  colors=colours, alpha=0.9)
     ax.legend(loc="upper left", frameon=False, fontsize=7, ncol=5)
     ax.set_ylim(bottom=0)
-    _style(ax, "Cost per order", "per order (instance currency)")
+    _style(ax, "Cost per order", "per order (instance currency)", len(days))
     return _svg(fig)
 
 

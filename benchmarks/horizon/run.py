@@ -21,6 +21,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -148,11 +149,13 @@ def speed(args: argparse.Namespace) -> None:
                            progress=lambda i, d, s: print(f"day {i + 1} {d} {s} {time.perf_counter() - t0:.0f} s",
                                                           flush=True) if s == "quality" else None)
     wall = time.perf_counter() - t0
+    cpu = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for f in ("ru_utime", "ru_stime"))
     t = res.timings
     row = {"instance": inst.name, "days": args.days, "stocking": res.settings.stocking, "policy": args.policy,
            "replications": args.replications, "workers": args.workers, "full_refit_every": args.full_refit_every,
            "log_check": not args.no_log_check,
-           "wall_s": round(wall, 1), **{f"{k}_s": round(v, 1) for k, v in t.items() if k != "total"},
+           "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), **{f"{k}_s": round(v, 1) for k, v in t.items() if k != "total"},
            "per_day_s": round(wall / args.days, 1), "peak_rss_mb": round(res.peak_memory_mb, 0),
            "service_index": round(res.kpis["overall"]["service_index"], 2),
            "load_before": round(load0, 1), "load_after": round(os.getloadavg()[0], 1),
@@ -167,11 +170,13 @@ def speed(args: argparse.Namespace) -> None:
 
 
 def speed_table(frame: pd.DataFrame) -> str:
-    cols = ["instance", "days", "stocking", "policy", "replications", "workers", "wall_s", "forecast_s",
+    cols = ["instance", "days", "stocking", "policy", "replications", "workers", "log_check", "wall_s", "cpu_s",
+            "forecast_s",
             "stocking_s", "allocate_s", "execute_s", "quality_s", "per_day_s", "peak_rss_mb", "load_before",
             "load_after", "code"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in frame[cols].itertuples(index=False):
+    frame = frame.reindex(columns=cols)
+    for r in frame.itertuples(index=False):
         lines.append("| " + " | ".join(str(v) for v in r) + " |")
     return "\n".join(lines)
 

@@ -63,6 +63,7 @@ def _settings(args: argparse.Namespace, stocking: str) -> HorizonSettings:
 
 
 def policies(args: argparse.Namespace) -> None:
+    code = _commit()
     inst = load_instance(args.instance)
     load0 = os.getloadavg()[0]
     base = _settings(args, "stochastic")
@@ -88,7 +89,7 @@ def policies(args: argparse.Namespace) -> None:
     rep = pd.concat(reps, ignore_index=True)
     meta = {"instance": inst.name, "days": args.days, "replications": args.replications, "policy": args.policy,
             "log_check": not args.no_log_check,
-            "seed": m.seed if args.seed is None else args.seed, "code": _commit(),
+            "seed": m.seed if args.seed is None else args.seed, "code": code,
             "measured": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"), "load_before": round(load0, 1),
             "load_after": round(os.getloadavg()[0], 1), "machine": f"{platform.machine()} {os.cpu_count()} cores",
             "forecast_seconds": round(fc_s, 1)}
@@ -142,6 +143,7 @@ def summary_table(frame: pd.DataFrame) -> str:
 
 
 def speed(args: argparse.Namespace) -> None:
+    code = _commit()  # the code this process runs (HEAD may move while it does)
     inst = load_instance(args.instance)
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
@@ -159,7 +161,7 @@ def speed(args: argparse.Namespace) -> None:
            "per_day_s": round(wall / args.days, 1), "peak_rss_mb": round(res.peak_memory_mb, 0),
            "service_index": round(res.kpis["overall"]["service_index"], 2),
            "load_before": round(load0, 1), "load_after": round(os.getloadavg()[0], 1),
-           "machine": f"{platform.machine()} {os.cpu_count()} cores", "code": _commit(),
+           "machine": f"{platform.machine()} {os.cpu_count()} cores", "code": code,
            "measured": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,7 @@ def simulate(
     full_refit_every: Annotated[int, typer.Option(help="Nights between full forecast refits (1 = every night; auto re-selects local methods between).")] = 7,
     workers: Annotated[int, typer.Option(help=">= 2: forecasts ahead in a second process and replications in parallel.")] = 1,
     couriers: Annotated[str, typer.Option(help="Courier pool: all, fleet-only or crowd-only.")] = "all",
+    check_logs: Annotated[bool, typer.Option("--check-logs/--no-check-logs", help="Run every executed log through its checker (about half of a day's time).")] = True,
     seed: SeedOpt = None,
     force: ForceOpt = False,
     json: JsonOpt = False,
@@ -69,7 +70,8 @@ def simulate(
     disp = m.settings("dispatch").with_(time_limit=dispatch_time_limit) if dispatch_time_limit is not None else None
     settings = HorizonSettings(days=days, start=first, stocking=stocking, seed=seed, forecast=fc, stocking_settings=st,
                                dispatch=disp, scenarios=scenarios, replications=replications, policy=policy,
-                               period=period, couriers=couriers, workers=workers, full_refit_every=full_refit_every)
+                               period=period, couriers=couriers, workers=workers, full_refit_every=full_refit_every,
+                               check_logs=check_logs)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=json) as bar:
         task = bar.add_task(f"{inst.name}: day 1 forecast", total=days)

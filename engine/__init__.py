@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from engine.instance import Instance, load_instance, validate_instance, write_instance
     from engine.instance.generate import generate_instance
     from engine.pipeline import RunResult, RunSettings, run
+    from engine.simulate.horizon import HorizonResult, HorizonSettings, simulate_horizon
     from engine.travel import TravelModel
 
 __version__ = "0.1.0"
@@ -36,6 +37,8 @@ _LAZY = {
     "generate_instance": "engine.instance.generate",
     "RunResult": "engine.pipeline", "RunSettings": "engine.pipeline", "run": "engine.pipeline",
     "TravelModel": "engine.travel",
+    "HorizonResult": "engine.simulate.horizon", "HorizonSettings": "engine.simulate.horizon",
+    "simulate_horizon": "engine.simulate.horizon",
 }
 
 
@@ -53,7 +56,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "BackendError", "ConfigError", "EngineError", "InfeasibleError", "Instance", "InstanceError", "Issue",
+    "BackendError", "ConfigError", "EngineError", "HorizonResult", "HorizonSettings", "InfeasibleError", "Instance",
+    "InstanceError", "Issue",
     "RunResult", "RunSettings", "Settings", "SolveStats", "SolveStatus", "TravelModel", "generate_instance",
-    "import_olist", "load_instance", "run", "validate_instance", "write_instance",
+    "import_olist", "load_instance", "run", "simulate_horizon", "validate_instance", "write_instance",
 ]

@@ -56,7 +56,7 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks o
 
 
 # Command modules; each exposes register(app, bench). Stage modules land as their stages do.
-for _name in ("instance", "run", "report", "benchmark", "forecast", "stocking", "dispatch", "importers"):
+for _name in ("instance", "run", "report", "benchmark", "forecast", "stocking", "dispatch", "importers", "simulate"):
     try:
         _mod = importlib.import_module(f"engine.cli.{_name}")
     except ModuleNotFoundError as _exc:

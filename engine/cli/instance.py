@@ -47,7 +47,8 @@ def generate(
     warehouses: Annotated[int | None, typer.Option(help="Number of forward warehouses.")] = None,
     fleet: Annotated[int | None, typer.Option(help="Number of fleet couriers.")] = None,
     crowd: Annotated[int | None, typer.Option(help="Number of crowdsourced couriers.")] = None,
-    days: Annotated[int | None, typer.Option(help="Days of demand history.")] = None,
+    days: Annotated[int | None, typer.Option("--days", help="Planning days of realised orders from the planning start (default 2; a horizon of weeks needs that many).")] = None,
+    history_days: Annotated[int | None, typer.Option("--history-days", help="Days of demand history.")] = None,
     daily_units: Annotated[float | None, typer.Option(help="Mean units per day over the city.")] = None,
     roads: Annotated[bool, typer.Option("--roads/--no-roads", help="Also write a road graph (street grid with a river and a few bridges); travel is then routed on it.")] = False,
     force: ForceOpt = False,
@@ -55,7 +56,8 @@ def generate(
     """Generate a synthetic city instance."""
     replaced = check_output_dir(out_dir, force=force)
     inst = generate_instance(out_dir, preset=preset, seed=seed, skus=skus, zones=zones, warehouses=warehouses,
-                             fleet=fleet, crowd=crowd, days=days, daily_units=daily_units, roads=roads,
+                             fleet=fleet, crowd=crowd, days=history_days, order_days=days,
+                             daily_units=daily_units, roads=roads,
                              overwrite=force)
     say_replaced(replaced)
     console.print(f"[green]wrote[/] {out_dir}")

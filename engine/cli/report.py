@@ -17,11 +17,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
 
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `nearstock run`.")],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `nearstock run`, or a horizon folder written by `nearstock simulate`.")],
     html: Annotated[Path | None, typer.Option("--html", help="Output HTML file (default: RUN_DIR/report.html).")] = None,
     force: ForceOpt = False,
 ) -> None:
-    """Write one self-contained HTML page: map, scorecard, forecast fans, stock, on-time by hour, cost.
+    """Write one self-contained HTML page: map, scorecard, forecast fans, stock, on-time by hour, cost
+    (for a `nearstock simulate` folder: the index, fill rate, stock and cost per order over the days,
+    and the KPIs per segment).
 
     The report inside its own run directory is refreshed freely; any other existing file needs --force.
     """

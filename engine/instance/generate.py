@@ -13,7 +13,10 @@ seed writes byte-identical files):
 - an event calendar: promotion days (city-wide lift) and live-stream sales (a lift in an
   evening window for the SKUs the stream features), in the history and the planning horizon;
 - realised orders of the first planning days, drawn from the same truth as the history (not
-  from any forecast), with creation minutes, customer locations and customer segments;
+  from any forecast), with creation minutes, customer locations and customer segments; the
+  first two planning days come from the main stream, later ones (``order_days`` > 2, for
+  horizons of weeks) from a separate seeded stream, so asking for more order days changes
+  neither the history nor the first two days nor anything else of the city;
 - fleet couriers per forward warehouse on staggered shifts, and crowdsourced couriers with their
   own places, hours, small capacity, per-delivery pay and acceptance probability;
 - optionally (``roads=True``, from a separate seeded stream so nothing else changes) a road
@@ -98,6 +101,8 @@ def generate(config: GeneratorConfig, seed: int) -> Instance:
         raise ConfigError("generator needs skus, zones, warehouses >= 1 and days >= 28")
     if config.warehouses > config.zones:
         raise ConfigError(f"warehouses ({config.warehouses}) cannot exceed zones ({config.zones})")
+    if not 1 <= config.order_days <= 366:
+        raise ConfigError(f"order days must be in 1..366, got {config.order_days}")
     if config.roads and (config.bridges < 1 or config.road_spacing_km <= 0):
         raise ConfigError("a road graph needs at least one bridge and a positive road_spacing_km")
     rng = np.random.default_rng(seed)
@@ -163,9 +168,13 @@ def generate(config: GeneratorConfig, seed: int) -> Instance:
     first = c.start_date - dt.timedelta(days=c.days)
     all_days = pd.date_range(first, c.start_date + dt.timedelta(days=27), freq="D")
     events = _events(rng, all_days, c.start_date)
+    extra_days = max(c.order_days - 2, 0)  # order days beyond the first two: their own stream
+    side = np.random.default_rng([seed, 0x0D4E5])
+    if c.order_days > 28:  # the calendar above reaches 28 planning days; later events from the side stream
+        events = _later_events(side, events, c.start_date, c.order_days)
 
     # --- demand truth -------------------------------------------------------------------
-    n_days = c.days + max(c.order_days, 1)
+    n_days = c.days + min(max(c.order_days, 1), 2)
     days = all_days[:n_days]
     rank = rng.permutation(c.skus) + 1
     popularity = 1.0 / rank**1.05
@@ -210,8 +219,33 @@ def generate(config: GeneratorConfig, seed: int) -> Instance:
 
     # --- realised orders of the planning days -------------------------------------------
     segments = (Segment("member", 0.3, 30.0, 3.0), Segment("standard", 0.7, 60.0, 1.0))
-    orders = _orders(rng, qty[:, :, c.days : c.days + c.order_days], days[c.days : c.days + c.order_days],
+    first_days = min(c.order_days, 2)
+    orders = _orders(rng, qty[:, :, c.days : c.days + first_days], days[c.days : c.days + first_days],
                      skus, zones, featured, ev, segments)
+    if extra_days:
+        later = pd.date_range(c.start_date + dt.timedelta(days=2), periods=extra_days, freq="D")
+        t2 = np.arange(n_days, n_days + extra_days)
+        dow2, doy2 = later.day_of_week.to_numpy(), later.day_of_year.to_numpy()
+        weekday2 = WEEKDAY[dow2][None, :] * np.where(dow2 >= 5, wkend[:, None], 1.0)
+        season2 = 1 + amp[:, None] * np.sin(2 * np.pi * (doy2[None, :] - phase[:, None]) / 365.25)
+        trend2 = np.exp(growth[:, None] * (t2[None, :] - c.days) / 365.0)
+        lift2 = np.ones((c.skus, extra_days))
+        ev2 = events[events["date"].isin(later)]
+        pos2 = {d: i for i, d in enumerate(later)}
+        for row in ev2.itertuples(index=False):
+            i = pos2[row.date]
+            if row.kind == "promotion":
+                lift2[:, i] *= side.uniform(1.8, 2.6)
+            else:
+                lift2[:, i] *= np.where(featured, side.uniform(2.5, 4.0), 1.1)
+        shock2 = side.lognormal(-0.02, 0.2, size=(c.skus, extra_days))
+        mu2 = c.daily_units * popularity[:, None] * weekday2 * season2 * trend2 * lift2 * shock2
+        occur2 = np.where(slow[:, None], side.random((c.skus, extra_days)) < 0.3, True)
+        mu2 = np.where(slow[:, None], np.where(occur2, mu2 / 0.3, 0.0), mu2)
+        lam2 = mu2[:, None, :] * zone_mix[:, :, None] * side.gamma(r_disp, 1.0 / r_disp, size=(c.skus, c.zones, extra_days))
+        more = _orders(side, side.poisson(lam2), later, skus, zones, featured, ev2, segments)
+        orders = pd.concat([orders.drop(columns="id"), more.drop(columns="id")], ignore_index=True)
+        orders.insert(0, "id", [f"O{i + 1:06d}" for i in range(len(orders))])
 
     # --- couriers -----------------------------------------------------------------------
     # couriers spread over the warehouses; the k-th of n at a warehouse starts its 8-hour shift
@@ -272,7 +306,8 @@ def generate(config: GeneratorConfig, seed: int) -> Instance:
             "stocking": Settings(backend="highs", time_limit=10.0, mip_gap=1e-4),
             "dispatch": Settings(backend="pyvrp", time_limit=2.0),
         },
-        tables={"demand": "demand.csv.gz"} if c.skus * c.zones * c.days > 400_000 else {},
+        tables=({"demand": "demand.csv.gz"} if c.skus * c.zones * c.days > 400_000 else {})
+        | ({"orders": "orders.csv.gz"} if len(orders) > 5_000 else {}),
     )
     return Instance(manifest=manifest, warehouses=warehouses, zones=zones, skus=skus, demand=demand,
                     events=events, fleet=fleet, crowd=crowd, orders=orders, **graph)
@@ -297,6 +332,24 @@ def _events(rng: np.random.Generator, all_days: pd.DatetimeIndex, start: dt.date
     ev = pd.DataFrame(rows, columns=["date", "name", "kind", "start_min", "end_min"])
     ev = ev.drop_duplicates(["date", "name"]).sort_values(["date", "name"], kind="stable").reset_index(drop=True)
     ev["date"] = ev["date"].astype("datetime64[ns]")
+    return ev
+
+
+def _later_events(rng: np.random.Generator, events: pd.DataFrame, start: dt.date, order_days: int) -> pd.DataFrame:
+    """Promotions and live-streams for planning days beyond the 28 the main calendar covers."""
+    days = pd.date_range(start + dt.timedelta(days=28), start + dt.timedelta(days=order_days - 1), freq="D")
+    rows = []
+    for d in sorted(rng.choice(len(days), size=len(days) // 50, replace=False)) if len(days) >= 50 else []:
+        rows.append((days[d], f"promo-{days[d].strftime('%m%d')}", "promotion", 0.0, 1440.0))
+    day = int(rng.integers(3, 14))
+    while day < len(days):
+        begin = float(rng.choice([1140.0, 1170.0, 1200.0]))
+        rows.append((days[day], f"live-{days[day].strftime('%m%d')}", "livestream", begin, begin + 120.0))
+        day += int(rng.integers(10, 18))
+    more = pd.DataFrame(rows, columns=["date", "name", "kind", "start_min", "end_min"])
+    more["date"] = more["date"].astype("datetime64[ns]")
+    ev = pd.concat([events, more], ignore_index=True)
+    ev = ev.drop_duplicates(["date", "name"]).sort_values(["date", "name"], kind="stable").reset_index(drop=True)
     return ev
 
 

@@ -67,6 +67,15 @@ class StockingParams:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplenishmentParams:
+    """Nightly moves between the central DC and the forward warehouses over a horizon of days."""
+
+    lead_time_days: int = 0  # nights between tonight's decision and its arrival (0 = next morning)
+    nightly_transfer_m3: float | None = None  # m3 moved into each forward warehouse per night
+    pull_back_cost_per_m3: float = 25.0  # moving a unit back to the central DC, per m3
+
+
+@dataclass(frozen=True, slots=True)
 class DispatchParams:
     unserved_penalty: float = 120.0
     late_penalty_per_min: float = 0.5
@@ -147,6 +156,7 @@ class Manifest:
     dispatch: DispatchParams = field(default_factory=DispatchParams)
     simulation: SimulationParams = field(default_factory=SimulationParams)
     quality: Quality = field(default_factory=Quality)
+    replenishment: ReplenishmentParams = field(default_factory=ReplenishmentParams)
     solver: Mapping[str, Settings] = field(default_factory=dict)
     notes: Mapping[str, Any] = field(default_factory=dict)  # free-form, e.g. volume scaling of real data
 
@@ -196,6 +206,8 @@ class Manifest:
         out["stocking"] = stocking
         out["dispatch"] = asdict(self.dispatch)
         out["simulation"] = asdict(self.simulation)
+        if self.replenishment != ReplenishmentParams():  # written only when set: old files stay as they were
+            out["replenishment"] = {k: v for k, v in asdict(self.replenishment).items() if v is not None}
         out["quality"] = {"targets": dict(self.quality.targets), "weights": dict(self.quality.weights)}
         if self.solver:
             out["solver"] = {k: v.to_dict() for k, v in self.solver.items()}
@@ -334,6 +346,7 @@ _SECTION_BOUNDS: dict[str, dict[str, tuple]] = {
     "stocking": {"fast_value_rate": (0.0, 100.0, False), "leftover_rate": (0.0, 100.0, False),
                  "budget": (0.0, 1e15, False)},
     "dispatch": {"wave_min": (0.0, DAY_MIN, True), "max_late_min": (0.0, DAY_MIN, False)},
+    "replenishment": {"lead_time_days": (0, 30, False), "nightly_transfer_m3": (0.0, 1e9, False)},
     "simulation": {k: (0.0, 1.0, False) for k in ("travel_noise_cv", "crowd_no_show", "damage_rate_fleet", "damage_rate_crowd", "loss_rate", "return_rate", "tracking_gap_rate", "central_on_time", "return_pickup_on_time",
                                                  "tracking_gap_rate_crowd")}
     | {"replications": (1, 1000, False), "fragile_damage_factor": (0.0, 1000.0, False),
@@ -376,6 +389,7 @@ def target_bounds(indicator: str) -> tuple[float, float]:
 KNOWN_TOP = {
     "format_version", "name", "description", "seed", "currency", "attribution", "tables", "planning",
     "travel", "promise", "segments", "stocking", "dispatch", "simulation", "quality", "solver", "notes",
+    "replenishment",
 }
 
 
@@ -478,6 +492,8 @@ def parse_manifest(data: Mapping[str, Any], issues: list[Issue], known_tables: s
     stocking = r.section(StockingParams, r.table(data, "stocking", "stocking"), "stocking", {})
     dispatch = r.section(DispatchParams, r.table(data, "dispatch", "dispatch"), "dispatch", _SECTION_BOUNDS["dispatch"])
     simulation = r.section(SimulationParams, r.table(data, "simulation", "simulation"), "simulation", _SECTION_BOUNDS["simulation"])
+    replenishment = r.section(ReplenishmentParams, r.table(data, "replenishment", "replenishment"), "replenishment",
+                              _SECTION_BOUNDS["replenishment"])
 
     q = r.table(data, "quality", "quality")
     targets = dict(DEFAULT_TARGETS)
@@ -508,6 +524,7 @@ def parse_manifest(data: Mapping[str, Any], issues: list[Issue], known_tables: s
         currency=currency, attribution=attribution, tables=tables, travel=travel,
         promise=tuple(promise), segments=tuple(segments), stocking=stocking, dispatch=dispatch,
         simulation=simulation, quality=Quality(targets, weights), solver=solver, notes=dict(notes),
+        replenishment=replenishment,
     )
 
 

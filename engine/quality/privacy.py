@@ -86,6 +86,13 @@ def _cols(classes: Mapping[str, Iterable[str]]) -> Mapping[str, str]:
 
 _OP, _ID, _EXACT, _COARSE = "operational", "pseudonymous_id", "exact_location", "coarse_location"
 
+
+def _horizon_columns(name: str) -> tuple[str, ...]:
+    """A horizon table's columns, read from its module (all operational: counts, rates, costs)."""
+    from engine.simulate import horizon
+
+    return tuple(getattr(horizon, name))
+
 EXPORT_POLICY: Mapping[str, FilePolicy] = MappingProxyType({
     "forecast.csv": FilePolicy("planner", _cols({
         _OP: ("date", "mean", "method", "segment"), _ID: ("sku",), _COARSE: ("zone",)}),
@@ -140,6 +147,14 @@ EXPORT_POLICY: Mapping[str, FilePolicy] = MappingProxyType({
         _OP: ("radius_km", "weight"), _COARSE: ("id",), _EXACT: ("lat", "lon")})),
     "history_top.csv": FilePolicy("planner", _cols({
         _OP: ("date", "quantity"), _ID: ("sku",), _COARSE: ("zone",)})),
+    # `nearstock simulate`: a horizon of days (engine.simulate.horizon)
+    "days.csv": FilePolicy("planner", _cols({_OP: _horizon_columns("DAY_COLUMNS")})),
+    "segments.csv": FilePolicy("planner", _cols({_OP: _horizon_columns("SEGMENT_COLUMNS")})),
+    "stock_days.csv": FilePolicy("planner", _cols({
+        _OP: tuple(c for c in _horizon_columns("STOCK_COLUMNS") if c not in ("sku", "warehouse")),
+        _ID: ("sku", "warehouse")})),
+    "index_by_replication.csv": FilePolicy("planner", _cols({_OP: ("date", "replication", "service_index")})),
+    "timings.csv": FilePolicy("planner", _cols({_OP: _horizon_columns("TIMING_COLUMNS")})),
 })
 
 

@@ -227,4 +227,7 @@ def write_report(run_dir: str | Path, out: str | Path, *, force: bool = False) -
     own = (target.parent.resolve() == Path(run_dir).resolve() and read_marker(run_dir) is not None
            and target.suffix.lower() in (".html", ".htm"))
     check_output_file(target, force=force or own)  # refuse before the rendering work
-    return write_output_text(target, render_html(run_dir), force=force or own)
+    from engine.report.horizon import is_horizon_dir, render_horizon_html
+
+    page = render_horizon_html(run_dir) if is_horizon_dir(run_dir) else render_html(run_dir)
+    return write_output_text(target, page, force=force or own)

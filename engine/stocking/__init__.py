@@ -20,8 +20,8 @@ __all__ = [
 ]
 
 
-def build_problem(instance, forecast_result, *, cycle_days=None, scenarios=None):  # noqa: ANN001, ANN201
+def build_problem(instance, forecast_result, *, cycle_days=None, scenarios=None, on_hand=None):  # noqa: ANN001, ANN201
     """See :func:`engine.stocking.build.build_problem` (imported lazily: it needs the instance package)."""
     from engine.stocking.build import build_problem as _build
 
-    return _build(instance, forecast_result, cycle_days=cycle_days, scenarios=scenarios)
+    return _build(instance, forecast_result, cycle_days=cycle_days, scenarios=scenarios, on_hand=on_hand)

@@ -17,12 +17,18 @@ def build_problem(
     *,
     cycle_days: int | None = None,
     scenarios: int | None = None,
+    on_hand: np.ndarray | None = None,
 ) -> StockingProblem:
     """Stocking problem of ``instance`` with demand from ``forecast_result.scenarios``.
 
     Scenario demand of (sku, zone) = the forecast sample path summed over the first
     ``cycle_days`` horizon days (default: the instance's cycle); the first ``scenarios`` sample
     paths are used (default: the instance's scenario count, capped by what the forecast has).
+
+    ``on_hand`` (S, W), in the instance's SKU and forward-warehouse order, is tonight's stock:
+    units kept pay only holding, units moved in pay transfer + handling + holding, units pulled
+    back pay ``replenishment.pull_back_cost_per_m3``; ``replenishment.nightly_transfer_m3``
+    caps the volume moved into each warehouse.
     """
     m = instance.manifest
     days = int(cycle_days if cycle_days is not None else m.planning.cycle_days)
@@ -68,6 +74,16 @@ def build_problem(
     high = sk["high_value"].to_numpy(bool)
     allows = fw["allows_high_value"].to_numpy(bool)
     allowed = ~(high[:, None] & ~allows[None, :])
+    start: dict[str, Any] = {}
+    if on_hand is not None:
+        rp = m.replenishment
+        start = {
+            "on_hand": np.asarray(on_hand, dtype=float),
+            "keep_cost": holding[None, :] * vol[:, None] * days,
+            "pull_back_cost": np.repeat((rp.pull_back_cost_per_m3 * vol)[:, None], len(wids), axis=1),
+            "transfer_limit_m3": None if rp.nightly_transfer_m3 is None
+            else np.full(len(wids), float(rp.nightly_transfer_m3)),
+        }
     return StockingProblem(
         skus=tuple(skus),
         warehouses=tuple(wids),
@@ -86,4 +102,5 @@ def build_problem(
         min_lot=int(st.min_lot),
         budget=None if st.budget is None else float(st.budget),
         cycle_days=days,
+        **start,
     )

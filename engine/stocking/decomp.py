@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.errors import ConfigError
 from engine.solver import Settings, SolveStatus
 from engine.stocking.dual import sku_bounds
 from engine.stocking.exact_sku import solve_sku
@@ -596,6 +597,9 @@ def _reoptimize(d: _Decomp, order: np.ndarray, deadline: float) -> int:
 def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     """Decomposition back-end (see module docstring)."""
     settings.check_options(OPTIONS, where="stocking back-end decomp")
+    if problem.has_start:
+        raise ConfigError("the decomp stocking back-end does not model starting inventory (on_hand); "
+                          "use highs, cbc or scip, or a rule (newsvendor, days_of_cover)")
     t_build = time.perf_counter()
     S, W, _, _ = problem.shape
     if problem.zone_groups().covers.shape[1] == 0 or not (problem.demand > 0).any():

@@ -155,7 +155,7 @@ def evaluate_plan(
         stocked_units=stocked,
         leftover_units=stocked - fast_units,
         fast_value=float(problem.fast_value @ exp_flow_s),
-        stock_cost=float((problem.unit_cost * q).sum()),
+        stock_cost=problem.first_stage_cost(q),
         leftover_cost=float(problem.leftover_cost @ (q.sum(axis=1) - exp_flow_s)),
         fixed_cost=fixed,
         served_by_warehouse=served_w,
@@ -192,4 +192,10 @@ def check_plan(problem: StockingProblem, units: Any, *, tol: float = 1e-6) -> li
         low = (q > tol) & (q < problem.min_lot - tol)
         if low.any():
             bad.append(f"{int(low.sum())} slot(s) below the minimum lot of {problem.min_lot}")
+    if problem.transfer_limit_m3 is not None:
+        moved = problem.volume_m3 @ problem.moves(q)[0]
+        over_t = moved > problem.transfer_limit_m3 * (1 + tol) + tol
+        for w in np.flatnonzero(over_t):
+            bad.append(f"nightly transfer into {problem.warehouses[w]} exceeded: {moved[w]:.4g} m3 > "
+                       f"{problem.transfer_limit_m3[w]:.4g} m3")
     return bad

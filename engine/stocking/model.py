@@ -6,6 +6,12 @@ in scenario k, only where the group has demand). Rows: stock (sum_a x <= q per s
 demand (sum_a x <= d per s,p,k), capacity (per w), budget, slot-open (q <= U y) and
 min-lot (q >= m y). Zones with identical coverage are merged, which is exact because the value
 of a fast unit does not depend on the zone.
+
+With starting inventory h (``problem.on_hand``) two more column blocks follow the x columns,
+a[s,w] units moved in and b[s,w] units pulled back, with the balance rows q - a + b = h and,
+if the problem limits it, one nightly-transfer row per warehouse (sum_s v_s a[s,w] <= T_w).
+q is then charged keep_cost + leftover, a the extra of a moved unit (unit_cost - keep_cost), b
+the pull-back cost: exactly the piecewise first-stage cost of the problem.
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ class LinearModel:
                        z["row_family"], n_q, n_y, S, W)
 
 
-FAMILIES = ("stock", "demand", "capacity", "budget", "slot_open", "min_lot")
+FAMILIES = ("stock", "demand", "capacity", "budget", "slot_open", "min_lot", "on_hand", "transfer")
 
 
 def build_model(problem: StockingProblem, *, relax: bool = False) -> LinearModel:
@@ -178,4 +184,47 @@ def build_model(problem: StockingProblem, *, relax: bool = False) -> LinearModel
     if not relax:
         integer[:x0] = True
     del A_, Z
-    return LinearModel(c, lb, ub, integer, A, row_lb, row_ub, fam, n_q, n_y, S, W)
+    model = LinearModel(c, lb, ub, integer, A, row_lb, row_ub, fam, n_q, n_y, S, W)
+    return _with_start(model, problem) if problem.has_start else model
+
+
+def _with_start(m: LinearModel, problem: StockingProblem) -> LinearModel:
+    """Add the moved-in / pulled-back columns and their rows (see the module docstring)."""
+    S, W = m.S, m.W
+    n_q = S * W
+    h = np.asarray(problem.on_hand).ravel()
+    keep, unit = np.asarray(problem.keep_cost).ravel(), problem.unit_cost.ravel()
+    pull = np.asarray(problem.pull_back_cost).ravel()
+    c = m.c.copy()
+    c[:n_q] = -(keep + np.repeat(problem.leftover_cost, W))  # q pays what staying costs
+    a0 = m.n_cols
+    b0 = a0 + n_q
+    r0 = m.n_rows
+    q_idx = np.arange(n_q)
+    rows = [r0 + q_idx, r0 + q_idx, r0 + q_idx]
+    cols = [q_idx, a0 + q_idx, b0 + q_idx]
+    vals = [np.ones(n_q), -np.ones(n_q), np.ones(n_q)]
+    lim = problem.transfer_limit_m3
+    limited = np.zeros(W, bool) if lim is None else np.isfinite(lim)
+    t_rows = np.flatnonzero(limited)
+    if t_rows.size:
+        qs, qw = np.divmod(q_idx, W)
+        sel = limited[qw]
+        rank = np.cumsum(limited) - 1  # row of each limited warehouse
+        rows.append(r0 + n_q + rank[qw[sel]])
+        cols.append(a0 + q_idx[sel])
+        vals.append(problem.volume_m3[qs[sel]])
+    n_rows = r0 + n_q + t_rows.size
+    extra = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(n_rows, b0 + n_q))
+    A = sp.vstack([sp.hstack([m.A, sp.csc_matrix((r0, 2 * n_q))]),
+                   sp.csc_matrix((n_rows - r0, b0 + n_q))]).tocsc() + extra
+    row_lb = np.concatenate([m.row_lb, h, np.full(t_rows.size, -INF)])
+    row_ub = np.concatenate([m.row_ub, h, lim[t_rows] if lim is not None else np.zeros(0)])
+    fam = np.concatenate([m.row_family, np.full(n_q, 6, np.int8), np.full(t_rows.size, 7, np.int8)])
+    U = m.ub[:n_q]
+    c = np.concatenate([c, -(unit - keep), -pull])
+    lb = np.concatenate([m.lb, np.zeros(2 * n_q)])
+    ub = np.concatenate([m.ub, U, np.minimum(h, INF)])
+    integer = np.concatenate([m.integer, np.zeros(2 * n_q, bool)])
+    return LinearModel(c, lb, ub, integer, A.tocsc(), row_lb, row_ub, fam, n_q, m.n_y, S, W)

@@ -5,6 +5,13 @@ Sense: maximise expected profit = E[fast_value * fast-served units]
 Leftover at (s, w) in scenario k is q[s,w] - sum_z x[s,w,z,k], so the objective can be written
 with the per-unit "gain" g = fast_value + leftover_cost on served units and the per-unit
 "charge" unit_cost + leftover_cost on stocked units; every back-end uses that form.
+
+Starting inventory (optional, for nights of a horizon): with ``on_hand`` h[s,w] already on the
+shelf, the decision q is tomorrow's stock level and its cost is piecewise linear,
+keep_cost * min(q, h) + unit_cost * (q - h)+ + pull_back_cost * (h - q)+: units kept pay only
+what staying costs (holding), units moved in pay transfer and handling too, units pulled back
+to the central DC pay the pull-back. ``transfer_limit_m3`` caps the volume moved into each
+warehouse in one night. Without ``on_hand`` (the default) the problem is the one above.
 """
 
 from __future__ import annotations
@@ -53,6 +60,10 @@ class StockingProblem:
     budget: float | None = None
     cycle_days: int = 1  # days the cycle demand covers (for the days-of-cover rule)
     notes: tuple[str, ...] = field(default=(), compare=False)
+    on_hand: np.ndarray | None = None  # (S, W) units already there tonight; None = start empty
+    keep_cost: np.ndarray | None = None  # (S, W) per unit kept from on_hand (default: unit_cost)
+    pull_back_cost: np.ndarray | None = None  # (S, W) per unit sent back to the DC (default: 0)
+    transfer_limit_m3: np.ndarray | None = None  # (W,) m3 moved in per night; None = no limit
 
     def __post_init__(self) -> None:
         S, W, Z = len(self.skus), len(self.warehouses), len(self.zones)
@@ -128,7 +139,56 @@ class StockingProblem:
                     f"stocking model is infeasible: inventory budget {b:g} is negative", family="budget"
                 )
             object.__setattr__(self, "budget", b)
+        self._check_start(S, W)
         object.__setattr__(self, "notes", tuple(self.notes) + tuple(self._diagnose()))
+
+    def _check_start(self, S: int, W: int) -> None:
+        """Validate the starting-inventory fields (all optional)."""
+        if self.on_hand is None:
+            for name in ("keep_cost", "pull_back_cost", "transfer_limit_m3"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(f"stocking problem: {name} needs on_hand (the starting inventory)")
+            return
+        h = _arr(self.on_hand)
+        if h.shape != (S, W) or not np.all(np.isfinite(h)) or (h < 0).any() or not np.all(h == np.rint(h)):
+            raise ConfigError(f"stocking problem: on_hand must be ({S}, {W}) non-negative whole units")
+        object.__setattr__(self, "on_hand", h)
+        keep = self.unit_cost if self.keep_cost is None else self.keep_cost
+        pull = np.zeros((S, W)) if self.pull_back_cost is None else self.pull_back_cost
+        for name, a in (("keep_cost", keep), ("pull_back_cost", pull)):
+            a = _arr(a)
+            if a.shape != (S, W) or not np.all(np.isfinite(a)) or (a < 0).any():
+                raise ConfigError(f"stocking problem: {name} must be ({S}, {W}) finite and >= 0")
+            object.__setattr__(self, name, a)
+        if (self.keep_cost > self.unit_cost + 1e-12).any():  # type: ignore[operator]
+            raise ConfigError("stocking problem: keep_cost must not exceed unit_cost (keeping a unit "
+                              "never costs more than moving a new one in)")
+        if self.transfer_limit_m3 is not None:
+            t = _arr(self.transfer_limit_m3)
+            if t.shape != (W,) or np.isnan(t).any() or (t < 0).any():
+                raise ConfigError(f"stocking problem: transfer_limit_m3 must be ({W},) and >= 0 (inf = no limit)")
+            object.__setattr__(self, "transfer_limit_m3", t)
+
+    @property
+    def has_start(self) -> bool:
+        """Whether the problem starts from stock already on the shelf (piecewise first stage)."""
+        return self.on_hand is not None
+
+    def first_stage_cost(self, q: np.ndarray) -> float:
+        """Cost of stock level ``q`` (S, W) without the leftover term: see the module docstring."""
+        q = np.asarray(q, dtype=float)
+        if self.on_hand is None:
+            return float((self.unit_cost * q).sum())
+        h = self.on_hand
+        kept = np.minimum(q, h)
+        return float((self.keep_cost * kept).sum() + (self.unit_cost * np.maximum(q - h, 0.0)).sum()
+                     + (self.pull_back_cost * np.maximum(h - q, 0.0)).sum())  # type: ignore[operator]
+
+    def moves(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Units moved in and pulled back (S, W) to go from on_hand to ``q``."""
+        q = np.asarray(q, dtype=float)
+        h = np.zeros_like(q) if self.on_hand is None else self.on_hand
+        return np.maximum(q - h, 0.0), np.maximum(h - q, 0.0)
 
     # -- derived quantities -------------------------------------------------------------
     @property
@@ -185,6 +245,8 @@ class StockingProblem:
         """Largest useful stock per (s, w): the most demand w can reach in any scenario (S, W)."""
         reach = np.einsum("szk,wz->swk", self.demand, self.covers.astype(float), optimize=True)
         u = np.ceil(reach.max(axis=2) - 1e-9)
+        if self.on_hand is not None:  # stock already there may stay, useful or not
+            u = np.maximum(u, self.on_hand)
         return np.where(self.allowed, u, 0.0)
 
     def _diagnose(self) -> list[str]:

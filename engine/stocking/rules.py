@@ -32,8 +32,11 @@ def weighted_quantile(x: np.ndarray, prob: np.ndarray, level: np.ndarray) -> np.
 
 
 def fit_to_limits(problem: StockingProblem, q: np.ndarray) -> np.ndarray:
-    """Scale a plan down (floor) so it respects capacity, budget, special storage and min lot."""
+    """Scale a plan down (floor) so it respects capacity, budget, special storage and min lot
+    (and, with starting inventory, the nightly transfer limit: moved-in units go first)."""
     q = np.where(problem.allowed, np.maximum(np.floor(q + 1e-9), 0.0), 0.0)
+    if problem.on_hand is not None:
+        q = _fit_moves(problem, q)
     vol = problem.volume_m3 @ q
     factor = np.where(vol > problem.capacity_m3, problem.capacity_m3 / np.maximum(vol, 1e-12), 1.0)
     q = np.floor(q * factor[None, :] + 1e-9)
@@ -46,6 +49,37 @@ def fit_to_limits(problem: StockingProblem, q: np.ndarray) -> np.ndarray:
     return q
 
 
+def _fit_moves(problem: StockingProblem, q: np.ndarray) -> np.ndarray:
+    """Shrink the moved-in part of ``q`` to the room left by kept stock and to the transfer limit."""
+    h = np.where(problem.allowed, np.asarray(problem.on_hand), 0.0)
+    kept = np.minimum(q, h)
+    add = q - kept
+    v = problem.volume_m3
+    room = np.maximum(problem.capacity_m3 - v @ kept, 0.0)
+    if problem.transfer_limit_m3 is not None:
+        room = np.minimum(room, problem.transfer_limit_m3)
+    need = v @ add
+    factor = np.where(need > room, room / np.maximum(need, 1e-12), 1.0)
+    scaled = add * factor[None, :]
+    moved = np.floor(scaled + 1e-9)
+    for w in np.flatnonzero(factor < 1.0):  # largest remainders first into the room that is left
+        left = room[w] - float(v @ moved[:, w])
+        for s in np.argsort(-(scaled[:, w] - moved[:, w]), kind="stable"):
+            if scaled[s, w] - moved[s, w] <= 1e-9:
+                break
+            if v[s] <= left + 1e-12:
+                moved[s, w] += 1.0
+                left -= v[s]
+    return kept + moved
+
+
+def order_up_to(problem: StockingProblem, target: np.ndarray) -> np.ndarray:
+    """A rule's target as an order-up-to plan: stock already there stays (no pull-backs)."""
+    if problem.on_hand is None:
+        return target
+    return np.maximum(target, np.where(problem.allowed, np.asarray(problem.on_hand), 0.0))
+
+
 def newsvendor(problem: StockingProblem) -> np.ndarray:
     """Critical-fractile stock per (s, w): quantile (f - c) / (f + l) of its demand share."""
     D = split_demand(problem)
@@ -53,7 +87,7 @@ def newsvendor(problem: StockingProblem) -> np.ndarray:
     ratio = np.where(g > 0, (g - problem.charge) / np.where(g > 0, g, 1.0), 0.0)
     q = np.ceil(weighted_quantile(D, problem.probability, np.clip(ratio, 0.0, 1.0)) - 1e-9)
     q = np.where(ratio > 0, q, 0.0)
-    return fit_to_limits(problem, q)
+    return fit_to_limits(problem, order_up_to(problem, q))
 
 
 def days_of_cover(problem: StockingProblem, cover_days: float | None = None) -> np.ndarray:
@@ -61,4 +95,4 @@ def days_of_cover(problem: StockingProblem, cover_days: float | None = None) -> 
     days = float(problem.cycle_days if cover_days is None else cover_days)
     D = split_demand(problem)
     daily = (D @ problem.probability) / problem.cycle_days
-    return fit_to_limits(problem, np.ceil(daily * days - 1e-9))
+    return fit_to_limits(problem, order_up_to(problem, np.ceil(daily * days - 1e-9)))

@@ -51,7 +51,7 @@ def test_validate_json_valid(tmp_path: Path) -> None:
 def test_generate_then_validate(tmp_path: Path) -> None:
     out = tmp_path / "city"
     res = runner.invoke(app, ["generate", str(out), "--seed", "3", "--skus", "6", "--zones", "3", "--warehouses", "2",
-                              "--fleet", "2", "--crowd", "2", "--days", "40"])
+                              "--fleet", "2", "--crowd", "2", "--history-days", "40"])
     assert res.exit_code == 0, res.output
     inst = load_instance(out)
     assert len(inst.skus) == 6 and len(inst.zones) == 3

@@ -37,7 +37,7 @@ DIR_COMMANDS: dict[str, Callable[[Path, Path], list[str]]] = {
     "forecast": lambda inst, out: ["forecast", str(inst), "--method", "seasonal_naive", "--horizon", "3",
                                    "--scenarios", "3", "--out", str(out)],
     "generate": lambda inst, out: ["generate", str(out), "--seed", "2", "--skus", "4", "--zones", "3",
-                                   "--warehouses", "2", "--fleet", "2", "--crowd", "2", "--days", "30"],
+                                   "--warehouses", "2", "--fleet", "2", "--crowd", "2", "--history-days", "30"],
 }
 KIND = {"run": "run", "dispatch": "dispatch", "stock": "stock", "forecast": "forecast", "generate": "instance"}
 

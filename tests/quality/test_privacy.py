@@ -12,6 +12,7 @@ from engine.dispatch.result import ASSIGNMENT_COLUMNS, ROUTE_COLUMNS
 from engine.errors import EngineError
 from engine.quality import EXPORT_POLICY, FilePolicy, courier_manifest, export_privacy, read_export
 from engine.quality.privacy import CLASSES, PrivacyPolicyError, find_emails, find_phones
+from engine.simulate import horizon
 from engine.simulate.execute import EVENT_COLUMNS, STOP_COLUMNS
 from engine.simulate.fulfil import ALLOCATED_COLUMNS
 from engine.simulate.replicate import OUTCOME_COLUMNS
@@ -59,6 +60,13 @@ def clean_tables() -> dict[str, pd.DataFrame]:
                                         "holding_cost_per_m3_day": [2.0], "allows_high_value": [True]}),
         "zones.csv": pd.DataFrame({"id": ["Z1"], "lat": [30.12345], "lon": [120.12345], "radius_km": [1.0], "weight": [1.0]}),
         "history_top.csv": pd.DataFrame({"date": ["2026-05-01"], "sku": ["S1"], "zone": ["Z1"], "quantity": [2.0]}),
+        # nearstock simulate's tables: counts, rates and costs (ids only for sku and warehouse)
+        "days.csv": pd.DataFrame({c: [1.0] for c in horizon.DAY_COLUMNS}).assign(date="2026-06-01"),
+        "segments.csv": pd.DataFrame({c: [1.0] for c in horizon.SEGMENT_COLUMNS}).assign(segment="member"),
+        "stock_days.csv": pd.DataFrame({c: [1] for c in horizon.STOCK_COLUMNS}).assign(sku="S1", warehouse="W1"),
+        "index_by_replication.csv": pd.DataFrame({"date": ["2026-06-01"], "replication": [0],
+                                                  "service_index": [80.0]}),
+        "timings.csv": pd.DataFrame({c: [1.0] for c in horizon.TIMING_COLUMNS}).assign(date="2026-06-01"),
     }
 
 
@@ -84,7 +92,8 @@ def test_the_policy_declares_every_file_and_the_columns_the_code_writes() -> Non
         "forecast.csv", "stock_plan.csv", "stock_left.csv", "orders_allocated.csv", "assignments.csv", "routes.csv",
         "courier_manifest.csv", "outcomes.csv", "tracking_events.csv", "events.csv", "epochs.csv", "stops.csv",
         "scorecard.csv", "indicators_by_replication.csv",
-        "damage_by_courier.csv", "warehouses.csv", "zones.csv", "history_top.csv"}
+        "damage_by_courier.csv", "warehouses.csv", "zones.csv", "history_top.csv",
+        "days.csv", "segments.csv", "stock_days.csv", "index_by_replication.csv", "timings.csv"}
     for file, cols in [("outcomes.csv", OUTCOME_COLUMNS), ("events.csv", EVENT_COLUMNS), ("stops.csv", STOP_COLUMNS),
                        ("orders_allocated.csv", ALLOCATED_COLUMNS), ("assignments.csv", ASSIGNMENT_COLUMNS),
                        ("routes.csv", ROUTE_COLUMNS)]:

@@ -54,82 +54,119 @@ def check_execution(day: ExecutedDay) -> list[str]:
         if expect.get(by_state.get(oid, ""), "") != kind:
             out.append(f"order {oid}: state {by_state.get(oid)!r} but final event {kind!r}")
 
-    # ---- couriers in one place at a time ----------------------------------------------------
-    ready = P.ready
-    for cid, g in st.groupby("courier", sort=False):
-        v = cidx.get(cid)
-        if v is None:
-            out.append(f"unknown courier {cid!r} in the executed stops")
-            continue
-        prof = int(P.courier_profile[v])
-        T = P.time_min[prof]
-        prev_end, prev_loc = -np.inf, int(P.start_loc[v])
-        for trip, s in g.groupby("trip", sort=True):
-            s = s.sort_values("seq")
-            first = s.iloc[0]
-            if first["kind"] != "start":
-                out.append(f"courier {cid} trip {trip}: does not begin with a start stop")
-            if first["arrive_min"] < prev_end - TOL:
-                out.append(f"courier {cid} trip {trip}: starts at {first['arrive_min']:.2f} before its previous trip "
-                           f"ended at {prev_end:.2f}")
-            if int(first["loc"]) != prev_loc:
-                out.append(f"courier {cid} trip {trip}: starts at location {int(first['loc'])}, "
-                           f"but the courier was at {prev_loc}")
-            rows = list(s.itertuples(index=False))
-            for a, b in zip(rows, rows[1:], strict=False):
-                if b.arrive_min < a.depart_min - TOL:
-                    out.append(f"courier {cid} trip {trip}: stop {b.seq} reached before stop {a.seq} was left")
-                need = day.params.travel_min_factor * float(T[int(a.loc), int(b.loc)])
-                if b.arrive_min - a.depart_min < need - TOL:
-                    out.append(f"courier {cid} trip {trip}: leg {a.seq}->{b.seq} took "
-                               f"{b.arrive_min - a.depart_min:.2f} min, faster than its minimum {need:.2f}")
-            for r in rows:
-                if r.depart_min < r.arrive_min - TOL:
-                    out.append(f"courier {cid} trip {trip}: stop {r.seq} left before it was reached")
-            pick = s[s["kind"] == "pickup"]
-            drops = s[s["kind"] == "dropoff"]
-            if len(pick):
-                if float(pick["load_m3"].max()) > float(P.capacity[v]) + TOL:
-                    out.append(f"courier {cid} trip {trip}: load {float(pick['load_m3'].max()):.4f} m3 over its "
-                               f"capacity {float(P.capacity[v]):.4f}")
-                idx = [oidx[x] for x in drops["order"] if x in oidx]
-                left = float(pick["depart_min"].iloc[0])
-                if idx and left < float(ready[idx].max()) - TOL:
-                    out.append(f"courier {cid} trip {trip}: left the warehouse at {left:.2f} "
-                               f"before its orders were ready ({float(ready[idx].max()):.2f})")
-                w = widx.get(pick["warehouse"].iloc[0])
-                if idx and w is not None:
-                    handover = float(P.pickup_service[w])
-                    earliest = max(float(pick["arrive_min"].iloc[0]), float(ready[idx].max())) + handover
-                    if left < earliest - TOL:
-                        out.append(f"courier {cid} trip {trip}: left the warehouse at {left:.2f}, before "
-                                   f"{earliest:.2f} (arrival or ready time + {handover:g} min pickup service)")
-                    if exact and left - handover > float(P.pickup_end[v]) + TOL:
-                        out.append(f"courier {cid} trip {trip}: started its pickup at {left - handover:.2f}, "
-                                   f"after its last pickup minute {float(P.pickup_end[v]):.2f}")
-            prev_end = float(s["depart_min"].iloc[-1])
-            prev_loc = int(s["loc"].iloc[-1])
+    # ---- couriers in one place at a time (vectorised over all stops) ---------------------------
+    st = st.sort_values(["courier", "trip", "seq"], kind="stable")
+    known = st["courier"].map(cidx)
+    for cid in sorted(set(st.loc[known.isna(), "courier"])):
+        out.append(f"unknown courier {cid!r} in the executed stops")
+    out.extend(_stops_problems(P, day, st[known.notna()].reset_index(drop=True), oidx, widx,
+                               known[known.notna()].to_numpy(np.int64), exact))
 
     # ---- each delivered order: its courier, picked first, service time -----------------------
-    drops = st[st["kind"] == "dropoff"].set_index("order")
-    if drops.index.duplicated().any():
-        out.append(f"orders dropped off twice: {sorted(set(drops.index[drops.index.duplicated()]))[:5]}")
-        drops = drops[~drops.index.duplicated()]
+    drops = st[st["kind"] == "dropoff"]
+    dup = drops["order"].duplicated()
+    if dup.any():
+        out.append(f"orders dropped off twice: {sorted(set(drops.loc[dup, 'order']))[:5]}")
+        drops = drops[~dup]
     done = o[o["state"].isin(["delivered", "damaged"])]
-    for row in done.itertuples(index=False):
-        if row.order not in drops.index:
-            out.append(f"order {row.order}: {row.state} but no drop-off stop was executed")
+    j = done.merge(drops[["order", "courier", "arrive_min", "depart_min"]], on="order", how="left",
+                   suffixes=("", "_drop"), indicator=True)
+    svc = P.service[j["order"].map(oidx).to_numpy(np.int64)] if len(j) else np.zeros(0)
+    missing = (j["_merge"] == "left_only").to_numpy()
+    arrive, depart = j["arrive_min"].to_numpy(float), j["depart_min"].to_numpy(float)
+    for k in range(len(j)):  # only the rows that fail are formatted
+        oid, state = j["order"].iat[k], j["state"].iat[k]
+        if missing[k]:
+            out.append(f"order {oid}: {state} but no drop-off stop was executed")
             continue
-        d = drops.loc[row.order]
-        if d["courier"] != row.courier:
-            out.append(f"order {row.order}: accepted by {row.courier} but dropped off by {d['courier']}")
-        if not row.picked_min <= d["arrive_min"] + TOL:
-            out.append(f"order {row.order}: dropped off before it was picked")
-        i = oidx[row.order]
-        if d["depart_min"] - d["arrive_min"] < float(P.service[i]) - TOL:
-            out.append(f"order {row.order}: service at the customer shorter than {float(P.service[i]):g} min")
-        if abs(float(d["depart_min"]) - float(row.delivered_min)) > TOL:
-            out.append(f"order {row.order}: delivered_min differs from its drop-off stop")
+        if j["courier_drop"].iat[k] != j["courier"].iat[k]:
+            out.append(f"order {oid}: accepted by {j['courier'].iat[k]} but dropped off by {j['courier_drop'].iat[k]}")
+        if not j["picked_min"].iat[k] <= arrive[k] + TOL:
+            out.append(f"order {oid}: dropped off before it was picked")
+        if depart[k] - arrive[k] < float(svc[k]) - TOL:
+            out.append(f"order {oid}: service at the customer shorter than {float(svc[k]):g} min")
+        if abs(depart[k] - float(j["delivered_min"].iat[k])) > TOL:
+            out.append(f"order {oid}: delivered_min differs from its drop-off stop")
+    return out
+
+
+def _stops_problems(P, day: ExecutedDay, st, oidx: dict, widx: dict, v: np.ndarray,  # type: ignore[no-untyped-def]
+                    exact: bool) -> list[str]:
+    """Courier continuity, leg times, capacity, ready and hand-over times of sorted stops."""
+    out: list[str] = []
+    n = len(st)
+    if n == 0:
+        return out
+    cid = st["courier"].to_numpy(object)
+    trip = st["trip"].to_numpy(np.int64)
+    seq = st["seq"].to_numpy(np.int64)
+    kind = st["kind"].to_numpy(object)
+    loc = st["loc"].to_numpy(np.int64)
+    arr = st["arrive_min"].to_numpy(float)
+    dep = st["depart_min"].to_numpy(float)
+    new_c = np.r_[True, v[1:] != v[:-1]]
+    new_t = new_c | np.r_[True, trip[1:] != trip[:-1]]
+    tid = np.cumsum(new_t) - 1  # trip number over all stops
+    first = np.flatnonzero(new_t)
+    last = np.r_[first[1:] - 1, n - 1]
+    # a trip begins with a start stop, after the previous trip ended, where it ended
+    prev_end = np.where(new_c[first], -np.inf, np.r_[-np.inf, dep[last[:-1]]])
+    prev_loc = np.where(new_c[first], P.start_loc[v[first]], np.r_[-1, loc[last[:-1]]])
+    for k in np.flatnonzero(kind[first] != "start"):
+        out.append(f"courier {cid[first[k]]} trip {trip[first[k]]}: does not begin with a start stop")
+    for k in np.flatnonzero(arr[first] < prev_end - TOL):
+        out.append(f"courier {cid[first[k]]} trip {trip[first[k]]}: starts at {arr[first[k]]:.2f} before its "
+                   f"previous trip ended at {prev_end[k]:.2f}")
+    for k in np.flatnonzero(loc[first] != prev_loc):
+        out.append(f"courier {cid[first[k]]} trip {trip[first[k]]}: starts at location {loc[first[k]]}, "
+                   f"but the courier was at {prev_loc[k]}")
+    # legs inside a trip: after the last stop was left, no faster than the minimum travel time
+    b = np.flatnonzero(~new_t)
+    a_ = b - 1
+    need = day.params.travel_min_factor * P.time_min[P.courier_profile[v[b]], loc[a_], loc[b]]
+    for k in np.flatnonzero(arr[b] < dep[a_] - TOL):
+        out.append(f"courier {cid[b[k]]} trip {trip[b[k]]}: stop {seq[b[k]]} reached before stop {seq[a_[k]]} was left")
+    for k in np.flatnonzero(arr[b] - dep[a_] < need - TOL):
+        out.append(f"courier {cid[b[k]]} trip {trip[b[k]]}: leg {seq[a_[k]]}->{seq[b[k]]} took "
+                   f"{arr[b[k]] - dep[a_[k]]:.2f} min, faster than its minimum {need[k]:.2f}")
+    for k in np.flatnonzero(dep < arr - TOL):
+        out.append(f"courier {cid[k]} trip {trip[k]}: stop {seq[k]} left before it was reached")
+    # the warehouse stop of each delivery trip: capacity, ready times, hand-over, off time
+    pick = kind == "pickup"
+    if not pick.any():
+        return out
+    ntrips = len(first)
+    load = np.full(ntrips, -np.inf)
+    np.maximum.at(load, tid[pick], st["load_m3"].to_numpy(float)[pick])
+    first_pick = np.full(ntrips, -1)
+    pi = np.flatnonzero(pick)
+    first_pick[tid[pi[::-1]]] = pi[::-1]  # the earliest pickup row of each trip wins
+    order_i = st["order"].map(oidx)
+    drop = (kind == "dropoff") & order_i.notna().to_numpy()
+    ready = np.full(ntrips, -np.inf)
+    np.maximum.at(ready, tid[drop], P.ready[order_i[drop].to_numpy(np.int64)])
+    wh = st["warehouse"].map(widx)
+    for t in np.flatnonzero(first_pick >= 0):
+        r = first_pick[t]
+        c, tr, cap = cid[r], trip[r], float(P.capacity[v[r]])
+        if load[t] > cap + TOL:
+            out.append(f"courier {c} trip {tr}: load {load[t]:.4f} m3 over its capacity {cap:.4f}")
+        if not np.isfinite(ready[t]):
+            continue
+        left = dep[r]
+        if left < ready[t] - TOL:
+            out.append(f"courier {c} trip {tr}: left the warehouse at {left:.2f} before its orders were ready "
+                       f"({ready[t]:.2f})")
+        w = wh.iat[r]
+        if w == w:  # a known warehouse
+            handover = float(P.pickup_service[int(w)])
+            earliest = max(arr[r], ready[t]) + handover
+            if left < earliest - TOL:
+                out.append(f"courier {c} trip {tr}: left the warehouse at {left:.2f}, before "
+                           f"{earliest:.2f} (arrival or ready time + {handover:g} min pickup service)")
+            if exact and left - handover > float(P.pickup_end[v[r]]) + TOL:
+                out.append(f"courier {c} trip {tr}: started its pickup at {left - handover:.2f}, "
+                           f"after its last pickup minute {float(P.pickup_end[v[r]]):.2f}")
     return out
 
 

@@ -7,9 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.forecast import build_panel, forecast
+from engine.forecast import build_panel, forecast, hier
 from engine.forecast import distribution as dist
-from engine.forecast import hier
 from engine.forecast.core import fit
 from engine.forecast.panel import build_sparse_history
 from engine.forecast.scenarios import SparseScenarios

@@ -57,12 +57,15 @@ def run_once(case: str, path: Path, limit: float, scenarios: int, backend: str) 
     data = json.loads(p.stdout)
     wall = re.search(r"Elapsed \(wall clock\) time.*?: (?:(\d+):)?(\d+):([\d.]+)", p.stderr)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    user = re.search(r"User time \(seconds\): ([\d.]+)", p.stderr)
+    system = re.search(r"System time \(seconds\): ([\d.]+)", p.stderr)
+    cpu_s = float(user.group(1)) + float(system.group(1)) if user and system else None
     wall_s = (int(wall.group(1) or 0) * 3600 + int(wall.group(2)) * 60 + float(wall.group(3))) if wall else None
     s, run = data["stats"], data["run"]
     row = {
         "case": case, "instance": str(path), "S": data["n_skus"],
         "backend": s["backend"], "status": s["status"], "time_limit": limit, "scenarios": scenarios,
-        "wall_s": wall_s, "own_wall_s": run["wall_seconds"], "peak_rss_gb": int(rss.group(1)) / 2**20 if rss else None,
+        "wall_s": wall_s, "own_wall_s": run["wall_seconds"], "cpu_s": cpu_s, "peak_rss_gb": int(rss.group(1)) / 2**20 if rss else None,
         "objective": s["objective"], "bound": s["bound"], "gap": s["gap"],
         "forecast": data["forecast"]["method"], "series": data["forecast"]["n_series"],
         "scenario_storage": run["scenario_storage"], "load_before": round(load0, 2), "load_after": round(load1, 2),
@@ -77,15 +80,16 @@ def run_once(case: str, path: Path, limit: float, scenarios: int, backend: str) 
 def section(frame: pd.DataFrame, stages: pd.DataFrame) -> str:
     lines = [BEGIN, "## End to end: `nearstock stock` on a generated 20 000-SKU city (#17)", "",
              f"Command: `{COMMAND}` (see its docstring for the two `nearstock generate` lines). Each run is a fresh "
-             "process timed by `/usr/bin/time -v` (wall, peak RSS); gap = the proven gap of the returned plan. "
+             "process timed by `/usr/bin/time -v` (wall, user + system CPU seconds, peak RSS); gap = the proven gap of the returned plan. "
              "**The machine is shared (2 cores)**: load = 1-minute load average before/after each run.", "",
              "Source: `benchmarks/stocking/results/city_e2e.csv` · regenerate the table: "
              "`python benchmarks/stocking/city_e2e.py --render-only`", "",
-             "| case | forecast | series | limit s | wall s | peak GB | status | gap | objective | bound | load before/after | date |",
-             "|" + "---|" * 12]
+             "| case | forecast | series | limit s | wall s | CPU s | peak GB | status | gap | objective | bound "
+             "| load before/after | date |",
+             "|" + "---|" * 13]
     for r in frame.itertuples(index=False):
         lines.append(f"| {r.case} | {r.forecast} | {r.series:,} | {r.time_limit:g} | {r.wall_s:.1f} | "
-                     f"{r.peak_rss_gb:.2f} | {r.status} | {100 * r.gap:.3f}% | {r.objective:,.0f} | {r.bound:,.0f} | "
+                     f"{r.cpu_s:.1f} | {r.peak_rss_gb:.2f} | {r.status} | {100 * r.gap:.3f}% | {r.objective:,.0f} | {r.bound:,.0f} | "
                      f"{r.load_before:.2f}/{r.load_after:.2f} | {r.date} |")
     lines.append("")
     for case, g in frame.groupby("case", sort=False):

@@ -72,6 +72,8 @@ def run_once(case: str, path: Path, limit: float, scenarios: int, backend: str) 
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
         "command": " ".join(["nearstock", *cmd[len(_nearstock()):]]),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                 cwd=HERE, check=False).stdout.strip(),
     }
     stages = [{"case": case, "date": row["date"], **st} for st in run["stages"]]
     return row, stages
@@ -84,11 +86,11 @@ def section(frame: pd.DataFrame, stages: pd.DataFrame) -> str:
              "**The machine is shared (2 cores)**: load = 1-minute load average before/after each run.", "",
              "Source: `benchmarks/stocking/results/city_e2e.csv` · regenerate the table: "
              "`python benchmarks/stocking/city_e2e.py --render-only`", "",
-             "| case | forecast | series | limit s | wall s | CPU s | peak GB | status | gap | objective | bound "
-             "| load before/after | date |",
-             "|" + "---|" * 13]
+             "| case | commit | forecast | series | limit s | wall s | CPU s | peak GB | status | gap | objective "
+             "| bound | load before/after | date |",
+             "|" + "---|" * 14]
     for r in frame.itertuples(index=False):
-        lines.append(f"| {r.case} | {r.forecast} | {r.series:,} | {r.time_limit:g} | {r.wall_s:.1f} | "
+        lines.append(f"| {r.case} | {r.commit} | {r.forecast} | {r.series:,} | {r.time_limit:g} | {r.wall_s:.1f} | "
                      f"{r.cpu_s:.1f} | {r.peak_rss_gb:.2f} | {r.status} | {100 * r.gap:.3f}% | {r.objective:,.0f} | {r.bound:,.0f} | "
                      f"{r.load_before:.2f}/{r.load_after:.2f} | {r.date} |")
     lines.append("")

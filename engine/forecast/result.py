@@ -115,6 +115,8 @@ class ForecastResult:
             "dates": [d.isoformat() for d in self.dates],
             "n_series": len(self.series),
             "n_scenarios": self.n_scenarios,
+            # sparse: scenarios.csv.gz holds only the non-zero cells (the rows left out are zeros)
+            "scenario_storage": "dense" if isinstance(self.scenarios, np.ndarray) else "sparse",
             "quantile_levels": list(self.quantile_levels),
             "total_mean": float(self.mean.sum()),
             "chosen": {str(k): int(v) for k, v in chosen.items()},

@@ -67,6 +67,7 @@ def run_once(case: str, path: Path, limit: float, scenarios: int, backend: str) 
         "backend": s["backend"], "status": s["status"], "time_limit": limit, "scenarios": scenarios,
         "wall_s": wall_s, "own_wall_s": run["wall_seconds"], "cpu_s": cpu_s, "peak_rss_gb": int(rss.group(1)) / 2**20 if rss else None,
         "objective": s["objective"], "bound": s["bound"], "gap": s["gap"],
+        "full_warehouses": sum(1 for w in data["warehouses"] if (w.get("utilisation") or 0) >= 0.99),
         "forecast": data["forecast"]["method"], "series": data["forecast"]["n_series"],
         "scenario_storage": run["scenario_storage"], "load_before": round(load0, 2), "load_after": round(load1, 2),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -87,16 +88,20 @@ def section(frame: pd.DataFrame, stages: pd.DataFrame) -> str:
              "Source: `benchmarks/stocking/results/city_e2e.csv` · regenerate the table: "
              "`python benchmarks/stocking/city_e2e.py --render-only`", "",
              "| case | commit | forecast | series | limit s | wall s | CPU s | peak GB | status | gap | objective "
-             "| bound | load before/after | date |",
-             "|" + "---|" * 14]
+             "| bound | full warehouses | load before/after | date |",
+             "|" + "---|" * 15]
     for r in frame.itertuples(index=False):
         lines.append(f"| {r.case} | {r.commit} | {r.forecast} | {r.series:,} | {r.time_limit:g} | {r.wall_s:.1f} | "
                      f"{r.cpu_s:.1f} | {r.peak_rss_gb:.2f} | {r.status} | {100 * r.gap:.3f}% | {r.objective:,.0f} | {r.bound:,.0f} | "
+                     f"{'' if pd.isna(getattr(r, 'full_warehouses', float('nan'))) else int(r.full_warehouses)} | "
                      f"{r.load_before:.2f}/{r.load_after:.2f} | {r.date} |")
     lines.append("")
-    for case, g in frame.groupby("case", sort=False):
-        lines.append(f"- **{case}**: median wall {g['wall_s'].median():.1f} s, median peak {g['peak_rss_gb'].median():.2f} GB, "
-                     f"worst gap {100 * g['gap'].max():.3f}% over {len(g)} run(s)")
+    for (case, commit), g in frame.groupby(["case", "commit"], sort=False):
+        over = (g["wall_s"] - g["time_limit"]).max()
+        lines.append(f"- **{case}** at {commit}: median wall {g['wall_s'].median():.1f} s (at most {over:+.1f} s past the "
+                     f"limit), median CPU {g['cpu_s'].median():.1f} s (the process got "
+                     f"{100 * (g['cpu_s'] / g['wall_s']).median():.0f}% of one core), median peak "
+                     f"{g['peak_rss_gb'].median():.2f} GB, worst gap {100 * g['gap'].max():.3f}% over {len(g)} run(s)")
     if len(stages):
         last = stages[stages["date"] == stages["date"].max()]
         lines += ["", "Stages of the last run (the command's own `--json` summary):", "",
@@ -105,7 +110,8 @@ def section(frame: pd.DataFrame, stages: pd.DataFrame) -> str:
                   "| case | stage | seconds | share s | peak MB | note |", "|---|---|---|---|---|---|"]
         for r in last.itertuples(index=False):
             share = "–" if pd.isna(r.budget_s) else f"{r.budget_s:.1f}"
-            lines.append(f"| {r.case} | {r.stage} | {r.seconds:.2f} | {share} | {r.peak_rss_mb:,.0f} | {r.note} |")
+            note = "" if pd.isna(r.note) else r.note
+            lines.append(f"| {r.case} | {r.stage} | {r.seconds:.2f} | {share} | {r.peak_rss_mb:,.0f} | {note} |")
     lines.append(END)
     return "\n".join(lines) + "\n"
 

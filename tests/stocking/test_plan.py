@@ -46,7 +46,7 @@ def test_tiny_limit_returns_a_plan_with_its_status_within_the_stated_margin(metr
     assert run.result.stats.status in ("optimal", "feasible", "time_limit")
     assert run.result.stats.objective is not None
     # never past the limit by more than the stated margin (the solver's minimum + the write reserve)
-    assert run.overrun_margin_s == pytest.approx(2.0)
+    assert run.overrun_margin_s == pytest.approx(3.0)
     # load, build and the first forecast candidate cannot be interrupted: on a machine so busy that
     # they alone pass the limit, the margin counts from their end
     before_solve = sum(s.seconds for s in run.stages if s.name != "solve")
@@ -63,7 +63,7 @@ def test_the_solver_gets_what_the_earlier_stages_leave(metro_small):
                      forecast_method="seasonal_naive")
     by = {s.name: s for s in run.stages}
     used = by["load"].seconds + by["forecast"].seconds + by["build"].seconds
-    assert by["solve"].budget_s == pytest.approx(8.0 - used - 1.0, abs=0.05)
+    assert by["solve"].budget_s == pytest.approx(max(0.9 * (8.0 - used - 2.0), 1.0), abs=0.05)
     assert run.within_limit
 
 

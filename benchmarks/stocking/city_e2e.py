@@ -47,6 +47,8 @@ def run_once(case: str, path: Path, limit: float, scenarios: int, backend: str) 
     out = Path(tempfile.mkdtemp(prefix="nearstock-e2e-")) / "plan"
     cmd = [*_nearstock(), "stock", str(path), "--backend", backend, "--time-limit", f"{limit:g}",
            "--scenarios", str(scenarios), "--out", str(out), "--json"]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE,
+                            check=False).stdout.strip()  # the code the run starts with
     load0 = os.getloadavg()[0]
     timed = ["/usr/bin/time", "-v", *cmd] if Path("/usr/bin/time").exists() else cmd
     p = subprocess.run(timed, capture_output=True, text=True, check=False)
@@ -73,8 +75,7 @@ def run_once(case: str, path: Path, limit: float, scenarios: int, backend: str) 
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
         "command": " ".join(["nearstock", *cmd[len(_nearstock()):]]),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                 cwd=HERE, check=False).stdout.strip(),
+        "commit": commit,
     }
     stages = [{"case": case, "date": row["date"], **st} for st in run["stages"]]
     return row, stages

@@ -113,6 +113,19 @@ def section(frame: pd.DataFrame, stages: pd.DataFrame) -> str:
             share = "–" if pd.isna(r.budget_s) else f"{r.budget_s:.1f}"
             note = "" if pd.isna(r.note) else r.note
             lines.append(f"| {r.case} | {r.stage} | {r.seconds:.2f} | {share} | {r.peak_rss_mb:,.0f} | {note} |")
+    solo = RESULTS / "city_solve.csv"
+    if solo.exists():
+        f = pd.read_csv(solo)
+        lines += ["", "The solve alone with a longer limit (same forecast and problem as the command builds; "
+                  "solver wall and CPU seconds only):", "",
+                  "Source: `benchmarks/stocking/results/city_solve.csv` · "
+                  "`python benchmarks/stocking/city_solve.py runs/city --time-limit 300 --scenarios 50`", "",
+                  "| instance | S×W×Z×K | limit s | status | gap | objective | bound | solve wall s | solve CPU s "
+                  "| full warehouses | commit | load before/after | date |", "|" + "---|" * 13]
+        for r in f.itertuples(index=False):
+            lines.append(f"| {r.instance} | {r.S}×{r.W}×{r.Z}×{r.K} | {r.time_limit:g} | {r.status} | {100 * r.gap:.3f}% | "
+                         f"{r.objective:,.0f} | {r.bound:,.0f} | {r.solve_wall_s:.1f} | {r.solve_cpu_s:.1f} | "
+                         f"{r.full_warehouses} of {r.W} | {r.commit} | {r.load_before:.2f}/{r.load_after:.2f} | {r.date} |")
     lines.append(END)
     return "\n".join(lines) + "\n"
 

@@ -102,7 +102,8 @@ def section(frame: pd.DataFrame, stages: pd.DataFrame) -> str:
         lines.append(f"- **{case}** at {commit}: median wall {g['wall_s'].median():.1f} s (at most {over:+.1f} s past the "
                      f"limit), median CPU {g['cpu_s'].median():.1f} s (the process got "
                      f"{100 * (g['cpu_s'] / g['wall_s']).median():.0f}% of one core), median peak "
-                     f"{g['peak_rss_gb'].median():.2f} GB, worst gap {100 * g['gap'].max():.3f}% over {len(g)} run(s)")
+                     f"{g['peak_rss_gb'].median():.2f} GB, median gap {100 * g['gap'].median():.3f}%, worst "
+                     f"{100 * g['gap'].max():.3f}% over {len(g)} run(s)")
     if len(stages):
         last = stages[stages["date"] == stages["date"].max()]
         lines += ["", "Stages of the last run (the command's own `--json` summary):", "",

@@ -161,6 +161,12 @@ def write_results(args: argparse.Namespace, scaling: pd.DataFrame, slotting: pd.
     from decomp_compare import compare_section  # the before/after section survives a re-render
 
     lines.append(compare_section(out))
+    e2e = out / "results" / "city_e2e.csv"
+    if e2e.exists():  # so does the end-to-end section (city_e2e.py)
+        from city_e2e import section
+
+        st_csv = out / "results" / "city_e2e_stages.csv"
+        lines.append(section(pd.read_csv(e2e), pd.read_csv(st_csv) if st_csv.exists() else pd.DataFrame()))
     atomic_write_text(out / "RESULTS.md", "\n".join(lines))
     print((out / "RESULTS.md").read_text())
 

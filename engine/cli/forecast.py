@@ -21,7 +21,8 @@ from engine.io import (
 )
 from engine.solver import Settings
 
-METHOD_HELP = "Method: auto, seasonal_naive, seasonal_naive_yearly, moving_average, ses, ets, croston, sba, tsb, global."
+METHOD_HELP = ("Method: auto, seasonal_naive, seasonal_naive_yearly, moving_average, ses, ets, croston, sba, tsb, global, "
+               "hierarchical (SKU totals split to zones; auto picks it at city scale).")
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

@@ -9,13 +9,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from engine.cli.common import ForceOpt, JsonOpt, SeedOpt, TimeLimitOpt, console, fmt, say_replaced
+from engine.cli.common import ForceOpt, JsonOpt, SeedOpt, console, fmt, say_replaced
 from engine.io import (
-    atomic_dir,
     check_output_dir,
     check_output_file,
     to_json_text,
-    write_frame,
     write_output_frame,
 )
 
@@ -28,10 +26,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 def stock_cmd(
     instance: Annotated[Path, typer.Argument(help="Instance directory.")],
     backend: Annotated[str | None, typer.Option("--backend", help="highs, cbc, scip, decomp, newsvendor or days_of_cover.")] = None,
-    time_limit: TimeLimitOpt = None,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", help="Seconds for the whole command (load, forecast, build, solve, write); "
+        "the solver gets what the earlier stages leave.")] = None,
     scenarios: Annotated[int | None, typer.Option("--scenarios", help="Demand scenarios (default: the instance's).")] = None,
     cycle_days: Annotated[int | None, typer.Option("--cycle-days", help="Days one stocking decision covers.")] = None,
-    forecast_method: Annotated[str | None, typer.Option("--forecast", help="Forecast method for the scenarios.")] = None,
+    forecast_method: Annotated[str | None, typer.Option("--forecast", help="Forecast method for the scenarios "
+                                                        "(auto picks hierarchical at city scale).")] = None,
     mip_gap: Annotated[float | None, typer.Option("--mip-gap", help="Relative gap at which to stop.")] = None,
     seed: SeedOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Directory for plan.csv, warehouses.csv, result.json "
@@ -40,42 +41,44 @@ def stock_cmd(
     json: JsonOpt = False,
 ) -> None:
     """Forecast demand scenarios, then choose units per SKU and forward warehouse."""
-    from engine.forecast import forecast
-    from engine.instance import load_instance
-    from engine.stocking import build_problem, solve_stocking
+    from engine.stocking.plan import plan_stock
 
     replaced = check_output_dir(out, force=force) if out is not None else None
-    inst = load_instance(instance)
-    m = inst.manifest
-    run_seed = m.seed if seed is None else seed
-    k = scenarios or m.planning.scenarios
-    fs = m.settings("forecast").with_(seed=run_seed)
-    if forecast_method:
-        fs = fs.with_(backend=forecast_method)
-    fc = forecast(inst.demand, horizon=m.planning.horizon_days, start=m.planning.start_date,
-                  events=inst.events, n_scenarios=k, settings=fs)
-    problem = build_problem(inst, fc, cycle_days=cycle_days, scenarios=k)
-    st = m.settings("stocking").with_(seed=run_seed)
-    changes: dict = {}
-    if backend:
-        changes["backend"] = backend
-    if time_limit is not None:
-        changes["time_limit"] = time_limit
-    if mip_gap is not None:
-        changes["mip_gap"] = mip_gap
-    result = solve_stocking(problem, st.with_(**changes) if changes else st)
+    kw = dict(backend=backend, mip_gap=mip_gap, forecast_method=forecast_method, scenarios=scenarios,
+              cycle_days=cycle_days, time_limit=time_limit, seed=seed, out=out, force=force)
+    if json:
+        run = plan_stock(instance, **kw)
+    else:
+        with console.status("starting") as status:
+            run = plan_stock(instance, progress=lambda name: status.update(f"{STAGE_TEXT.get(name, name)} …"), **kw)
     if out is not None:
-        with atomic_dir(out, force=force, kind="stock") as d:
-            write_frame(result.to_frame(), d / "plan.csv")
-            write_frame(result.warehouse_frame(), d / "warehouses.csv")
-            (d / "result.json").write_text(to_json_text(result.to_dict()), encoding="utf-8")
         say_replaced(replaced)
     if json:
-        typer.echo(to_json_text(result.to_dict()), nl=False)
+        typer.echo(to_json_text(run.to_dict()), nl=False)
         return
-    render(result, title=f"{inst.name}: stocking plan ({problem.n_scenarios} scenarios, {problem.cycle_days}-day cycle)")
+    render(run.result, title=f"{run.instance_name}: stocking plan ({run.n_scenarios} scenarios, {run.cycle_days}-day cycle)")
+    render_stages(run)
     if out is not None:
         console.print(f"plan written to [bold]{out}[/]")
+
+
+STAGE_TEXT = {"load": "loading the instance", "forecast": "forecasting demand scenarios",
+              "build": "building the stocking problem", "solve": "solving", "write": "writing the plan"}
+
+
+def render_stages(run) -> None:  # noqa: ANN001
+    limit = "no limit" if run.time_limit is None else f"limit {run.time_limit:g}s"
+    ok = "" if run.within_limit is None else (" · within it" if run.within_limit else " · [red]over it[/]")
+    t = Table(title=f"stages ({limit}{ok}; {run.wall_seconds:.1f}s wall, peak {run.peak_rss_mb:,.0f} MB)",
+              title_justify="left")
+    for col in ("stage", "seconds", "share s", "peak MB", "note"):
+        t.add_column(col, justify="left" if col in ("stage", "note") else "right")
+    for s in run.stages:
+        t.add_row(s.name, f"{s.seconds:.2f}", "–" if s.budget_s is None else f"{s.budget_s:.1f}",
+                  f"{s.peak_rss_mb:,.0f}", escape(s.note))
+    console.print(t)
+    for n in run.notes:
+        console.print(f"[yellow]{escape(n)}[/]")
 
 
 def render(result, *, title: str) -> None:  # noqa: ANN001

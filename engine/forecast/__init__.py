@@ -16,6 +16,10 @@ Methods (``FORECASTERS``; ``Settings.backend``, "" = "auto"), all vectorised ove
   lags, calendar and the event calendar (plus each series' past lift on event days);
 - ``auto``: every candidate forecasts one or two holdout windows; per demand segment
   (smooth / erratic / intermittent / lumpy) the one with the lowest |error| + |bias| wins.
+- ``hierarchical``: SKU totals forecast by another method (``hier_base``, default ``auto``),
+  split to zones by shrunk recent zone shares; coherent (zones add up to the SKU, in the mean
+  and in every scenario), scenarios stored sparsely; ``auto`` itself goes top-down when the
+  dense history would exceed ``hier_auto_cells`` cells (``hier.py``, docs/scale.md).
 
 Local methods see events through a lift per SKU and kind (``events.py``). The distribution is
 negative binomial per (series, day) with a dispersion fitted on the holdout errors of the

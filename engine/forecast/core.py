@@ -9,6 +9,7 @@ the predictive distribution is out-of-sample by construction.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +20,9 @@ from threadpoolctl import threadpool_limits
 
 from engine.errors import ConfigError
 from engine.forecast import distribution as dist
+from engine.forecast import hier as _hier
 from engine.forecast.methods import FORECASTERS, MethodUnavailable
-from engine.forecast.panel import Panel, build_panel, classify
+from engine.forecast.panel import Panel, build_sparse_history, classify
 from engine.forecast.result import DEFAULT_QUANTILES, ForecastResult
 from engine.solver import Settings, SolveStats, SolveStatus, stopwatch
 
@@ -43,6 +45,8 @@ KNOWN_OPTIONS = {
     "event_adjust", "event_prior_units",
     # distribution
     "dispersion_prior",
+    # hierarchical (top-down) forecasting, hier.py
+    *_hier.OPTIONS,
 }
 MIN_HOLDOUT_HISTORY = 8  # periods; below this there is no honest holdout
 
@@ -137,19 +141,27 @@ def _run_method(
 
 
 def fit_panel(
-    panel: Panel, method: str, opts: Mapping[str, Any], *, build_seconds: float = 0.0, threads: int = 1
+    panel: Panel, method: str, opts: Mapping[str, Any], *, build_seconds: float = 0.0, threads: int = 1,
+    deadline: float | None = None,
 ) -> FittedForecast:
     """Fit ``method`` (a registry name, or "auto") on a panel whose calendar runs ``panel.h`` ahead.
 
     ``threads`` caps the native thread pools (the tree ensemble's OpenMP); on a shared
-    machine one thread is often faster than two contended ones.
+    machine one thread is often faster than two contended ones. ``deadline`` (a
+    ``time.perf_counter()`` value): past it, ``auto`` starts no further candidate (the ones
+    already run compete; at least one always runs) and says which it skipped in the notes.
     """
     FORECASTERS.info(method)  # unknown / unavailable names fail here, with the list of choices
+    if method == _hier.NAME:
+        return _hier.fit_parts(_hier.parts_from_panel(panel, opts), opts, threads=threads,  # type: ignore[return-value]
+                               build_seconds=build_seconds, deadline=deadline)
     with threadpool_limits(limits=max(1, int(threads))):
-        return _fit_panel(panel, method, opts, build_seconds)
+        return _fit_panel(panel, method, opts, build_seconds, deadline)
 
 
-def _fit_panel(panel: Panel, method: str, opts: Mapping[str, Any], build_seconds: float) -> FittedForecast:
+def _fit_panel(
+    panel: Panel, method: str, opts: Mapping[str, Any], build_seconds: float, deadline: float | None = None
+) -> FittedForecast:
     notes = list(panel.notes)
     with stopwatch() as elapsed:
         n, t, h = panel.n, panel.t, panel.h
@@ -178,7 +190,11 @@ def _fit_panel(panel: Panel, method: str, opts: Mapping[str, Any], build_seconds
 
         holds: dict[str, np.ndarray] = {}
         futures: dict[str, np.ndarray] = {}
-        for name in names:
+        for j, name in enumerate(names):
+            if deadline is not None and futures and time.perf_counter() > deadline:
+                notes.append(f"auto reached its time share after {len(futures)} candidate(s): "
+                             f"skipped {', '.join(names[j:])}")
+                break
             try:
                 out = _run_method(name, panel, origins, h, opts, notes)
             except MethodUnavailable as exc:
@@ -297,15 +313,18 @@ def forecast(
     quantiles: Sequence[float] = DEFAULT_QUANTILES,
     n_scenarios: int = 0,
     settings: Settings | None = None,
+    time_limit: float | None = None,
 ) -> ForecastResult:
     """Probabilistic demand forecast per (sku, zone) for ``horizon`` periods after the history.
 
     ``settings.backend`` names the method ("" = "auto"), ``settings.seed`` seeds the
-    scenarios, ``settings.options`` holds method options (see ``KNOWN_OPTIONS``).
+    scenarios, ``settings.options`` holds method options (see ``KNOWN_OPTIONS``). With
+    ``time_limit`` (seconds), ``auto`` starts no further candidate once it has passed (see
+    :func:`fit_panel`); the methods themselves are not interrupted.
     """
     s = _settings(settings)
     _check_quantiles(quantiles)
-    fitted = fit(history, horizon=horizon, start=start, events=events, settings=s)
+    fitted = fit(history, horizon=horizon, start=start, events=events, settings=s, time_limit=time_limit)
     return fitted.predict(quantiles=quantiles, n_scenarios=n_scenarios, seed=s.seed)
 
 
@@ -316,9 +335,30 @@ def fit(
     start: dt.date | None = None,
     events: pd.DataFrame | None = None,
     settings: Settings | None = None,
+    time_limit: float | None = None,
 ) -> FittedForecast:
-    """The fitting half of :func:`forecast`; ``fit(...).predict(...)`` gives the same result."""
+    """The fitting half of :func:`forecast`; ``fit(...).predict(...)`` gives the same result.
+
+    ``auto`` forecasts top-down (``hierarchical``) when the dense history would exceed
+    ``hier_auto_cells`` cells (20 million) and SKUs span several zones.
+    """
+    deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
     s = _settings(settings)
+    method = s.backend or "auto"
+    FORECASTERS.info(method)
     with stopwatch() as elapsed:
-        panel = build_panel(history, horizon=horizon, start=start, events=events, options=s.options)
-    return fit_panel(panel, s.backend or "auto", s.options, build_seconds=elapsed(), threads=s.threads)
+        sh = build_sparse_history(history, horizon=horizon, start=start, events=events, options=s.options)
+        n_skus = int(sh.series["sku"].nunique())
+        auto_top_down = method == "auto" and "candidates" not in s.options and _hier.prefer_hierarchical(
+            sh.n, sh.t, n_skus, s.options)
+        if method == _hier.NAME or auto_top_down:
+            parts = _hier.parts_from_sparse(sh, s.options)
+    if method == _hier.NAME or auto_top_down:
+        label = _hier.NAME if method == _hier.NAME else (
+            f"auto chose {_hier.NAME} ({sh.n} series x {sh.t} periods, "
+            f"{len(sh.qty) / max(sh.n * sh.t, 1):.2%} non-zero)")
+        return _hier.fit_parts(parts, s.options, threads=s.threads, build_seconds=elapsed(),  # type: ignore[return-value]
+                               label=label, deadline=deadline)
+    with stopwatch() as elapsed:
+        panel = sh.to_panel()
+    return fit_panel(panel, method, s.options, build_seconds=elapsed(), threads=s.threads, deadline=deadline)

@@ -205,6 +205,12 @@ def sample_scenarios(
         z = np.sqrt(rg) * market + np.sqrt(r - rg) * common[:, inv[lo:hi], :] + np.sqrt(1 - r) * idio
         u = np.clip(special.ndtr(z), 1e-12, 1 - 1e-12)
         nn, pp = _nb_params(mean[None, lo:hi, :], alpha[None, lo:hi, None])
-        draw = stats.nbinom.ppf(u, nn, pp)
-        out[:, lo:hi, :] = np.nan_to_num(draw, nan=0.0, posinf=0.0).astype(np.int64)
+        # the draw is 0 wherever u is within the zero mass P(0) = p ** n: scipy's (slow) ppf
+        # only for the others, which at city scale are a small minority
+        nn, pp = np.broadcast_to(nn, u.shape), np.broadcast_to(pp, u.shape)
+        pos = u > np.exp(nn * np.log(pp)) * (1 - 1e-9)
+        block = np.zeros(u.shape, dtype=np.int64)
+        draw = stats.nbinom.ppf(u[pos], nn[pos], pp[pos])
+        block[pos] = np.nan_to_num(draw, nan=0.0, posinf=0.0).astype(np.int64)
+        out[:, lo:hi, :] = block
     return out

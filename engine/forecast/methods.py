@@ -87,3 +87,12 @@ FORECASTERS.register("sba", description="Syntetos–Boylan approximation (bias-c
     _each_origin(partial(_local.croston, variant="sba"))
 )
 FORECASTERS.register("tsb", description="Teunter–Syntetos–Babai intermittent-demand method")(_each_origin(_local.tsb))
+
+
+
+def _hierarchical(*_: Any) -> list[np.ndarray]:
+    raise ConfigError("'hierarchical' forecasts SKU totals and splits them; call engine.forecast.forecast()")
+
+
+FORECASTERS.register("hierarchical", description="SKU totals (auto) split to zones by recent shares; "
+                     "coherent, sparse scenarios (hier.py)")(_hierarchical)

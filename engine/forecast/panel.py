@@ -130,6 +130,67 @@ def build_panel(
     Options: ``freq`` ("auto" | "D" | "W"), ``negative`` ("error" | "zero"),
     ``duplicates`` ("sum" | "error"), ``gaps`` ("zero" | "error").
     """
+    return build_sparse_history(history, horizon=horizon, start=start, events=events, options=options).to_panel()
+
+
+@dataclass(frozen=True, slots=True)
+class SparseHistory:
+    """The validated history as non-zero cells (series ``sid``, period ``tid``, ``qty``).
+
+    The same content as a :class:`Panel` without its dense (N, T) array: at city scale
+    (hundreds of thousands of sparse (SKU, zone) series) only the cells that hold demand are kept.
+    """
+
+    sid: np.ndarray  # (R,) series of each cell
+    tid: np.ndarray  # (R,) period of each cell
+    qty: np.ndarray  # (R,) float64 > 0 (zero rows of the input are dropped)
+    t: int  # history periods
+    dates: pd.DatetimeIndex  # T + h periods
+    series: pd.DataFrame  # sku, zone; row i = series i
+    freq: str
+    ev: np.ndarray
+    ev_names: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n(self) -> int:
+        return len(self.series)
+
+    @property
+    def h(self) -> int:
+        return len(self.dates) - self.t
+
+    def to_panel(self) -> Panel:
+        """The dense panel (N × T float64)."""
+        y = np.zeros((self.n, self.t), dtype=np.float64)
+        np.add.at(y, (self.sid, self.tid), self.qty)
+        return Panel(y=y, dates=self.dates, series=self.series, freq=self.freq, ev=self.ev,
+                     ev_names=self.ev_names, notes=self.notes)
+
+    def aggregate(self, group: np.ndarray, n_groups: int, names: pd.DataFrame) -> Panel:
+        """Dense panel of the series summed by ``group`` (group index per series)."""
+        y = np.zeros((n_groups, self.t), dtype=np.float64)
+        np.add.at(y, (np.asarray(group)[self.sid], self.tid), self.qty)
+        return Panel(y=y, dates=self.dates, series=names, freq=self.freq, ev=self.ev, ev_names=self.ev_names,
+                     notes=self.notes)
+
+    def window(self, start: int, end: int) -> np.ndarray:
+        """Dense (N, end - start) block of periods ``[start, end)`` (a holdout window)."""
+        m = (self.tid >= start) & (self.tid < end)
+        out = np.zeros((self.n, end - start), dtype=np.float64)
+        np.add.at(out, (self.sid[m], self.tid[m] - start), self.qty[m])
+        return out
+
+
+def build_sparse_history(
+    history: pd.DataFrame,
+    *,
+    horizon: int,
+    start: dt.date | None = None,
+    events: pd.DataFrame | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> SparseHistory:
+    """Validate ``history`` as :func:`build_panel` does, keeping only its non-zero cells."""
     opts = dict(options or {})
     if not isinstance(history, pd.DataFrame):
         raise ForecastInputError(f"history must be a pandas DataFrame, got {type(history).__name__}")
@@ -208,16 +269,22 @@ def build_panel(
             )
         notes.append(f"{n_gap} period(s) with no rows at all read as zero demand")
 
-    series = long[["sku", "zone"]].drop_duplicates().sort_values(["sku", "zone"], kind="stable")
-    series = series.reset_index(drop=True)
-    sid = pd.MultiIndex.from_frame(series).get_indexer(pd.MultiIndex.from_frame(long[["sku", "zone"]]))
+    # categorical codes: one factorisation of each key column instead of string tuples per row
+    sku_codes, sku_names = pd.factorize(long["sku"], sort=True)
+    zone_codes, zone_names = pd.factorize(long["zone"], sort=True)
+    pair = sku_codes.astype(np.int64) * max(len(zone_names), 1) + zone_codes
+    upair, sid = np.unique(pair, return_inverse=True)  # sorted by (sku, zone)
+    series = pd.DataFrame({
+        "sku": np.asarray(sku_names, dtype=object)[upair // max(len(zone_names), 1)],
+        "zone": np.asarray(zone_names, dtype=object)[upair % max(len(zone_names), 1)],
+    })
     tid = ((long["date"] - first) // step).to_numpy().astype(np.int64)
-    y = np.zeros((len(series), len(hist_dates)), dtype=np.float64)
-    np.add.at(y, (sid, tid), long["quantity"].to_numpy())
-
+    qty = long["quantity"].to_numpy(dtype=np.float64)
+    nz = qty > 0
     all_dates = pd.date_range(first, periods=len(hist_dates) + int(horizon), freq=step)
     ev, ev_names = event_features(events, all_dates, freq)
-    return Panel(y=y, dates=all_dates, series=series, freq=freq, ev=ev, ev_names=ev_names, notes=tuple(notes))
+    return SparseHistory(sid=sid.ravel()[nz], tid=tid[nz], qty=qty[nz], t=len(hist_dates), dates=all_dates,
+                         series=series, freq=freq, ev=ev, ev_names=ev_names, notes=tuple(notes))
 
 
 def event_features(
@@ -265,11 +332,16 @@ def classify(y: np.ndarray, *, adi_cut: float = 1.32, cv2_cut: float = 0.49) -> 
     ``zero`` marks series without any demand in ``y``.
     """
     pos = y > 0
-    k = pos.sum(axis=1)
-    n = y.shape[1]
+    return classify_counts(pos.sum(axis=1), np.where(pos, y, 0.0).sum(axis=1),
+                           np.where(pos, y * y, 0.0).sum(axis=1), y.shape[1], adi_cut=adi_cut, cv2_cut=cv2_cut)
+
+
+def classify_counts(k: np.ndarray, s1: np.ndarray, s2: np.ndarray, n: int, *, adi_cut: float = 1.32,
+                    cv2_cut: float = 0.49) -> np.ndarray:
+    """:func:`classify` from per-series counts of positive periods ``k``, their sum ``s1`` and
+    sum of squares ``s2`` over ``n`` periods (what a sparse history gives directly)."""
+    k = np.asarray(k)
     adi = np.where(k > 0, n / np.maximum(k, 1), np.inf)
-    s1 = np.where(pos, y, 0.0).sum(axis=1)
-    s2 = np.where(pos, y * y, 0.0).sum(axis=1)
     mean = s1 / np.maximum(k, 1)
     var = np.maximum(s2 / np.maximum(k, 1) - mean**2, 0.0)
     cv2 = np.where(mean > 0, var / np.maximum(mean, 1e-12) ** 2, 0.0)

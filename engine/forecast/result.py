@@ -24,7 +24,8 @@ def quantile_column(level: float) -> str:
 class ForecastResult:
     """Predictive distribution per (series, day) and joint scenarios over the horizon.
 
-    ``mean`` (N, H), ``quantiles`` (N, H, Q), ``scenarios`` (K, N, H) non-negative integers;
+    ``mean`` (N, H), ``quantiles`` (N, H, Q), ``scenarios`` (K, N, H) non-negative integers
+    (a dense array, or :class:`~engine.forecast.scenarios.SparseScenarios` from ``hierarchical``);
     row i of every array is series i of ``series`` (sku, zone). ``chosen`` holds the method
     used for each series (the one asked for, or auto's pick), ``segment`` its demand class.
     """
@@ -81,7 +82,18 @@ class ForecastResult:
         return out
 
     def scenario_frame(self) -> pd.DataFrame:
-        """Long table: scenario, date, sku, zone, quantity (K × N × H rows)."""
+        """Long table: scenario, date, sku, zone, quantity (K × N × H rows; for sparse scenarios
+        only the non-zero rows, the absent ones being zero)."""
+        from engine.forecast.scenarios import SparseScenarios
+
+        sc = self.scenarios
+        if isinstance(sc, SparseScenarios):
+            dates = pd.to_datetime(list(self.dates)).values
+            return pd.DataFrame({
+                "scenario": sc.k.astype(np.int64), "date": dates[sc.day],
+                "sku": self.series["sku"].to_numpy()[sc.series], "zone": self.series["zone"].to_numpy()[sc.series],
+                "quantity": sc.quantity.astype(np.int64),
+            })
         k, n, h = self.scenarios.shape
         return pd.DataFrame(
             {
@@ -103,6 +115,8 @@ class ForecastResult:
             "dates": [d.isoformat() for d in self.dates],
             "n_series": len(self.series),
             "n_scenarios": self.n_scenarios,
+            # sparse: scenarios.csv.gz holds only the non-zero cells (the rows left out are zeros)
+            "scenario_storage": "dense" if isinstance(self.scenarios, np.ndarray) else "sparse",
             "quantile_levels": list(self.quantile_levels),
             "total_mean": float(self.mean.sum()),
             "chosen": {str(k): int(v) for k, v in chosen.items()},

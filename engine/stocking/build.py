@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import ConfigError
+from engine.forecast.scenarios import SparseScenarios
 from engine.stocking.problem import StockingProblem
 
 
@@ -19,7 +20,8 @@ def build_problem(
     scenarios: int | None = None,
     on_hand: np.ndarray | None = None,
 ) -> StockingProblem:
-    """Stocking problem of ``instance`` with demand from ``forecast_result.scenarios``.
+    """Stocking problem of ``instance`` with demand from ``forecast_result.scenarios``
+    (a dense (K, N, H) array or :class:`~engine.forecast.scenarios.SparseScenarios`).
 
     Scenario demand of (sku, zone) = the forecast sample path summed over the first
     ``cycle_days`` horizon days (default: the instance's cycle); the first ``scenarios`` sample
@@ -32,7 +34,9 @@ def build_problem(
     """
     m = instance.manifest
     days = int(cycle_days if cycle_days is not None else m.planning.cycle_days)
-    sc = np.asarray(forecast_result.scenarios)
+    sc = forecast_result.scenarios
+    if not isinstance(sc, SparseScenarios):
+        sc = np.asarray(sc)
     if sc.ndim != 3 or sc.shape[0] == 0:
         raise ConfigError("the forecast has no demand scenarios: run the forecast with n_scenarios > 0")
     K_all, N, H = sc.shape
@@ -58,9 +62,17 @@ def build_problem(
     unknown = (s_idx < 0) | (z_idx < 0)
     if unknown.any():
         raise ConfigError(f"{int(unknown.sum())} forecast series name a SKU or zone that is not in the instance")
-    cyc = sc[:want, :, :days].sum(axis=2).astype(float)  # (K, N)
-    demand = np.zeros((len(skus), len(zones), want))
-    np.add.at(demand, (s_idx, z_idx), cyc.T)
+    S, Z = len(skus), len(zones)
+    if isinstance(sc, SparseScenarios):
+        # only the non-zero cells: (series, scenario) totals over the cycle, added into (sku, zone)
+        cyc = sc.cycle_totals(days, want).tocoo()
+        i, k = cyc.coords
+        flat = (s_idx[i].astype(np.int64) * Z + z_idx[i]) * want + k
+        demand = np.bincount(flat, weights=cyc.data.astype(float), minlength=S * Z * want).reshape(S, Z, want)
+    else:
+        dense = sc[:want, :, :days].sum(axis=2).astype(float)  # (K, N)
+        demand = np.zeros((S, Z, want))
+        np.add.at(demand, (s_idx, z_idx), dense.T)
     demand = np.maximum(demand, 0.0)
 
     st = m.stocking

@@ -355,10 +355,13 @@ class _Decomp:
         self.record()
         return True
 
-    def polish(self, rounds: int) -> None:
-        """Add single units with the best value per m3 where capacity (and budget) is left."""
+    def polish(self, rounds: int, deadline: float = np.inf) -> None:
+        """Add single units with the best value per m3 where capacity (and budget) is left;
+        no new round starts after ``deadline`` (seconds since the start)."""
         p = self.p
         for _ in range(rounds):
+            if self.elapsed() > deadline:
+                return
             q = self.q
             room = p.capacity_m3 - p.volume_m3 @ q
             gain = self.g[:, None] * ((self.delta >= 1).astype(float) @ self.prob) - self.charge
@@ -614,9 +617,12 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     refresh_s = time.perf_counter() - t_ref  # cost of one full oracle pass (guards late refreshes)
     build_s = time.perf_counter() - t_build
     d.t0 = t_build  # the time limit covers building too
-    d.record()
-    # at scale the exact evaluation after the solve takes a few seconds: leave room for it
+    # at scale the bound waits for the exact phase (which always computes it): one pass less
+    d.record(bound=S * problem.n_scenarios <= 300_000)
+    # at scale the exact evaluation after the solve (solve.finalize: an oracle pass and the
+    # per-warehouse allocation) takes about half of one full oracle pass: leave room for it
     limit = settings.time_limit * (0.85 if S * problem.n_scenarios > 300_000 else 1.0)
+    limit = min(limit, settings.time_limit - 0.6 * refresh_s)
     max_sweeps = int(settings.option("max_sweeps", 60))
     # with slot costs the column moves are weak and the exact per-SKU phase does most of the work
     default_share = 0.15 if problem.has_slotting else (0.3 if S <= 2000 else 0.55)
@@ -638,7 +644,7 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
         prev_lam = d.lam.copy()
     d.repair_budget()
     d.record()
-    d.polish(int(settings.option("polish_rounds", 6)))
+    d.polish(int(settings.option("polish_rounds", 6)), 0.95 * limit)
     d.record()
     n_exact = n_reopt = 0
     log.debug("decomp: ascent done at %.1fs: primal %.6g bound %.6g", d.elapsed(), d.best_obj, d.best_ub)
@@ -661,7 +667,7 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
             # the plan from before the switch
             if not d.sweep(end if j == 0 else clear_end):
                 break
-        d.polish(int(settings.option("polish_rounds", 6)))
+        d.polish(int(settings.option("polish_rounds", 6)), end)
         d.record()
         log.debug("decomp: re-clearing done at %.1fs: primal %.6g bound %.6g", d.elapsed(), d.best_obj, d.best_ub)
         per = (d.elapsed() / max(n_exact, 1)) if n_exact else np.inf

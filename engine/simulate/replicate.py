@@ -11,6 +11,7 @@ here): on time with the instance's ``central_on_time`` share, at ``central_cost_
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -181,9 +182,27 @@ def _replicate(day: _Day, rep_seed: int) -> ExecutedDay:
 _WORKER_DAY: _Day | None = None
 
 
-def _worker_init(day: _Day) -> None:
+def _worker_init(day: _Day, parent: int | None = None) -> None:
     global _WORKER_DAY
     _WORKER_DAY = day
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """On Linux, have the kernel end this worker when its parent dies (a killed ``nearstock run``
+    leaves no replication running); elsewhere the pool's own shutdown is all there is."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _worker_replicate(rep_seed: int) -> ExecutedDay:
@@ -200,7 +219,7 @@ def _executed_days(day: _Day, seeds: list[int], workers: int) -> Iterator[Execut
         return
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(seeds)), mp_context=ctx,
-                             initializer=_worker_init, initargs=(day,)) as pool:
+                             initializer=_worker_init, initargs=(day, os.getpid())) as pool:
         for done in pool.map(_worker_replicate, seeds):
             yield replace(done, problem=day.problem)
 

@@ -48,3 +48,56 @@ def test_workers_must_be_a_positive_whole_number(tiny, bad) -> None:
     inst, alloc = tiny
     with pytest.raises(ConfigError, match="workers must be a whole number"):
         execute_day(inst, alloc, policy="greedy", replications=1, workers=bad)
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_workers_die_with_a_killed_parent(tmp_path) -> None:
+    """kill -9 of the process running the replications leaves no worker behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "long.py"
+    script.write_text(
+        "import sys\n"
+        "from engine.instance import load_instance\n"
+        "from engine.simulate.replicate import execute_day\n"
+        "from tests.simulate.test_replicate import _allocated\n"
+        "if __name__ == '__main__':\n"
+        "    inst = load_instance(sys.argv[1])\n"
+        "    execute_day(inst, _allocated(inst), policy='greedy', replications=400, seed=1, workers=2)\n")
+    inst = tiny_copy(tmp_path / "inst")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, str(script), str(inst)], env=env, cwd=root)
+
+    def children() -> list[int]:
+        out = []
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    stat = (d / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == proc.pid:
+                    out.append(int(d.name))
+        return out
+
+    deadline = time.monotonic() + 60
+    kids: list[int] = []
+    while time.monotonic() < deadline and len(kids) < 2:  # the pool's workers (and its resource tracker)
+        time.sleep(0.5)
+        kids = children()
+    assert len(kids) >= 2, "the workers never started"
+    time.sleep(2.0)  # let them receive the day and start working
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(3.0)
+    alive = [k for k in kids if Path(f"/proc/{k}").exists()
+             and "spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes().decode(errors="replace")]
+    for k in alive:  # do not leave them behind even when the test fails
+        os.kill(k, signal.SIGKILL)
+    assert not alive

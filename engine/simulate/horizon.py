@@ -329,6 +329,9 @@ def conservation_errors(stock: pd.DataFrame) -> list[str]:
     return bad
 
 
+EXACT_STOCKING = ("highs", "cbc", "scip")  # the stocking back-ends that take a starting inventory
+
+
 def _check(instance: Instance, st: dict[str, Settings], policy: str) -> None:
     from engine.dispatch import check_day_settings
     from engine.forecast import FORECASTERS
@@ -341,7 +344,7 @@ def _check(instance: Instance, st: dict[str, Settings], policy: str) -> None:
             check(st[stage])
         except ConfigError as exc:
             raise ConfigError(f"{exc} (options from {_options_source(instance, stage, st[stage])})") from None
-    if policy != "days_of_cover" and st["stocking"].backend not in ("highs", "cbc", "scip"):
+    if policy != "days_of_cover" and st["stocking"].backend not in EXACT_STOCKING:
         raise HorizonError(f"stocking back-end {st['stocking'].backend!r} does not take a starting inventory; "
                            "over a horizon the stochastic and mean plans need an exact MIP back-end "
                            "(highs, cbc or scip), e.g. --stocking-backend highs")
@@ -379,6 +382,13 @@ def simulate_horizon(instance: Instance, settings: HorizonSettings | None = None
     days = _planning_days(instance, start, settings.days)
     st = {stage: _stage_settings(instance, stage, override, seed) for stage, override in
           (("forecast", settings.forecast), ("stocking", settings.stocking_settings), ("dispatch", settings.dispatch))}
+    substituted = ""
+    if (settings.stocking != "days_of_cover" and st["stocking"].backend not in EXACT_STOCKING
+            and (settings.stocking_settings is None or settings.stocking_settings.backend is None)):
+        # the instance's back-end (not the user's choice) cannot start from tonight's stock: say so, use HiGHS
+        substituted = (f"stocking: the instance's back-end {st['stocking'].backend!r} does not take a starting "
+                       "inventory; highs used every night")
+        st["stocking"] = st["stocking"].with_(backend="highs", options={})
     _check(instance, st, settings.stocking)
     scenarios = settings.scenarios or m.planning.scenarios
     skus = pd.Index(instance.skus["id"].astype(str))
@@ -531,7 +541,7 @@ def simulate_horizon(instance: Instance, settings: HorizonSettings | None = None
         if (st["forecast"].backend or "auto") == "auto" else f"forecast: {st['forecast'].backend} refitted every night",
         f"replenishment: lead time {rp.lead_time_days} nights, nightly transfer "
         + ("unlimited" if rp.nightly_transfer_m3 is None else f"<= {rp.nightly_transfer_m3:g} m3 per warehouse"),
-    )
+    ) + ((substituted,) if substituted else ())
     kpis = horizon_kpis(days_frame, seg_frame, reps)
     kpis["overall"]["in_transit_units_at_end"] = int(sum(transit.values(), np.zeros_like(shelf)).sum())
     return HorizonResult(instance=instance.name, start=start, seed=seed, settings=settings, days=days_frame,

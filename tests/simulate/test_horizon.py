@@ -136,6 +136,20 @@ def test_decomp_cannot_start_from_stock(small) -> None:  # noqa: ANN001
         simulate_horizon(small, HorizonSettings(days=1, stocking_settings=Settings(backend="decomp"), **FAST))
 
 
+def test_an_instance_on_decomp_runs_on_highs_and_says_so(tmp_path) -> None:  # noqa: ANN001
+    import shutil
+
+    d = tmp_path / "inst"
+    shutil.copytree(SMALL, d)
+    toml = d / "instance.toml"
+    toml.write_text(toml.read_text().replace('[solver.stocking]\nbackend = "highs"', '[solver.stocking]\nbackend = "decomp"'))
+    inst = load_instance(d)
+    assert inst.manifest.settings("stocking").backend == "decomp"
+    res = simulate_horizon(inst, HorizonSettings(days=1, **FAST))
+    assert any("'decomp' does not take a starting inventory; highs used" in n for n in res.notes)
+    assert set(res.to_frame()["stocking_backend"]) == {"highs"}
+
+
 # --------------------------------------------------------------------------- the stocking model
 
 

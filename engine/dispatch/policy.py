@@ -39,7 +39,7 @@ from engine.dispatch.schedule import EPS, Trip, screen
 from engine.errors import ConfigError
 from engine.solver import Settings, SolveStatus
 
-POLICIES = ("rolling", "waves", "greedy")
+POLICIES = ("rolling", "waves", "greedy", "matching")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -218,11 +218,15 @@ class GreedyPolicy:
 
 def make_policy(name: str, settings: Settings | None = None, *, period: float,
                 time_per_order: float = 0.003) -> Policy:
-    """A policy by name (``rolling``, ``waves``, ``greedy``) re-planning every ``period`` minutes."""
+    """A policy by name (``rolling``, ``waves``, ``greedy``, ``matching``) re-planning every ``period`` minutes."""
     if not (period > 0 and math.isfinite(period)):
         raise ConfigError(f"the re-plan period must be a positive number of minutes, got {period!r}")
     if name == "greedy":
         return GreedyPolicy(period=float(period))
+    if name == "matching":
+        from engine.dispatch.matching import MatchingPolicy
+
+        return MatchingPolicy(period=float(period))
     if name in ("rolling", "waves"):
         return SolvingPolicy(settings or Settings(), float(period), commit_all=name == "waves",
                              time_per_order=time_per_order, name=name)

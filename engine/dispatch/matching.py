@@ -1,0 +1,310 @@
+"""Rolling matching of bundles to couriers (``matching``), after Reyes et al. (2018).
+
+At every decision epoch the policy
+
+1. **bundles** the pending orders of each warehouse (restaurant): by ready time, up to a target
+   size that grows with the ratio of pending orders to couriers about to be free, and only while
+   no order of the bundle is more than ``max_bundle_delay_min`` later than it would be alone (its
+   drop-off sequence by cheapest insertion on the sum of arrival minutes);
+2. **scores** every (bundle, courier) pair on the courier's realised free minute and place: ride
+   to the warehouse, wait for the food, pickup service, drop-offs in the bundle's sequence. The
+   cost is the bundle's arrival minutes, a surcharge per minute past each promise, and a small
+   charge per courier-minute the trip takes (waiting included); pairs that would break a hard
+   limit, the shift, the working time, the capacity or the warehouse are not allowed;
+3. **matches** bundles to couriers with :func:`scipy.optimize.linear_sum_assignment` on a
+   rectangular matrix whose extra columns are "not now" (a large cost per order, so the
+   matching serves as many orders as it can, then at the least cost);
+4. **commits** only the pairs whose courier should leave now: free before the next epoch, and
+   unable to wait one more epoch without reaching the warehouse later than
+   ``ready − wait_slack_min``. Everything else goes back to the pool; at the next epoch a
+   better courier may be free (couriers busy for up to ``horizon_min`` more minutes take part
+   in the matching for that reason, but are never committed while busy).
+
+The policy sees only the :class:`~engine.dispatch.policy.EpochView`: no future orders. It draws
+no random numbers, so the same view always gives the same trips.
+
+The time model (pickup service, latest pickup start) lives in :func:`time_model` alone: the
+routing model has no pickup service or pickup-end rule yet, so they are read defensively from
+the problem, with the execution's pickup minutes as a fallback.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from engine.dispatch.problem import CROWD, DispatchProblem
+from engine.dispatch.schedule import EPS, Trip, evaluate_trip
+from engine.errors import ConfigError
+
+NOT_NOW = 1e4  # cost per order of leaving a bundle for a later epoch (any served order is worth more)
+FORBIDDEN = 1e9  # cost of a pair that breaks a rule
+
+
+@dataclass(frozen=True, slots=True)
+class TimeModel:
+    """What a trip costs in time beyond the problem's rides and drop-off service.
+
+    ``pickup_planned`` is the pickup service the problem (and so the checker) counts at each
+    warehouse; ``pickup_extra`` is what the execution adds on top of the plan (the real minutes
+    are their sum). ``latest_pickup`` is each courier's latest pickup start (``inf`` where the
+    problem bounds the last drop-off by ``end_min`` only)."""
+
+    pickup_planned: np.ndarray  # (W,)
+    pickup_extra: np.ndarray  # (W,)
+    latest_pickup: np.ndarray  # (m,)
+
+
+def time_model(P: DispatchProblem, fallback_pickup_min: float) -> TimeModel:
+    """The time model of ``P``: its own pickup service and latest pickup start when it has them
+    (``pickup_service`` per warehouse, ``pickup_end_min`` per courier), otherwise no pickup service
+    in the plan, ``fallback_pickup_min`` added by the execution, and only ``end_min`` bounding."""
+    W, m = len(P.warehouse_ids), P.n_couriers
+    ps = getattr(P, "pickup_service", None)
+    if ps is None:
+        planned, extra = np.zeros(W), np.full(W, float(fallback_pickup_min))
+    else:
+        planned, extra = np.broadcast_to(np.asarray(ps, float), (W,)).copy(), np.zeros(W)
+    pe = getattr(P, "pickup_end_min", None)
+    latest = np.full(m, np.inf) if pe is None else np.broadcast_to(np.asarray(pe, float), (m,)).copy()
+    return TimeModel(planned, extra, latest)
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """Orders of one warehouse carried together, in drop-off order."""
+
+    warehouse: int
+    orders: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class MatchLog:
+    """What one epoch did (the executor adds the wall time)."""
+
+    status: str = ""
+    error: str = ""
+    bundles: int = 0
+    couriers: int = 0
+    matched: int = 0
+    committed: int = 0
+
+
+def _sequence(T: np.ndarray, wl: int, locs: list[int], service: list[float]) -> tuple[list[int], float]:
+    """Drop-off order by cheapest insertion on the sum of arrival minutes (from the pickup)."""
+    seq: list[int] = []
+    best_total = 0.0
+    for k in range(len(locs)):
+        best: tuple[float, list[int]] | None = None
+        for pos in range(len(seq) + 1):
+            cand = [*seq[:pos], k, *seq[pos:]]
+            total = _arrivals(T, wl, [locs[j] for j in cand], [service[j] for j in cand]).sum()
+            if best is None or total < best[0] - EPS:
+                best = (float(total), cand)
+        assert best is not None
+        best_total, seq = best
+    return seq, best_total
+
+
+def _arrivals(T: np.ndarray, wl: int, locs: list[int], service: list[float]) -> np.ndarray:
+    """Arrival minute at each door after leaving ``wl`` at minute 0."""
+    legs = T[[wl, *locs[:-1]], locs]
+    before = np.concatenate(([0.0], np.asarray(service[:-1], float)))
+    return np.cumsum(legs + before)
+
+
+@dataclass
+class MatchingPolicy:
+    """Bundles matched to couriers every epoch; only pairs that should leave now are committed."""
+
+    period: float
+    name: str = "matching"
+    pickup_service_min: float = 4.0  # fallback when the problem has no pickup service of its own
+    horizon_min: float = 20.0  # couriers free within this many minutes take part in the matching
+    wait_slack_min: float = 0.0  # reach the warehouse at least this long before the food is ready
+    max_bundle_delay_min: float = 8.0  # no order more than this later in a bundle than alone
+    max_bundle: int = 4  # orders per bundle at most (also bounded by capacity)
+    bundle_ratio: float = 1.0  # target bundle size = ceil(pending / couriers free soon × this)
+    late_weight: float = 1.0  # extra cost per minute past the promise
+    busy_weight: float = 0.2  # cost per courier-minute the trip takes
+    busy_courier_weight: float = 0.0  # extra cost per minute a busy courier still needs to be free
+    log: list[MatchLog] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not (self.period > 0 and math.isfinite(self.period)):
+            raise ConfigError(f"the re-plan period must be a positive number of minutes, got {self.period!r}")
+        if self.max_bundle < 1:
+            raise ConfigError(f"max_bundle must be >= 1, got {self.max_bundle!r}")
+
+    # ---- one epoch -------------------------------------------------------------------------
+    def decide(self, view) -> list[Trip]:  # noqa: ANN001 - EpochView (import cycle with policy.py)
+        P = view.problem
+        tm = time_model(P, self.pickup_service_min)
+        t, next_t = float(view.t), float(view.next_t)
+        free = np.maximum(np.asarray(view.free_min, float), t)
+        pend = np.asarray(view.pending, dtype=np.int64)
+        cour = np.flatnonzero(np.asarray(view.available, bool) & (free <= t + self.horizon_min + EPS)
+                              & (free < P.end_min - EPS) & (free <= tm.latest_pickup + EPS))
+        if not len(pend) or not len(cour):
+            self.log.append(MatchLog(status="idle"))
+            return []
+        bundles = self._bundles(view, pend, cour, free, tm)
+        cost, pick = self._score(view, bundles, cour, free, tm)
+        # orders that no courier can take in their bundle: try them alone
+        dead = [b for b, row in zip(bundles, cost, strict=True) if len(b.orders) > 1 and row.min() >= FORBIDDEN]
+        if dead:
+            keep = [b for b, row in zip(bundles, cost, strict=True) if not (len(b.orders) > 1 and row.min() >= FORBIDDEN)]
+            bundles = keep + [Bundle(b.warehouse, (o,)) for b in dead for o in b.orders]
+            cost, pick = self._score(view, bundles, cour, free, tm)
+        nb = len(bundles)
+        sizes = np.array([len(b.orders) for b in bundles], float)
+        full = np.full((nb, len(cour) + nb), FORBIDDEN)
+        full[:, : len(cour)] = cost
+        full[np.arange(nb), len(cour) + np.arange(nb)] = NOT_NOW * sizes
+        rows, cols = linear_sum_assignment(full)
+        trips: list[Trip] = []
+        matched = 0
+        for b, j in zip(rows.tolist(), cols.tolist(), strict=True):
+            if j >= len(cour) or full[b, j] >= FORBIDDEN:
+                continue
+            matched += 1
+            v = int(cour[j])
+            if free[v] > next_t + EPS:
+                continue  # busy: the bundle waits for it (or for a better match next epoch)
+            bun = bundles[b]
+            wl = int(P.warehouse_loc[bun.warehouse])
+            ready = float(P.ready[list(bun.orders)].max())
+            reach = float(P.time_min[int(P.courier_profile[v]), int(view.loc[v]), wl])
+            if max(free[v], next_t) + reach <= ready - self.wait_slack_min - EPS:
+                continue  # it can leave at the next epoch and still be there in time
+            trip = Trip(v, bun.warehouse, bun.orders, int(view.loc[v]), float(free[v]),
+                        trip_no=int(view.trips_done[v]) + 1)
+            if self._feasible(view, trip, tm):
+                trips.append(trip)
+        self.log.append(MatchLog(status="matching", bundles=nb, couriers=len(cour), matched=matched,
+                                 committed=len(trips)))
+        return trips
+
+    # ---- bundles ---------------------------------------------------------------------------
+    def _bundles(self, view, pend: np.ndarray, cour: np.ndarray, free: np.ndarray, tm: TimeModel) -> list[Bundle]:  # noqa: ANN001
+        P = view.problem
+        t = float(view.t)
+        soon = int((free[cour] <= t + self.period + EPS).sum())
+        target = int(np.clip(math.ceil(len(pend) / max(soon, 1) * self.bundle_ratio), 1, self.max_bundle))
+        cap = float(P.capacity[cour].max())
+        prof = CROWD if (P.courier_profile[cour] == CROWD).sum() * 2 >= len(cour) else 1 - CROWD
+        T = P.time_min[prof]
+        out: list[Bundle] = []
+        wh_of = P.order_wh[pend]
+        for w in np.unique(wh_of).tolist():
+            mine = pend[wh_of == w]
+            mine = mine[np.argsort(P.ready[mine], kind="stable")]
+            wl = int(P.warehouse_loc[w])
+            if target == 1 or len(mine) == 1:
+                out += [Bundle(w, (int(o),)) for o in mine]
+                continue
+            # the earliest any courier of this epoch can be at the warehouse
+            reach = T[view.loc[cour], wl] if prof == CROWD else P.time_min[P.courier_profile[cour], view.loc[cour], wl]
+            at_wh = float((free[cour] + reach).min())
+            direct = T[wl, P.order_loc[mine]]
+            cur: list[int] = []
+            for k, o in enumerate(mine.tolist()):
+                trial = [*cur, k]
+                ok = len(cur) < target and float(P.size[mine[trial]].sum()) <= cap + EPS
+                if ok and cur:
+                    ok = self._bundle_ok(P, T, wl, mine[trial], direct[trial], at_wh, tm)
+                if ok:
+                    cur = trial
+                    continue
+                if cur:
+                    out.append(self._make(P, T, w, wl, mine[cur]))
+                cur = [k]
+            if cur:
+                out.append(self._make(P, T, w, wl, mine[cur]))
+        return out
+
+    def _bundle_ok(self, P: DispatchProblem, T: np.ndarray, wl: int, orders: np.ndarray, direct: np.ndarray,
+                   at_wh: float, tm: TimeModel) -> bool:
+        """No order is more than ``max_bundle_delay_min`` later in the bundle than alone."""
+        locs = P.order_loc[orders].tolist()
+        svc = P.service[orders].tolist()
+        seq, _ = _sequence(T, wl, locs, svc)
+        arr = _arrivals(T, wl, [locs[j] for j in seq], [svc[j] for j in seq])
+        in_bundle = np.empty(len(orders))
+        in_bundle[seq] = arr
+        ready = P.ready[orders]
+        pick_b = max(at_wh, float(ready.max()))
+        pick_alone = np.maximum(at_wh, ready)
+        delay = (pick_b + in_bundle) - (pick_alone + direct)
+        return bool(delay.max() <= self.max_bundle_delay_min + EPS)
+
+    @staticmethod
+    def _make(P: DispatchProblem, T: np.ndarray, w: int, wl: int, orders: np.ndarray) -> Bundle:
+        if len(orders) == 1:
+            return Bundle(w, (int(orders[0]),))
+        seq, _ = _sequence(T, wl, P.order_loc[orders].tolist(), P.service[orders].tolist())
+        return Bundle(w, tuple(int(orders[j]) for j in seq))
+
+    # ---- scores ----------------------------------------------------------------------------
+    def _score(self, view, bundles: list[Bundle], cour: np.ndarray, free: np.ndarray,  # noqa: ANN001
+               tm: TimeModel) -> tuple[np.ndarray, np.ndarray]:
+        """Cost (bundles × couriers) and the pickup start of each pair."""
+        P = view.problem
+        t = float(view.t)
+        prof = P.courier_profile[cour]
+        start = free[cour]
+        loc = np.asarray(view.loc)[cour]
+        left = P.max_work[cour] - np.asarray(view.work_used)[cour]
+        busy_for = start - t
+        cost = np.full((len(bundles), len(cour)), FORBIDDEN)
+        pick_all = np.full((len(bundles), len(cour)), np.nan)
+        for b, bun in enumerate(bundles):
+            o = np.asarray(bun.orders, dtype=np.int64)
+            w = bun.warehouse
+            wl = int(P.warehouse_loc[w])
+            ok = (P.courier_warehouse[cour] < 0) | (P.courier_warehouse[cour] == w)
+            ok &= P.capacity[cour] >= float(P.size[o].sum()) - EPS
+            if P.special[o].any():
+                ok &= P.may_carry_special[cour]
+            at_wh = start + P.time_min[prof, loc, wl]
+            pick = np.maximum(at_wh, float(P.ready[o].max()))
+            ok &= pick <= tm.latest_pickup[cour] + EPS
+            dep = pick + float(tm.pickup_planned[w])
+            # arrivals at each door, per profile (rows: couriers)
+            locs = P.order_loc[o]
+            legs = P.time_min[:, np.concatenate(([wl], locs[:-1])), locs]  # (2, k)
+            before = np.concatenate(([0.0], P.service[o][:-1]))
+            off = np.cumsum(legs + before, axis=1)  # (2, k)
+            arr = dep[:, None] + off[prof]  # (c, k)
+            arr = np.maximum(arr, P.open_min[o][None, :])  # a door that opens later (never in MDRP)
+            ok &= (arr <= view.hard_due[o][None, :] + EPS).all(axis=1)
+            done = arr[:, -1] + float(P.service[o][-1])
+            end_loc = P.end_loc[cour]
+            back = np.where(end_loc >= 0, P.time_min[prof, locs[-1], np.maximum(end_loc, 0)], 0.0)
+            end = done + back
+            ok &= end <= P.end_min[cour] + EPS
+            ok &= end - start <= left + EPS
+            late = np.maximum(arr - P.due[o][None, :], 0.0)
+            c = (arr - t).sum(axis=1) + self.late_weight * late.sum(axis=1)
+            c += self.busy_weight * (end + float(tm.pickup_extra[w]) - start)
+            c += self.busy_courier_weight * busy_for
+            cost[b] = np.where(ok, c, FORBIDDEN)
+            pick_all[b] = pick
+        return cost, pick_all
+
+    def _feasible(self, view, trip: Trip, tm: TimeModel) -> bool:  # noqa: ANN001
+        """The trip again by the schedule's own arithmetic (what the checker will recompute)."""
+        P = view.problem
+        ev = evaluate_trip(P, trip)
+        v = trip.courier
+        if any(b > float(view.hard_due[o]) + EPS for o, b in zip(trip.orders, ev.begins, strict=True)):
+            return False
+        if ev.end_min > P.end_min[v] + EPS or ev.depart > tm.latest_pickup[v] + float(tm.pickup_planned[trip.warehouse]) + EPS:
+            return False
+        return bool(ev.work_min <= P.max_work[v] - view.work_used[v] + EPS)
+
+
+__all__ = ["Bundle", "MatchLog", "MatchingPolicy", "TimeModel", "time_model"]

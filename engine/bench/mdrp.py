@@ -61,6 +61,7 @@ MATCHING_KNOBS = (  # MatchingPolicy fields a run may set through Settings.optio
     "late_weight",
     "busy_weight",
     "busy_courier_weight",
+    "age_weight",
 )
 
 FILES: dict[str, tuple[str, ...]] = {

@@ -131,7 +131,10 @@ class MatchingPolicy:
     late_weight: float = 1.0  # extra cost per minute past the promise
     busy_weight: float = 0.2  # cost per courier-minute the trip takes
     busy_courier_weight: float = 0.0  # extra cost per minute a busy courier still needs to be free
+    age_weight: float = 0.0  # priority per minute an order has waited (from its promise) when couriers are few
     log: list[MatchLog] = field(default_factory=list)
+    _pickup_end: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # per courier
+    _pickup_extra: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def __post_init__(self) -> None:
         if not (self.period > 0 and math.isfinite(self.period)):
@@ -145,6 +148,11 @@ class MatchingPolicy:
         tm = time_model(P, self.pickup_service_min)
         t, next_t = float(view.t), float(view.next_t)
         free = np.maximum(np.asarray(view.free_min, float), t)
+        if self._pickup_end.shape != free.shape:
+            self._pickup_end = np.full(len(free), -np.inf)
+            self._pickup_extra = np.zeros(len(free))
+        # the view counts a committed trip's pickup service only once it is done: add it before
+        free = np.where(self._pickup_end > t + EPS, free + self._pickup_extra, free)
         pend = np.asarray(view.pending, dtype=np.int64)
         cour = np.flatnonzero(np.asarray(view.available, bool) & (free <= t + self.horizon_min + EPS)
                               & (free < P.end_min - EPS) & (free <= tm.latest_pickup + EPS))
@@ -163,7 +171,9 @@ class MatchingPolicy:
         sizes = np.array([len(b.orders) for b in bundles], float)
         full = np.full((nb, len(cour) + nb), FORBIDDEN)
         full[:, : len(cour)] = cost
-        full[np.arange(nb), len(cour) + np.arange(nb)] = NOT_NOW * sizes
+        # not now: a large cost per order, plus the bundle's age (old orders first when couriers are few)
+        age = np.array([float((t - P.due[list(b.orders)]).sum()) for b in bundles])
+        full[np.arange(nb), len(cour) + np.arange(nb)] = NOT_NOW * sizes + self.age_weight * age
         rows, cols = linear_sum_assignment(full)
         trips: list[Trip] = []
         matched = 0
@@ -184,6 +194,9 @@ class MatchingPolicy:
                         trip_no=int(view.trips_done[v]) + 1)
             if self._feasible(view, trip, tm):
                 trips.append(trip)
+                self._pickup_extra[v] = float(tm.pickup_extra[bun.warehouse])
+                self._pickup_end[v] = float(pick[b, j]) + float(tm.pickup_planned[bun.warehouse]) \
+                    + self._pickup_extra[v]
         self.log.append(MatchLog(status="matching", bundles=nb, couriers=len(cour), matched=matched,
                                  committed=len(trips)))
         return trips
@@ -211,7 +224,7 @@ class MatchingPolicy:
             at_wh = float((free[cour] + reach).min())
             direct = T[wl, P.order_loc[mine]]
             cur: list[int] = []
-            for k, o in enumerate(mine.tolist()):
+            for k in range(len(mine)):
                 trial = [*cur, k]
                 ok = len(cur) < target and float(P.size[mine[trial]].sum()) <= cap + EPS
                 if ok and cur:

@@ -188,7 +188,7 @@ class MatchingPolicy:
             wl = int(P.warehouse_loc[bun.warehouse])
             ready = float(P.ready[list(bun.orders)].max())
             reach = float(P.time_min[int(P.courier_profile[v]), int(view.loc[v]), wl])
-            if max(free[v], next_t) + reach <= ready - self.wait_slack_min - EPS:
+            if max(free[v], next_t) + reach <= ready - self.wait_slack_min + EPS:
                 continue  # it can leave at the next epoch and still be there in time
             trip = Trip(v, bun.warehouse, bun.orders, int(view.loc[v]), float(free[v]),
                         trip_no=int(view.trips_done[v]) + 1)

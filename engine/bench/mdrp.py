@@ -62,6 +62,11 @@ MATCHING_KNOBS = (  # MatchingPolicy fields a run may set through Settings.optio
     "busy_weight",
     "busy_courier_weight",
     "age_weight",
+    "piggyback",
+    "on_time_bonus",
+    "urgent_slack_min",
+    "urgent_first",
+    "piggyback_wait_min",
 )
 
 FILES: dict[str, tuple[str, ...]] = {

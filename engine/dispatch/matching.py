@@ -129,8 +129,13 @@ class MatchingPolicy:
     max_bundle: int = 4  # orders per bundle at most (also bounded by capacity)
     bundle_ratio: float = 1.0  # target bundle size = ceil(pending / couriers free soon × this)
     late_weight: float = 1.0  # extra cost per minute past the promise
+    on_time_bonus: float = 10.0  # cost saved by each order of the pair that makes its promise
     busy_weight: float = 0.2  # cost per courier-minute the trip takes
-    busy_courier_weight: float = 0.0  # extra cost per minute a busy courier still needs to be free
+    busy_courier_weight: float = 1.0  # extra cost per minute a busy courier still needs to be free
+    piggyback: bool = True  # add waiting orders of the same warehouse to trips that leave now
+    piggyback_wait_min: float = 2.0  # ... when they are ready at most this long after the trip would leave
+    urgent_slack_min: float = 0.0  # a bundle with less slack than this with a courier free now is urgent (0: off)
+    urgent_first: bool = True  # urgent bundles are matched before all others
     age_weight: float = 0.0  # priority per minute an order has waited (from its promise) when couriers are few
     log: list[MatchLog] = field(default_factory=list)
     _pickup_end: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # per courier
@@ -160,46 +165,99 @@ class MatchingPolicy:
             self.log.append(MatchLog(status="idle"))
             return []
         bundles = self._bundles(view, pend, cour, free, tm)
-        cost, pick = self._score(view, bundles, cour, free, tm)
+        cost, slack = self._score(view, bundles, cour, free, tm)
         # orders that no courier can take in their bundle: try them alone
         dead = [b for b, row in zip(bundles, cost, strict=True) if len(b.orders) > 1 and row.min() >= FORBIDDEN]
         if dead:
             keep = [b for b, row in zip(bundles, cost, strict=True) if not (len(b.orders) > 1 and row.min() >= FORBIDDEN)]
             bundles = keep + [Bundle(b.warehouse, (o,)) for b in dead for o in b.orders]
-            cost, pick = self._score(view, bundles, cour, free, tm)
+            cost, slack = self._score(view, bundles, cour, free, tm)
         nb = len(bundles)
         sizes = np.array([len(b.orders) for b in bundles], float)
+        # urgent: even the best courier free now leaves little slack before the hard limit; such a
+        # bundle goes before the others and does not wait for a busy courier
+        now = free[cour] <= next_t + EPS
+        best_now = np.where(now[None, :], slack, -np.inf).max(axis=1, initial=-np.inf)
+        urgent = np.isfinite(best_now) & (best_now < self.urgent_slack_min)
+        if urgent.any():
+            cost[np.ix_(urgent, ~now)] = FORBIDDEN
         full = np.full((nb, len(cour) + nb), FORBIDDEN)
         full[:, : len(cour)] = cost
         # not now: a large cost per order, plus the bundle's age (old orders first when couriers are few)
         age = np.array([float((t - P.due[list(b.orders)]).sum()) for b in bundles])
-        full[np.arange(nb), len(cour) + np.arange(nb)] = NOT_NOW * sizes + self.age_weight * age
+        full[np.arange(nb), len(cour) + np.arange(nb)] = NOT_NOW * sizes * (1 + self.urgent_first * urgent) + self.age_weight * age
         rows, cols = linear_sum_assignment(full)
         trips: list[Trip] = []
+        waiting: dict[int, float] = {}  # order -> arrival expected with its (later) match; inf if none
         matched = 0
         for b, j in zip(rows.tolist(), cols.tolist(), strict=True):
+            bun = bundles[b]
             if j >= len(cour) or full[b, j] >= FORBIDDEN:
+                waiting.update(dict.fromkeys(bun.orders, math.inf))
                 continue
             matched += 1
             v = int(cour[j])
-            if free[v] > next_t + EPS:
-                continue  # busy: the bundle waits for it (or for a better match next epoch)
-            bun = bundles[b]
+            trip = Trip(v, bun.warehouse, bun.orders, int(view.loc[v]), float(free[v]),
+                        trip_no=int(view.trips_done[v]) + 1)
+            ev = self._feasible(view, trip, tm)
+            if ev is None:
+                waiting.update(dict.fromkeys(bun.orders, math.inf))
+                continue
             wl = int(P.warehouse_loc[bun.warehouse])
             ready = float(P.ready[list(bun.orders)].max())
             reach = float(P.time_min[int(P.courier_profile[v]), int(view.loc[v]), wl])
-            if max(free[v], next_t) + reach <= ready - self.wait_slack_min + EPS:
-                continue  # it can leave at the next epoch and still be there in time
-            trip = Trip(v, bun.warehouse, bun.orders, int(view.loc[v]), float(free[v]),
-                        trip_no=int(view.trips_done[v]) + 1)
-            if self._feasible(view, trip, tm):
-                trips.append(trip)
-                self._pickup_extra[v] = float(tm.pickup_extra[bun.warehouse])
-                self._pickup_end[v] = float(pick[b, j]) + float(tm.pickup_planned[bun.warehouse]) \
-                    + self._pickup_extra[v]
+            if free[v] > next_t + EPS or max(free[v], next_t) + reach <= ready - self.wait_slack_min + EPS:
+                # busy, or it can leave at the next epoch and still be there in time: wait
+                waiting.update(zip(bun.orders, ev.begins, strict=True))
+                continue
+            trips.append(trip)
+        if self.piggyback and waiting:
+            trips = [self._piggyback(view, trip, waiting, tm) for trip in trips]
+        for trip in trips:
+            ev = evaluate_trip(P, trip)
+            self._pickup_extra[trip.courier] = float(tm.pickup_extra[trip.warehouse])
+            self._pickup_end[trip.courier] = ev.depart + self._pickup_extra[trip.courier]
         self.log.append(MatchLog(status="matching", bundles=nb, couriers=len(cour), matched=matched,
                                  committed=len(trips)))
         return trips
+
+    def _piggyback(self, view, trip: Trip, waiting: dict[int, float], tm: TimeModel) -> Trip:  # noqa: ANN001
+        """Add to a trip that leaves now orders of its warehouse left waiting, while the trip's own
+        orders lose at most ``max_bundle_delay_min`` each and the added one arrives sooner than
+        with the courier it waits for (any courier at all, for an order that has none)."""
+        P = view.problem
+        prof = int(P.courier_profile[trip.courier])
+        T = P.time_min[prof]
+        wl = int(P.warehouse_loc[trip.warehouse])
+        base = evaluate_trip(P, trip)
+        own = dict(zip(trip.orders, base.begins, strict=True))
+        cap = float(P.capacity[trip.courier])
+        while len(trip.orders) < self.max_bundle:
+            best: tuple[float, Trip, int] | None = None
+            load = float(P.size[list(trip.orders)].sum())
+            for o in [o for o in waiting if P.order_wh[o] == trip.warehouse]:
+                if load + float(P.size[o]) > cap + EPS or P.ready[o] > base.depart + self.piggyback_wait_min + EPS:
+                    continue
+                if P.special[o] and not P.may_carry_special[trip.courier]:
+                    continue
+                orders = np.array([*trip.orders, o], dtype=np.int64)
+                seq, _ = _sequence(T, wl, P.order_loc[orders].tolist(), P.service[orders].tolist())
+                cand = Trip(trip.courier, trip.warehouse, tuple(int(orders[k]) for k in seq), trip.start_loc,
+                            trip.start_min, trip.trip_no)
+                ev = self._feasible(view, cand, tm)
+                if ev is None:
+                    continue
+                begin = dict(zip(cand.orders, ev.begins, strict=True))
+                if any(begin[q] > own[q] + self.max_bundle_delay_min + EPS for q in own) or begin[o] >= waiting[o] - EPS:
+                    continue
+                score = sum(begin[q] - own[q] for q in own) + begin[o] - min(waiting[o], begin[o] + 60.0)
+                if best is None or score < best[0] - EPS:
+                    best = (score, cand, o)
+            if best is None:
+                break
+            _, trip, o = best
+            del waiting[o]
+        return trip
 
     # ---- bundles ---------------------------------------------------------------------------
     def _bundles(self, view, pend: np.ndarray, cour: np.ndarray, free: np.ndarray, tm: TimeModel) -> list[Bundle]:  # noqa: ANN001
@@ -264,7 +322,8 @@ class MatchingPolicy:
     # ---- scores ----------------------------------------------------------------------------
     def _score(self, view, bundles: list[Bundle], cour: np.ndarray, free: np.ndarray,  # noqa: ANN001
                tm: TimeModel) -> tuple[np.ndarray, np.ndarray]:
-        """Cost (bundles × couriers) and the pickup start of each pair."""
+        """Cost (bundles × couriers) and each pair's slack: minutes its tightest order would have
+        left before its hard limit."""
         P = view.problem
         t = float(view.t)
         prof = P.courier_profile[cour]
@@ -273,7 +332,7 @@ class MatchingPolicy:
         left = P.max_work[cour] - np.asarray(view.work_used)[cour]
         busy_for = start - t
         cost = np.full((len(bundles), len(cour)), FORBIDDEN)
-        pick_all = np.full((len(bundles), len(cour)), np.nan)
+        slack = np.full((len(bundles), len(cour)), -np.inf)
         for b, bun in enumerate(bundles):
             o = np.asarray(bun.orders, dtype=np.int64)
             w = bun.warehouse
@@ -302,22 +361,26 @@ class MatchingPolicy:
             ok &= end - start <= left + EPS
             late = np.maximum(arr - P.due[o][None, :], 0.0)
             c = (arr - t).sum(axis=1) + self.late_weight * late.sum(axis=1)
+            c -= self.on_time_bonus * (late <= EPS).sum(axis=1)
             c += self.busy_weight * (end + float(tm.pickup_extra[w]) - start)
             c += self.busy_courier_weight * busy_for
             cost[b] = np.where(ok, c, FORBIDDEN)
-            pick_all[b] = pick
-        return cost, pick_all
+            slack[b] = np.where(ok, (view.hard_due[o][None, :] - arr).min(axis=1), -np.inf)
+        return cost, slack
 
-    def _feasible(self, view, trip: Trip, tm: TimeModel) -> bool:  # noqa: ANN001
-        """The trip again by the schedule's own arithmetic (what the checker will recompute)."""
+    def _feasible(self, view, trip: Trip, tm: TimeModel):  # noqa: ANN001, ANN202 - _TripEval | None
+        """The trip again by the schedule's own arithmetic (what the checker will recompute); its
+        times when every rule holds, else ``None``."""
         P = view.problem
         ev = evaluate_trip(P, trip)
         v = trip.courier
         if any(b > float(view.hard_due[o]) + EPS for o, b in zip(trip.orders, ev.begins, strict=True)):
-            return False
+            return None
         if ev.end_min > P.end_min[v] + EPS or ev.depart > tm.latest_pickup[v] + float(tm.pickup_planned[trip.warehouse]) + EPS:
-            return False
-        return bool(ev.work_min <= P.max_work[v] - view.work_used[v] + EPS)
+            return None
+        if ev.work_min > P.max_work[v] - view.work_used[v] + EPS:
+            return None
+        return ev
 
 
 __all__ = ["Bundle", "MatchLog", "MatchingPolicy", "TimeModel", "time_model"]

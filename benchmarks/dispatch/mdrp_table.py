@@ -3,7 +3,7 @@
     python benchmarks/dispatch/mdrp_table.py RESULTS.csv ...            # one row per instance and policy
     python benchmarks/dispatch/mdrp_table.py --summary RESULTS.csv ...  # one row per policy
     python benchmarks/dispatch/mdrp_table.py --by-variant RESULTS.csv ...  # per policy and variant
-    python benchmarks/dispatch/mdrp_table.py --versus BASE.csv NEW.csv     # NEW against BASE, per variant
+    python benchmarks/dispatch/mdrp_table.py --versus BASE.csv NEW.csv ... # NEW (one or more files) against BASE
 
 Each RESULTS.csv is written by ``nearstock bench mdrp ... --out`` (one row per instance).
 """
@@ -119,7 +119,7 @@ def main(argv: list[str]) -> None:
     if not paths or flags - {"--summary", "--by-variant", "--versus"}:
         raise SystemExit(__doc__)
     if "--versus" in flags:
-        if len(paths) != 2:
+        if len(paths) < 2:
             raise SystemExit(__doc__)
         print(versus(load(paths[:1]), load(paths[1:])))
         return

@@ -32,13 +32,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from engine.dispatch.problem import CROWD, DispatchProblem
-from engine.dispatch.schedule import EPS, Trip, evaluate_trip
+from engine.dispatch.schedule import EPS, Trip, _TripEval, evaluate_trip
 from engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from engine.dispatch.policy import EpochView
 
 NOT_NOW = 1e4  # cost per order of leaving a bundle for a later epoch (any served order is worth more)
 FORBIDDEN = 1e9  # cost of a pair that breaks a rule
@@ -148,7 +152,7 @@ class MatchingPolicy:
             raise ConfigError(f"max_bundle must be >= 1, got {self.max_bundle!r}")
 
     # ---- one epoch -------------------------------------------------------------------------
-    def decide(self, view) -> list[Trip]:  # noqa: ANN001 - EpochView (import cycle with policy.py)
+    def decide(self, view: EpochView) -> list[Trip]:
         P = view.problem
         tm = time_model(P, self.pickup_service_min)
         t, next_t = float(view.t), float(view.next_t)
@@ -221,7 +225,7 @@ class MatchingPolicy:
                                  committed=len(trips)))
         return trips
 
-    def _piggyback(self, view, trip: Trip, waiting: dict[int, float], tm: TimeModel) -> Trip:  # noqa: ANN001
+    def _piggyback(self, view: EpochView, trip: Trip, waiting: dict[int, float], tm: TimeModel) -> Trip:
         """Add to a trip that leaves now orders of its warehouse left waiting, while the trip's own
         orders lose at most ``max_bundle_delay_min`` each and the added one arrives sooner than
         with the courier it waits for (any courier at all, for an order that has none)."""
@@ -260,7 +264,8 @@ class MatchingPolicy:
         return trip
 
     # ---- bundles ---------------------------------------------------------------------------
-    def _bundles(self, view, pend: np.ndarray, cour: np.ndarray, free: np.ndarray, tm: TimeModel) -> list[Bundle]:  # noqa: ANN001
+    def _bundles(self, view: EpochView, pend: np.ndarray, cour: np.ndarray, free: np.ndarray,
+                 tm: TimeModel) -> list[Bundle]:
         P = view.problem
         t = float(view.t)
         soon = int((free[cour] <= t + self.period + EPS).sum())
@@ -320,7 +325,7 @@ class MatchingPolicy:
         return Bundle(w, tuple(int(orders[j]) for j in seq))
 
     # ---- scores ----------------------------------------------------------------------------
-    def _score(self, view, bundles: list[Bundle], cour: np.ndarray, free: np.ndarray,  # noqa: ANN001
+    def _score(self, view: EpochView, bundles: list[Bundle], cour: np.ndarray, free: np.ndarray,
                tm: TimeModel) -> tuple[np.ndarray, np.ndarray]:
         """Cost (bundles × couriers) and each pair's slack: minutes its tightest order would have
         left before its hard limit."""
@@ -368,7 +373,7 @@ class MatchingPolicy:
             slack[b] = np.where(ok, (view.hard_due[o][None, :] - arr).min(axis=1), -np.inf)
         return cost, slack
 
-    def _feasible(self, view, trip: Trip, tm: TimeModel):  # noqa: ANN001, ANN202 - _TripEval | None
+    def _feasible(self, view: EpochView, trip: Trip, tm: TimeModel) -> _TripEval | None:
         """The trip again by the schedule's own arithmetic (what the checker will recompute); its
         times when every rule holds, else ``None``."""
         P = view.problem

@@ -204,3 +204,20 @@ def test_an_instance_day_with_replications(tmp_path: Path) -> None:
     assert a.outcomes.equals(b.outcomes) and len(a.outcomes) == 2 * len(alloc)
     for day in a.days:
         assert check_execution(day) == []
+
+
+def test_the_commands_accept_it(tmp_path: Path) -> None:
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+    from engine.pipeline import RunSettings
+
+    assert RunSettings(policy="matching").policy == "matching"  # nearstock run --policy matching
+    path = tiny(tmp_path / "inst" / "t")
+    out, stops = tmp_path / "r.csv", tmp_path / "s.csv"
+    res = CliRunner().invoke(app, ["bench", "mdrp", str(path), "--policy", "matching", "--out", str(out),
+                                   "--stops-out", str(stops)])
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(out)[["policy", "delivered"]].values.tolist() == [["matching", 5]]
+    assert check_stops(path, pd.read_csv(stops)) == []

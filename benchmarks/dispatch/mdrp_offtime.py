@@ -6,7 +6,7 @@
 The routing model bounds a courier's *last drop-off* by ``end_min`` (= off time); the instances'
 rule bounds the *pickup* (none after the off time) and lets drop-offs finish later. Until the
 model has a latest pickup start, this script stands one in: the day problem gets a
-``pickup_end_min`` (= off time) that ``engine.dispatch.matching.time_model`` reads, and its
+``pickup_end`` (= off time) that ``engine.dispatch.matching.time_model`` reads, and its
 ``end_min`` moves to off time + the maximum click-to-door (so the execution's checker does not
 cut the drop-offs). The policy never starts a pickup after the off time; the stops written here
 pass the independent checker of tests/bench/test_mdrp.py, which reads only the instance files.
@@ -38,7 +38,7 @@ from engine.simulate.execute import execute_problem_day  # noqa: E402
 
 
 class _WithPickupEnd(DispatchProblem):
-    """The day problem with room for the stand-in ``pickup_end_min`` attribute."""
+    """The day problem with room for the stand-in ``pickup_end`` attribute."""
 
 
 def run(name: str) -> tuple[dict[str, object], pd.DataFrame]:
@@ -46,7 +46,7 @@ def run(name: str) -> tuple[dict[str, object], pd.DataFrame]:
     P = inst.problem
     Q = _WithPickupEnd(**{f.name: getattr(P, f.name) for f in dataclasses.fields(P)})
     Q = dataclasses.replace(Q, end_min=P.end_min + inst.rules.max_min)
-    object.__setattr__(Q, "pickup_end_min", P.end_min.copy())
+    object.__setattr__(Q, "pickup_end", P.end_min.copy())
     pol = MatchingPolicy(period=2.0, pickup_service_min=inst.rules.pickup_service_min, name="matching-offtime")
     day = execute_problem_day(Q, inst.created, pol, execution_params(inst.rules), seed=0)
     stops = executed_stops(inst, day)

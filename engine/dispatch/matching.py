@@ -64,7 +64,7 @@ class TimeModel:
 
 def time_model(P: DispatchProblem, fallback_pickup_min: float) -> TimeModel:
     """The time model of ``P``: its own pickup service and latest pickup start when it has them
-    (``pickup_service`` per warehouse, ``pickup_end_min`` per courier), otherwise no pickup service
+    (``pickup_service`` per warehouse, ``pickup_end`` per courier), otherwise no pickup service
     in the plan, ``fallback_pickup_min`` added by the execution, and only ``end_min`` bounding."""
     W, m = len(P.warehouse_ids), P.n_couriers
     ps = getattr(P, "pickup_service", None)
@@ -72,7 +72,7 @@ def time_model(P: DispatchProblem, fallback_pickup_min: float) -> TimeModel:
         planned, extra = np.zeros(W), np.full(W, float(fallback_pickup_min))
     else:
         planned, extra = np.broadcast_to(np.asarray(ps, float), (W,)).copy(), np.zeros(W)
-    pe = getattr(P, "pickup_end_min", None)
+    pe = getattr(P, "pickup_end", None)
     latest = np.full(m, np.inf) if pe is None else np.broadcast_to(np.asarray(pe, float), (m,)).copy()
     return TimeModel(planned, extra, latest)
 
@@ -142,7 +142,7 @@ class MatchingPolicy:
     urgent_first: bool = True  # urgent bundles are matched before all others
     age_weight: float = 0.0  # priority per minute an order has waited (from its promise) when couriers are few
     log: list[MatchLog] = field(default_factory=list)
-    _pickup_end: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # per courier
+    _pickup_done: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # per courier
     _pickup_extra: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def __post_init__(self) -> None:
@@ -157,11 +157,11 @@ class MatchingPolicy:
         tm = time_model(P, self.pickup_service_min)
         t, next_t = float(view.t), float(view.next_t)
         free = np.maximum(np.asarray(view.free_min, float), t)
-        if self._pickup_end.shape != free.shape:
-            self._pickup_end = np.full(len(free), -np.inf)
+        if self._pickup_done.shape != free.shape:
+            self._pickup_done = np.full(len(free), -np.inf)
             self._pickup_extra = np.zeros(len(free))
         # the view counts a committed trip's pickup service only once it is done: add it before
-        free = np.where(self._pickup_end > t + EPS, free + self._pickup_extra, free)
+        free = np.where(self._pickup_done > t + EPS, free + self._pickup_extra, free)
         pend = np.asarray(view.pending, dtype=np.int64)
         cour = np.flatnonzero(np.asarray(view.available, bool) & (free <= t + self.horizon_min + EPS)
                               & (free < P.end_min - EPS) & (free <= tm.latest_pickup + EPS))
@@ -220,7 +220,7 @@ class MatchingPolicy:
         for trip in trips:
             ev = evaluate_trip(P, trip)
             self._pickup_extra[trip.courier] = float(tm.pickup_extra[trip.warehouse])
-            self._pickup_end[trip.courier] = ev.depart + self._pickup_extra[trip.courier]
+            self._pickup_done[trip.courier] = ev.depart + self._pickup_extra[trip.courier]
         self.log.append(MatchLog(status="matching", bundles=nb, couriers=len(cour), matched=matched,
                                  committed=len(trips)))
         return trips

@@ -147,7 +147,7 @@ def test_time_model_reads_the_problem_when_it_has_the_fields(tmp_path: Path) -> 
     assert np.isinf(tm.latest_pickup).all()
     # the fields the model is getting (#15.1): read when present
     Q = SimpleNamespace(warehouse_ids=P.warehouse_ids, n_couriers=P.n_couriers,
-                        pickup_service=np.array([3.0, 5.0]), pickup_end_min=P.end_min - 1)
+                        pickup_service=np.array([3.0, 5.0]), pickup_end=P.end_min - 1)
     tm = time_model(Q, 4.0)  # type: ignore[arg-type]
     assert tm.pickup_planned.tolist() == [3, 5] and tm.pickup_extra.tolist() == [0, 0]
     assert tm.latest_pickup.tolist() == (P.end_min - 1).tolist()

@@ -56,7 +56,15 @@ def _day(instance_dir: str):  # type: ignore[no-untyped-def]
     return inst, day, allocated
 
 
-def one(instance_dir: str, what: str, replications: int, workers: int, seed: int) -> dict[str, object]:
+def _options(pairs: list[str]) -> dict[str, object]:
+    """``key=value`` pairs (values parsed as TOML scalars: 0, 2.5, true, "x")."""
+    import tomllib
+
+    return {k: tomllib.loads(f"v = {v}")["v"] for k, v in (p.split("=", 1) for p in pairs)}
+
+
+def one(instance_dir: str, what: str, replications: int, workers: int, seed: int,
+        options: list[str] | None = None) -> dict[str, object]:
     """One measurement in this process."""
     from engine.dispatch import plan_day
     from engine.simulate.replicate import execute_day
@@ -64,17 +72,23 @@ def one(instance_dir: str, what: str, replications: int, workers: int, seed: int
     inst, day, allocated = _day(instance_dir)
     m = inst.manifest
     settings = m.settings("dispatch")
+    if options:
+        settings = settings.with_(options={**settings.options, **_options(options)})
     period = float(m.dispatch.wave_min)
     fast = allocated[allocated["source"] == "forward"].reset_index(drop=True)
     load0 = os.getloadavg()[0]
     t = time.perf_counter()
-    row: dict[str, object] = {}
+    cpu = time.process_time()
+    row: dict[str, object] = {"options": " ".join(options or [])}
     if what == "plan":
         plan = plan_day(inst, fast, settings, rolling=period)
         wall = time.perf_counter() - t
         served = int((plan.assignments["status"] == "served").sum())
+        a = plan.assignments
+        late = (a["arrive_min"] - a["due_min"]).where(a["status"] == "served")
         row.update(replications=0, workers=1, wall_s=wall, wall_per_replication_s=wall,
                    dispatcher_s=float(plan.stats.solve_seconds or 0.0), served=served,
+                   on_time=float((late <= 1e-6).sum()),
                    couriers=int(plan.problem.n_couriers), epochs=int(plan.meta["replans"]))
     else:
         kw = {"workers": workers} if workers > 1 else {}  # the option exists from #14.8 on
@@ -86,7 +100,11 @@ def one(instance_dir: str, what: str, replications: int, workers: int, seed: int
         row.update(replications=replications, workers=workers, wall_s=wall,
                    wall_per_replication_s=wall / replications, dispatcher_s=float(res.epochs["seconds"].sum()),
                    served=float(o.loc[fwd, "served_by_plan"].sum()) / replications,
+                   on_time=float(o.loc[fwd & o["served_by_plan"].astype(bool), "on_time"].astype(bool).sum())
+                   / replications,
                    epochs=int(len(res.epochs)), couriers=int(res.days[0].problem.n_couriers))
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    row["cpu_s"] = time.process_time() - cpu + kids.ru_utime + kids.ru_stime  # this process and its workers
     row["dispatcher_share"] = float(row["dispatcher_s"]) / wall  # type: ignore[arg-type]
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     row["peak_rss_worker_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
@@ -99,25 +117,37 @@ def one(instance_dir: str, what: str, replications: int, workers: int, seed: int
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Medians per (label, what, workers) over the runs, and the execution's time over the plan's."""
     cols = ["replications", "wall_s", "wall_per_replication_s", "dispatcher_share", "peak_rss_mb", "peak_rss_worker_mb",
-            "load_before"]
+            "load_before", "served", "on_time", "cpu_s"]
+    frame = frame.copy()
+    for c in ("on_time", "cpu_s"):
+        if c not in frame:  # rows measured before these were recorded
+            frame[c] = float("nan")
     med = frame.groupby(["label", "what", "workers"], sort=False)[cols].median().reset_index()
     med["runs"] = frame.groupby(["label", "what", "workers"], sort=False).size().to_numpy()
     plan = med[med["what"] == "plan"].set_index("label")["wall_s"]
     med["x_plan"] = med["wall_s"] / med["label"].map(plan)
+    plan_cpu = med[med["what"] == "plan"].set_index("label")["cpu_s"]
+    med["x_plan_cpu"] = med["cpu_s"] / med["label"].map(plan_cpu)
     return med
+
+
+def _or_dash(v: float, fmt: str) -> str:
+    return "–" if v != v else format(v, fmt)
 
 
 def markdown(med: pd.DataFrame) -> str:
     """The RESULTS.md table: one line per (label, what, workers)."""
     lines = ["| code | what | workers | runs | wall s (median) | wall per replication s | × planning the day once "
-             "| dispatcher share | peak RSS MB (largest worker) | load before |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| dispatcher share | peak RSS MB (largest worker) | load before | served by couriers | on time "
+             "| CPU s | × the plan's CPU |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in med.itertuples(index=False):
         what = "plan_day once" if r.what == "plan" else f"execute_day, {r.replications:.0f} replications"
         worker = f" ({r.peak_rss_worker_mb:.0f})" if r.workers > 1 else ""
         lines.append(f"| {r.label} | {what} | {r.workers} | {r.runs} | {r.wall_s:.1f} | {r.wall_per_replication_s:.1f} "
                      f"| {r.x_plan:.2f} | {100 * r.dispatcher_share:.1f}% | {r.peak_rss_mb:.0f}{worker} "
-                     f"| {r.load_before:.1f} |")
+                     f"| {r.load_before:.1f} | {r.served:.0f} | {_or_dash(r.on_time, '.0f')} "
+                     f"| {_or_dash(r.cpu_s, '.1f')} | {_or_dash(r.x_plan_cpu, '.2f')} |")
     return "\n".join(lines)
 
 
@@ -131,6 +161,8 @@ def main() -> None:
     ap.add_argument("--label", default="", help="a note stored in every row (e.g. the code version)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--summary", default=None, help="print the medians of a result file as a markdown table")
+    ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                    help="a dispatch option for both sides (repeatable), e.g. focus_per_courier=0")
     ap.add_argument("--one", default=None, choices=["plan", "execute"], help=argparse.SUPPRESS)
     ap.add_argument("--one-workers", type=int, default=1, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -138,14 +170,15 @@ def main() -> None:
         print(markdown(summary(pd.read_csv(a.summary, dtype={"label": str}))))
         return
     if a.one:
-        print(json.dumps(one(a.instance, a.one, a.replications, a.one_workers, a.seed)))
+        print(json.dumps(one(a.instance, a.one, a.replications, a.one_workers, a.seed, a.option)))
         return
     jobs = [("plan", 1)] + [("execute", int(w)) for w in a.workers.split(",") if w]
     rows = []
     for run in range(a.runs):
         for what, w in jobs:
             cmd = [sys.executable, __file__, "--instance", a.instance, "--one", what, "--one-workers", str(w),
-                   "--replications", str(a.replications), "--seed", str(a.seed)]
+                   "--replications", str(a.replications), "--seed", str(a.seed),
+                   *(f"--option={o}" for o in a.option)]
             done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=os.environ.copy())
             row = json.loads(done.stdout.strip().splitlines()[-1])
             row.update(run=run, label=a.label, when=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),

@@ -17,12 +17,10 @@ Conventions of this benchmark (the instance description leaves them open):
 * an order is *delivered* (click-to-door ends) when its courier reaches the door; the
   drop-off service minutes are the courier's, after that;
 * at the restaurant the courier waits until the bundle is ready, then spends the pickup
-  service minutes, then leaves. The routing model has no pickup service time yet (#15.1), so
-  the plan is made against ``promise − pickup service``: every stop of a trip is reached
-  exactly that much later than planned, which keeps promise and hard limit exact;
-* a courier's availability ends at its ``off_time`` with the last drop-off done (the routing
-  model has no "no pickup after off time, drop-offs may finish later" rule yet), which is
-  stricter than the instance's rule, never looser.
+  service minutes, then leaves: the restaurants' ``pickup_service`` in the dispatch problem,
+  planned and executed alike; the promise is the target itself;
+* a courier may not start a pickup after its ``off_time`` (``pickup_end``) but may finish its
+  drop-offs after it (``end_min`` is open).
 
 :func:`run_mdrp` executes one instance with a policy (``greedy``, ``rolling``, ``waves``,
 ``matching``) and
@@ -419,11 +417,12 @@ def _problem(inst: MdrpInstance) -> tuple[DispatchProblem, np.ndarray]:
         time_min=minutes,
         warehouse_ids=tuple(r["restaurant"]),
         warehouse_loc=np.arange(nr),
+        pickup_service=np.full(nr, R.pickup_service_min),
         order_ids=tuple(o["order"]),
         order_loc=nr + np.arange(n),
         order_wh=o["restaurant"].map(rix).to_numpy(np.int64),
         ready=o["ready_time"].to_numpy(float),
-        due=created + R.target_min - R.pickup_service_min,
+        due=created + R.target_min,
         size=np.ones(n),
         service=np.full(n, R.dropoff_service_min),
         special=np.zeros(n, bool),
@@ -436,12 +435,15 @@ def _problem(inst: MdrpInstance) -> tuple[DispatchProblem, np.ndarray]:
         end_loc=np.full(m, -1),
         courier_warehouse=np.full(m, -1),
         capacity=np.full(m, float(BUNDLE_MAX)),
-        end_min=c["off_time"].to_numpy(float),
+        end_min=np.full(m, np.inf),  # drop-offs may finish after the off time ...
+        pickup_end=c["off_time"].to_numpy(float),  # ... but no pickup starts after it
         max_work=np.full(m, np.inf),
         fixed_cost=np.zeros(m),
         cost_per_km=np.full(m, KM_COST),
         cost_per_hour=np.zeros(m),
         pay_per_delivery=np.full(m, R.pay_per_order),
+        hourly_guarantee=np.full(m, R.pay_per_hour),  # pay = max(per order x n, hourly x shift hours)
+        guarantee_hours=(c["off_time"] - c["on_time"]).to_numpy(float) / 60.0,
         may_carry_special=np.zeros(m, bool),
         accept_prob=np.ones(m),
         name=inst.name,
@@ -452,10 +454,9 @@ def _problem(inst: MdrpInstance) -> tuple[DispatchProblem, np.ndarray]:
 
 def execution_params(rules: MdrpRules) -> ExecutionParams:
     """Deterministic execution by the instance's rules: exact travel, no declines or losses,
-    the pickup service at the restaurant, the hard limit at the maximum click-to-door."""
-    return ExecutionParams.deterministic(
-        pickup_service_min=rules.pickup_service_min, max_late_min=rules.max_min - rules.target_min
-    )
+    the hard limit at the maximum click-to-door (the pickup service at the restaurant is the
+    problem's ``pickup_service``, planned and executed alike)."""
+    return ExecutionParams.deterministic(max_late_min=rules.max_min - rules.target_min)
 
 
 # ---- running --------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ def olist(
     warehouses: Annotated[int | None, typer.Option(help="Forward warehouses (weighted k-medians of demand).")] = None,
     zone_digits: Annotated[int | None, typer.Option(help="Zip digits per zone: 5 = zip prefix, 3 = zip sector.")] = None,
     pool_days: Annotated[int | None, typer.Option(help="Scaling: a day's volume is the mean of the real days within ± this.")] = None,
+    repeat_within_days: Annotated[int | None, typer.Option(
+        help="Segments: an earlier order makes a repeat customer only within this many days (0: any earlier day).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the resampling and synthetic couriers.")] = None,
     force: ForceOpt = False,
     json: JsonOpt = False,
@@ -50,7 +52,8 @@ def olist(
         start = None
     cfg = config_for(region, name=name, start_date=start, history_days=history_days, order_days=order_days,
                      scale=scale, scale_reason=scale_reason, max_skus=max_skus, size_classes=size_classes,
-                     warehouses=warehouses, zone_digits=zone_digits, pool_days=pool_days, seed=seed)
+                     warehouses=warehouses, zone_digits=zone_digits, pool_days=pool_days, seed=seed,
+                     repeat_within_days=repeat_within_days)
     if scale is not None and scale_reason is None:
         cfg = cfg.with_(scale_reason="set on the command line (--scale)" if scale != 1.0 else "not scaled")
     if name is None and region.strip().lower() not in PRESETS:
@@ -67,6 +70,9 @@ def olist(
     console.print(kv_table("volume scaling", {"factor": v["factor"], "reason": v["reason"],
                                               "real lines/day": v["real_lines_per_day"],
                                               "instance lines/day": v["instance_lines_per_day"]}))
+    seg = notes["segments"]
+    console.print(kv_table("customer segments (real shares, from customer_unique_id histories)",
+                           {k: f"{v:.2%}" for k, v in seg["real_shares"].items()}))
     b = notes["baseline"]
     console.print(kv_table("real Olist service baseline (" + b["scope"] + ")", {
         "delivered orders": b["orders"], "late share": f"{b['late_share']:.1%}",

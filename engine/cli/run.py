@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -142,3 +143,27 @@ def render(result: RunResult) -> None:
         sign = "≥" if r.direction == ">=" else "≤"
         card.add_row(f"  {r.label}", f"{v(r.value)}{unit}", f"{v(r.ci_low)}–{v(r.ci_high)}", f"{sign} {v(r.target)}{unit}", mark)
     console.print(card)
+    render_segments(result.scorecard.to_frame(per_segment=True))
+
+
+SEGMENT_COLUMNS = {"instant_delivery_rate": "instant", "on_time_rate": "on time",
+                   "forward_fill_rate": "forward stock", "peak_assignment_p95_min": "peak p95 min"}
+
+
+def render_segments(per: pd.DataFrame) -> None:
+    """The main indicators per customer segment (means over the replications)."""
+    if per.empty or per["segment"].nunique() < 2:
+        return
+    table = Table(title="by customer segment (means over replications)", title_justify="left")
+    table.add_column("segment", no_wrap=True)
+    table.add_column("orders", justify="right")
+    for label in SEGMENT_COLUMNS.values():
+        table.add_column(label, justify="right", no_wrap=True)
+    for seg, g in per.groupby("segment", sort=True):
+        by = g.set_index("indicator")
+        cells = []
+        for name in SEGMENT_COLUMNS:
+            x = float(by.loc[name, "value"]) if name in by.index else float("nan")
+            cells.append("–" if x != x else (f"{100 * x:.1f}%" if by.loc[name, "unit"] == "share" else f"{x:.1f}"))
+        table.add_row(str(seg), f"{float(g['orders'].iloc[0]):.1f}", *cells)
+    console.print(table)

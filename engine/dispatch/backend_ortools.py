@@ -5,14 +5,21 @@ Model (integer-scaled, see :mod:`engine.dispatch.scaling`):
 * nodes: the warehouses (every courier starts its trip at its warehouse; a crowd courier's
   ride from home is folded into its earliest start and its fixed cost), the orders that
   passed screening, extra end locations, and one dummy free-end node for crowd couriers;
-* ``time`` dimension, one transit matrix per profile (service at the from-node + travel);
-  start window = [available + ride to the warehouse, ∞), end ≤ shift end, span ≤ max work;
+* ``time`` dimension, one transit matrix per profile (service at the from-node + travel; out
+  of a warehouse into an order that service is the warehouse's pickup service, so the start
+  cumul is the pickup start: after the courier's arrival and the trip's release);
+  start window = [available + ride to the warehouse, pickup_end], end ≤ shift end, span ≤ max work;
   span cost = cost per hour; order windows [open, due];
 * ``release`` dimension (transit 0, slack 0: constant along a route) with cumul ≥ ready of
   each order on the route, and ``time(start) ≥ release(start)``: the courier leaves the
   warehouse only once every order it carries is ready;
 * ``load`` dimension with per-vehicle capacity;
+* the option ``service_weight`` (default 1) multiplies the unserved penalties and the cost
+  per minute late against money;
 * arc costs per courier cost class (per km + per-delivery pay incl. expected decline cost),
+  except for a courier below its guaranteed hourly minimum: its ``deliveries`` cumul at the
+  route end has a soft upper bound at the k deliveries it still has free, costing the
+  per-delivery pay for each one beyond (pay = max(p × n, G) exactly, to 1/100 delivery),
   fixed cost per used courier, a disjunction with the unserved penalty for every order;
 * allowed-vehicle sets: same warehouse, special goods only on allowed couriers.
 """
@@ -24,10 +31,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.dispatch.problem import DispatchProblem
-from engine.dispatch.scaling import BIG, load_down, load_up, money, t_down, t_up
+from engine.dispatch.scaling import BIG, load_down, load_up, money, service_weight, t_down, t_up
 from engine.solver import Settings, SolveStatus
 
-OPTIONS = {"first_solution", "metaheuristic", "log", "search_params", "optional_orders", "operators"}
+OPTIONS = {"first_solution", "metaheuristic", "log", "search_params", "optional_orders", "operators",
+           "service_weight"}
 
 # Local-search operators. OR-Tools' defaults suit the general routing model; this model has no
 # pickup-delivery pairs, sub-trips or visit types, so the operators for those only cost time.
@@ -41,6 +49,7 @@ _NEVER_USEFUL = ("relocate_pair", "exchange_pair", "light_relocate_pair", "reloc
 _TUNED_OFF = ("global_cheapest_insertion_path_lns", "local_cheapest_insertion_path_lns",
               "lin_kernighan", "relocate_expensive_chain")
 _TUNED_ON = ("cross_exchange", "relocate_neighbors")
+_DELIVERY_SCALE = 100  # units per delivery in the guarantee's count (k is priced to 1/100)
 _ACTIVITY = ("make_active", "make_inactive", "make_chain_inactive", "swap_active",
              "shortest_path_swap_active", "swap_active_chain", "shortest_path_two_opt",
              "relocate_path_global_cheapest_insertion_insert_unperformed")
@@ -74,6 +83,9 @@ def solve_ortools(
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     settings.check_options(OPTIONS, where="dispatch ortools")
+    weight = service_weight(settings.option("service_weight"), "dispatch ortools")  # service vs money
+    # a courier whose earliest pickup start, rounded, passes its last one cannot start at all
+    cand = cand & (t_up(P.start_min + P.reach_min()) <= t_down(np.minimum(P.pickup_end, P.end_min)))[None, :]
     active = np.flatnonzero(cand.any(axis=1))
     vehicles = np.flatnonzero(cand[active].any(axis=0)) if len(active) else np.zeros(0, int)
     seqs: list[list[int]] = [[] for _ in range(P.n_couriers)]
@@ -108,12 +120,23 @@ def solve_ortools(
         return out.tolist()
 
     ix = np.ix_(node_loc, node_loc)
+    # pickup service: on the arcs out of a warehouse (start) node into the orders only, so an
+    # unused courier's empty route (start -> end) does not pay it
+    handover = np.zeros((n_real, n_real))
+    wh_service = {int(P.warehouse_loc[w]): float(P.pickup_service[w]) for w in range(len(P.warehouse_ids))}
+    for i, x in enumerate(depot_locs):
+        handover[i, W:W + k] = wh_service.get(int(x), 0.0)
     time_cb = {}
     for p in np.unique(P.courier_profile[vehicles]):
-        tm = t_up(P.time_min[p][ix] + service[:n_real, None])
+        tm = t_up(P.time_min[p][ix] + service[:n_real, None] + handover)
         time_cb[int(p)] = routing.RegisterTransitMatrix(full(tm))
-    # arc-cost classes: same profile, per-km cost and per-delivery planning pay
+    # arc-cost classes: same profile, per-km cost and per-delivery planning pay. A courier still
+    # below its guaranteed minimum pays nothing on the arcs; the "deliveries" dimension below
+    # charges p per delivery beyond the k it still has free (exact piecewise pay)
     pay = P.planning_pay()
+    free = P.free_deliveries()
+    piecewise = (P.guarantee > 0) & (P.pay_per_delivery > 0) & (free > 0)
+    pay = np.where(piecewise | ((P.guarantee > 0) & (P.pay_per_delivery <= 0)), P.decline_pay(), pay)
     classes: dict[tuple[int, float, float], int] = {}
     is_order = np.zeros(n_real, bool)
     is_order[W:W + k] = True
@@ -135,7 +158,9 @@ def solve_ortools(
     time = routing.GetDimensionOrDie("time")
     for j, v in enumerate(vehicles):
         s, e = routing.Start(j), routing.End(j)
-        time.CumulVar(s).SetRange(int(min(t_up(P.start_min[v] + reach[v]), horizon)), horizon)
+        # the start cumul is the pickup start (>= arrival and >= release): at most pickup_end
+        last_pick = int(min(t_down(P.pickup_end[v]), horizon)) if np.isfinite(P.pickup_end[v]) else horizon
+        time.CumulVar(s).SetRange(int(min(t_up(P.start_min[v] + reach[v]), horizon)), last_pick)
         time.CumulVar(e).SetMax(int(min(t_down(P.end_min[v]), horizon)))
         if np.isfinite(P.max_work[v]):
             time.SetSpanUpperBoundForVehicle(int(max(t_down(P.max_work[v] - reach[v]), 0)), j)
@@ -149,7 +174,8 @@ def solve_ortools(
         hi = P.due[o] + (P.max_late_min if late_ok else 0.0)
         time.CumulVar(idx).SetRange(int(t_up(P.open_min[o])), int(min(t_down(hi), horizon)))
         if late_ok and P.late_weight[o] > 0:
-            time.SetCumulVarSoftUpperBound(idx, int(t_down(P.due[o])), int(max(money(P.late_weight[o] / 10), 1)))
+            per_unit = money(P.late_weight[o] * weight / 10)  # per scaled minute (TIME_SCALE = 10)
+            time.SetCumulVarSoftUpperBound(idx, int(t_down(P.due[o])), int(max(per_unit, 1)))
 
     # release: constant along a route, at least the ready time of every order on it
     min_start = float((P.start_min + reach)[vehicles].min())
@@ -162,13 +188,27 @@ def solve_ortools(
         for j in range(len(vehicles)):
             solver.Add(time.CumulVar(routing.Start(j)) >= rel.CumulVar(routing.Start(j)))
 
+    if piecewise[vehicles].any():
+        # cumul at the route end = S x deliveries; soft bound S x k at p / S per unit
+        S = _DELIVERY_SCALE
+        one = np.zeros(N, dtype=np.int64)
+        one[W:W + k] = S
+        count_cb = routing.RegisterUnaryTransitVector(one.tolist())
+        routing.AddDimension(count_cb, 0, S * (k + 1), True, "deliveries")
+        count = routing.GetDimensionOrDie("deliveries")
+        for j, v in enumerate(vehicles):
+            if piecewise[v]:
+                bound = int(min(np.floor(free[v] * S + 1e-9), S * (k + 1)))
+                unit = int(max(np.rint(money(P.pay_per_delivery[v]) / S), 1))
+                count.SetCumulVarSoftUpperBound(routing.End(j), bound, unit)
+
     demand = np.zeros(N, dtype=np.int64)
     demand[W:W + k] = load_up(P.size[active])
     cap_cb = routing.RegisterUnaryTransitVector(demand.tolist())
     routing.AddDimensionWithVehicleCapacity(cap_cb, 0, [int(min(load_down(P.capacity[v]), BIG)) for v in vehicles],
                                             True, "load")
 
-    pen = money(P.penalty[active])
+    pen = money(P.penalty[active] * weight)
     # benchmarks where every order must be served can drop the disjunctions (smaller search)
     optional = bool(settings.option("optional_orders", True))
     for j_node, node in enumerate(range(W, W + k)):

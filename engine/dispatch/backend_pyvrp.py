@@ -9,14 +9,20 @@ on one core (``benchmarks/dispatch/RESULTS.md``).
 Mapping (integer-scaled, see :mod:`engine.dispatch.scaling`):
 
 * depots = warehouses (+ extra end locations) + one dummy free-end depot for crowd couriers;
+  a warehouse's pickup service is its depot's ``service_duration``, which PyVRP 0.14 runs at
+  the start of the trip after waiting for the release times, as the model wants;
   clients = the orders that passed screening, optional, with the unserved penalty as prize,
   ``release_time`` = ready (the trip leaves the warehouse only when all its orders are ready);
 * one vehicle type per courier (identical couriers share one): own start/end depot, start window (available + ride to the
-  warehouse), shift end, shift duration = max work, fixed cost (+ the ride's km pay),
+  warehouse; ``start_late`` = ``pickup_end``: the route starts when the pickup does, after the
+  release wait), shift end, shift duration = max work, fixed cost (+ the ride's km pay),
   cost per hour as unit duration cost;
 * a routing profile per courier cost class: its "distance" matrix is money (per-km cost
   + per-delivery pay and expected decline cost on every arc into a client), unit distance
-  cost 1; crowd profiles reach the dummy end for free;
+  cost 1; crowd profiles reach the dummy end for free. A guaranteed hourly minimum is not
+  piecewise here: a courier with k deliveries left under it and room for q in a trip pays
+  p × max(0, q − k) / q per delivery (the mean marginal pay of a full trip; an
+  approximation, the plan is costed exactly afterwards);
 * load dimensions: one per warehouse (a courier has capacity only in its own warehouse's
   dimension, so it can carry only that warehouse's orders) + one "special goods" dimension
   (capacity 0 for couriers not allowed to carry them).
@@ -33,10 +39,19 @@ from typing import Any
 import numpy as np
 
 from engine.dispatch.problem import FLEET, DispatchProblem
-from engine.dispatch.scaling import BIG, MONEY_SCALE, load_down, load_up, t_down, t_up
+from engine.dispatch.scaling import (
+    BIG,
+    MONEY_SCALE,
+    load_down,
+    load_up,
+    service_weight,
+    t_down,
+    t_up,
+)
 from engine.solver import Settings, SolveStatus
 
-OPTIONS = {"display", "optional_orders", "money_scale", "max_iterations", "solve_params", "recombine"}
+OPTIONS = {"display", "optional_orders", "money_scale", "max_iterations", "no_improvement", "solve_params",
+           "recombine", "service_weight"}
 _HUGE = 10**9
 # recombination: share of the time limit kept for it, and the shortest time limit it is used at
 _RECOMBINE_SHARE = 0.25
@@ -211,7 +226,18 @@ class PyVRPModel:
         return seqs
 
 
-def _pay_classes(P: DispatchProblem, vehicles: np.ndarray) -> tuple[np.ndarray, str]:
+def trip_room(P: DispatchProblem, cand: np.ndarray) -> np.ndarray:
+    """How many deliveries one trip of each courier can hold: its candidate orders, at most
+    as many of the smallest of them as its capacity takes."""
+    count = cand.sum(axis=0).astype(float)
+    smallest = np.where(cand, P.size[:, None], np.inf).min(axis=0, initial=np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit = np.where(smallest > 0, np.floor(P.capacity / smallest + 1e-9), np.inf)
+    return np.minimum(count, fit)
+
+
+def _pay_classes(P: DispatchProblem, vehicles: np.ndarray,
+                 per_trip: np.ndarray | None = None) -> tuple[np.ndarray, str]:
     """Per-delivery planning cost of each courier, grouped when there are too many distinct ones.
 
     Per-delivery pay sits on the arcs into clients, so each distinct (routing profile, cost per
@@ -221,7 +247,7 @@ def _pay_classes(P: DispatchProblem, vehicles: np.ndarray) -> tuple[np.ndarray, 
     ``_MAX_COST_CLASSES`` classes the pays of each (profile, cost per km) group are put into
     equal-width bins and each bin priced at the middle of its pays; the plan is still costed exactly afterwards.
     """
-    pay = P.planning_pay().astype(float).copy()
+    pay = P.planning_pay(per_trip).astype(float).copy()
     prof, cpk = P.courier_profile[vehicles], np.round(P.cost_per_km[vehicles], 6)
 
     def n_classes(pays: np.ndarray) -> int:
@@ -254,18 +280,26 @@ def _pay_classes(P: DispatchProblem, vehicles: np.ndarray) -> tuple[np.ndarray, 
                  f"(at most {worst:.2f} off per delivery; costs reported exactly)")
 
 
+def _can_start(P: DispatchProblem) -> np.ndarray:
+    """Couriers whose earliest pickup start, in solver units, is not after their last one
+    (rounding the one up and the other down can cross them by a fraction of a minute)."""
+    return t_up(P.start_min + P.reach_min()) <= t_down(np.minimum(P.pickup_end, P.end_min))
+
+
 def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE,
-                optional: bool = True) -> PyVRPModel | None:
+                optional: bool = True, weight: float = 1.0) -> PyVRPModel | None:
     """PyVRP's model of ``P`` restricted to the candidate pairs ``cand``; None if nothing can be routed.
 
     Money is scaled by ``scale`` integer units per currency unit; ``optional`` makes orders
-    optional with their unserved penalty as prize (else every order is required).
+    optional with their unserved penalty × ``weight`` (the service weight) as prize (else
+    every order is required).
     """
     import pyvrp
 
     def money(x: object) -> np.ndarray:  # money in solver units
         return np.rint(np.asarray(x, dtype=float) * scale).astype(np.int64)
 
+    cand = cand & _can_start(P)[None, :]
     active = np.flatnonzero(cand.any(axis=1))
     vehicles = np.flatnonzero(cand[active].any(axis=0)) if len(active) else np.zeros(0, int)
     if len(active) == 0 or len(vehicles) == 0:
@@ -290,7 +324,11 @@ def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE
     xy = np.concatenate([P.loc_lon[real_loc], [P.loc_lon[real_loc].mean()] * free_end]), np.concatenate(
         [P.loc_lat[real_loc], [P.loc_lat[real_loc].mean()] * free_end])
     locations = [pyvrp.Location(x=float(x), y=float(y)) for x, y in zip(*xy, strict=True)]
-    depots = [pyvrp.Depot(location=loc) for loc in loc_index_depot]
+    # the pickup service of a warehouse is its depot's service duration: PyVRP runs it at the
+    # start of a trip, after the wait for the release times (the trip's latest ready order)
+    handover = [int(t_up(P.pickup_service[w])) for w in range(W)]
+    depots = [pyvrp.Depot(location=loc, service_duration=handover[d] if d < W else 0)
+              for d, loc in enumerate(loc_index_depot)]
 
     # a special-goods dimension only when some order needs it and some courier may not carry it
     use_special = bool(P.special[active].any() and not P.may_carry_special[vehicles].all())
@@ -305,14 +343,17 @@ def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE
         clients.append(pyvrp.Client(
             location=client_loc[j], delivery=dl, service_duration=int(t_up(P.service[o])),
             tw_early=int(t_up(P.open_min[o])), tw_late=int(t_down(P.due[o])),
-            release_time=int(t_up(P.ready[o])), prize=int(max(money(P.penalty[o]), 1)) if optional else 0,
+            release_time=int(t_up(P.ready[o])), prize=int(max(money(P.penalty[o] * weight), 1)) if optional else 0,
             required=not optional,
         ))
 
     ix = np.ix_(real_loc, real_loc)
     is_client = np.zeros(L, bool)
     is_client[nd:nd + k] = True
-    pay, pay_note = _pay_classes(P, vehicles)
+    # the guaranteed minimum has no piecewise cost in PyVRP: a courier still below it is priced
+    # at the mean marginal pay of a full trip (DispatchProblem.planning_pay)
+    guaranteed = bool((P.guarantee[vehicles] > 0).any())
+    pay, pay_note = _pay_classes(P, vehicles, trip_room(P, cand) if guaranteed else None)
     classes: dict[tuple[int, float, float], int] = {}
     dist_mats, dur_mats = [], []
     base_km: dict[int, np.ndarray] = {}  # per routing profile: km between the model's locations
@@ -351,6 +392,8 @@ def build_model(P: DispatchProblem, cand: np.ndarray, scale: float = MONEY_SCALE
             kw["shift_duration"] = int(max(t_down(P.max_work[v] - reach_min[v]), 0))
         if np.isfinite(P.end_min[v]):
             kw["tw_late"] = int(t_down(P.end_min[v]))
+        if np.isfinite(P.pickup_end[v]) and P.pickup_end[v] < P.end_min[v]:
+            kw["start_late"] = int(t_down(P.pickup_end[v]))  # the route start is the pickup start
         kw.update(capacity=tuple(cap), start_depot=int(P.courier_warehouse[v]), end_depot=end_depot,
                   fixed_cost=int(money(P.fixed_cost[v] + P.cost_per_km[v] * reach_km[v])),
                   tw_early=int(t_up(P.start_min[v] + reach_min[v])), unit_distance_cost=1,
@@ -375,7 +418,8 @@ def solve_pyvrp(
     started = time.perf_counter()  # the time limit counts the model build too
     settings.check_options(OPTIONS, where="dispatch pyvrp")
     scale = float(settings.option("money_scale", MONEY_SCALE))
-    model = build_model(P, cand, scale, optional=bool(settings.option("optional_orders", True)))
+    model = build_model(P, cand, scale, optional=bool(settings.option("optional_orders", True)),
+                        weight=service_weight(settings.option("service_weight"), "dispatch pyvrp"))
     if model is None:
         return [[] for _ in range(P.n_couriers)], SolveStatus.FEASIBLE, None, "nothing to route"
     data, active, vehicles, type_of = model.data, model.active, model.vehicles, model.type_of
@@ -415,6 +459,10 @@ def solve_pyvrp(
             from pyvrp.stop import MaxIterations, MultipleCriteria
 
             stop = MultipleCriteria([MaxIterations(int(settings.option("max_iterations"))), stop])
+        if settings.option("no_improvement"):  # converged: stop before the deadline
+            from pyvrp.stop import MultipleCriteria, NoImprovement
+
+            stop = MultipleCriteria([NoImprovement(int(settings.option("no_improvement"))), stop])
         res = pyvrp.solve(data, stop=stop, seed=seed, display=bool(settings.option("display", False)),
                           collect_stats=False, initial_solution=init, params=params)
         best, iterations, extra = res.best, res.num_iterations, ""

@@ -71,17 +71,19 @@ def problem_from_frames(
     decline_cost: float = 0.0,
     plan_min: float = 0.0,
     max_late_min: float = 0.0,
+    pickup_service_min: float = 0.0,
     assign_crowd: bool = True,
     name: str = "",
     travel: TravelModel | None = None,
 ) -> DispatchProblem:
     """A problem from plain tables.
 
-    ``warehouses``: id, lat, lon. ``orders``: id, warehouse, lat, lon, ready_min, due_min,
-    size_m3, [special, service_min, penalty, late_weight, open_min]. ``couriers``: id, kind
+    ``warehouses``: id, lat, lon, [pickup_service_min (default: the argument)]. ``orders``: id,
+    warehouse, lat, lon, ready_min, due_min, size_m3, [special, service_min, penalty, late_weight, open_min]. ``couriers``: id, kind
     (fleet|crowd), capacity_m3, start_min, end_min, [warehouse (fleet: home; crowd: given or
     assigned here unless ``assign_crowd=False``, then -1 = any), lat, lon (crowd start), max_work_min, fixed_cost, cost_per_km, cost_per_hour,
-    pay_per_delivery, may_carry_special, acceptance_probability]. ``travel`` (optional) routes on a
+    pay_per_delivery, may_carry_special, acceptance_probability, pickup_end_min (latest pickup
+    start, default none beyond end_min), hourly_guarantee, guarantee_hours]. ``travel`` (optional) routes on a
     road graph; without it travel is haversine × ``circuity`` at the two speeds.
     """
     travel = travel or TravelModel(circuity, fleet_speed_kmh, crowd_speed_kmh)
@@ -121,7 +123,9 @@ def problem_from_frames(
     if need.any():
         pending = np.bincount(o_wh, minlength=W).astype(float)
         reach = travel.minutes(c_lat[need], c_lon[need], wlat, wlon, "crowd")
-        cwh[need] = assign_crowd_warehouses(reach, start_min[need], end_min[need], pending)
+        pe = _col(couriers, "pickup_end_min", np.nan).to_numpy(float)
+        last = np.fmin(end_min, pe)  # fmin: a missing pickup end is the end_min
+        cwh[need] = assign_crowd_warehouses(reach, start_min[need], last[need], pending)
 
     # locations: warehouses, courier starts, orders
     n, m = len(orders), len(couriers)
@@ -159,4 +163,9 @@ def problem_from_frames(
         may_carry_special=_col(couriers, "may_carry_special", True).astype(bool).to_numpy(),
         accept_prob=_col(couriers, "acceptance_probability", 1.0).to_numpy(float),
         decline_cost=decline_cost, plan_min=plan_min, max_late_min=max_late_min, name=name,
+        pickup_service=_col(warehouses, "pickup_service_min", float(pickup_service_min)).to_numpy(float),
+        pickup_end=_col(couriers, "pickup_end_min", np.inf).to_numpy(float),  # missing: no limit
+        hourly_guarantee=_col(couriers, "hourly_guarantee", 0.0).to_numpy(float),
+        guarantee_hours=_col(couriers, "guarantee_hours", None).to_numpy(float)
+        if "guarantee_hours" in couriers else None,
     )

@@ -3,7 +3,8 @@
 Recomputes every trip from the problem arrays and the stop sequence in ``result.routes``
 (nothing from solver internals, and not the code that built the result): every order
 exactly once or unserved with a reason; one warehouse per trip and the right one; special
-goods only on allowed couriers; capacity; departure after the orders are ready; service
+goods only on allowed couriers; capacity; departure after the orders are ready and handed over (pickup service);
+no pickup started after the courier's ``pickup_end``; service
 before the deadline; shifts, availability and maximum working time; trips of a courier
 in time order, each starting where the previous one ended.
 
@@ -211,12 +212,17 @@ def find_violations(problem: DispatchProblem, result: DispatchResult) -> list[Vi
             if load > P.capacity[v] + TOL:
                 add(f"{where}: load {load:.4f} m3 exceeds capacity {P.capacity[v]:.4f}", **at)
             at_wh = t0 + float(T[pos, wl])
-            earliest = max(at_wh, float(P.ready[orders_a].max()))
+            service = float(P.pickup_service[w])
+            earliest = max(at_wh, float(P.ready[orders_a].max())) + service
             dep = depart_all[lo + 1]
             if dep < earliest - TOL:
                 add(f"{where}: leaves the warehouse at {dep:.2f}, before {earliest:.2f} "
-                    "(arrival there or an order's ready time)", **at)
+                    f"(arrival there or an order's ready time, + {service:g} min pickup service)", **at)
             dep = max(dep, earliest)
+            pick = dep - service  # the pickup starts at the latest this much before leaving
+            if pick > P.pickup_end[v] + TOL:
+                add(f"{where}: starts its pickup at {pick:.2f}, after the courier's last pickup minute "
+                    f"{P.pickup_end[v]:.2f}", **at)
             # the time recursion on plain floats: the same arithmetic, stop by stop
             o_loc = P.order_loc[orders_a].tolist()
             legs = T[[wl, *o_loc[:-1]], o_loc].tolist()
@@ -243,7 +249,7 @@ def find_violations(problem: DispatchProblem, result: DispatchResult) -> list[Vi
             end = clk + (float(T[prev, end_loc]) if end_loc >= 0 else 0.0)
             if end > P.end_min[v] + TOL:
                 add(f"{where}: ends at {end:.2f}, after the shift/availability end {P.end_min[v]:.2f}", **at)
-            work += (end - dep) + (at_wh - t0)
+            work += (end - pick) + (at_wh - t0)
             pos = end_loc if end_loc >= 0 else prev
             clock = end
         if work > P.max_work[v] + TOL:

@@ -38,6 +38,13 @@ import numpy as np
 import pandas as pd
 
 from engine.dispatch.build import assign_crowd_warehouses, problem_from_frames
+from engine.dispatch.policy import (
+    FOCUS_PER_COURIER,
+    WAVE_ITERATIONS,
+    WAVE_NO_IMPROVEMENT,
+    EpochBudget,
+    focus_orders,
+)
 from engine.dispatch.problem import CROWD, DispatchInputError, DispatchProblem
 from engine.dispatch.result import DispatchResult
 from engine.dispatch.schedule import (
@@ -54,7 +61,8 @@ from engine.solver import Settings, SolveStats, SolveStatus, stopwatch
 
 PIPELINE_COLUMNS = ("id", "created_min", "ready_min", "due_min", "size_m3", "lat", "lon", "warehouse")
 R_BUSY = "no courier free in time to deliver it before its deadline"
-DAY_OPTIONS = {"wave_time_per_order", "simulate_declines", "decline_cost"}
+DAY_OPTIONS = {"wave_time_per_order", "simulate_declines", "decline_cost", "focus_per_courier", "focus_lookahead_min",
+               "wave_iterations", "wave_no_improvement"}
 R_SOLVE_ERROR = "solve_error: the last dispatch solve that had it pending failed"
 
 
@@ -184,6 +192,7 @@ def build_problem(
     P = problem_from_frames(wh, instance_orders(instance, orders), cour, circuity=t.circuity,
                             fleet_speed_kmh=t.fleet_speed_kmh, crowd_speed_kmh=t.crowd_speed_kmh,
                             service_min=t.service_min, decline_cost=_decline_cost(instance, settings),
+                            pickup_service_min=instance.manifest.simulation.pickup_service_min,
                             plan_min=float(start_min), assign_crowd=assign_crowd,
                             name=instance.name, travel=instance.travel_model())
     return P
@@ -204,7 +213,7 @@ def subproblem(P: DispatchProblem, orders: np.ndarray, couriers: np.ndarray, *, 
         capacity=P.capacity[c], end_min=P.end_min[c], max_work=max_work, fixed_cost=fixed_cost,
         cost_per_km=P.cost_per_km[c], cost_per_hour=P.cost_per_hour[c],
         pay_per_delivery=P.pay_per_delivery[c], may_carry_special=P.may_carry_special[c],
-        accept_prob=P.accept_prob[c], plan_min=plan_min, meta={},
+        accept_prob=P.accept_prob[c], plan_min=plan_min, meta={}, **P.couriers_sliced(c),
     )
 
 
@@ -218,8 +227,11 @@ def plan_day(
 ) -> DispatchResult:
     """Plan a whole day (see the module docstring); the result's ``problem`` is the day problem.
 
-    Per-epoch solver time is ``0.01 + wave_time_per_order × pending`` seconds (option,
-    default 0.003), capped by ``settings.time_limit``.
+    Each epoch's solve is bounded as :class:`~engine.dispatch.policy.EpochBudget` says: with
+    PyVRP by work (options ``wave_iterations``, default 500, and ``wave_no_improvement``, 150;
+    ``settings.time_limit`` is only a safety cap), so the same seed gives the same plan on any
+    machine load; with OR-Tools, or ``wave_iterations = 0``, by ``0.01 + wave_time_per_order ×
+    pending`` seconds (default 0.003), capped by ``settings.time_limit``.
     """
     settings = settings or Settings()
     check_day_settings(settings)
@@ -241,12 +253,22 @@ def plan_problem_day(
     wave_time_per_order: float = 0.003,
     simulate_declines: bool = False,
     decline_cost: float | None = None,
+    focus_per_courier: int = FOCUS_PER_COURIER,
+    focus_lookahead_min: float | None = None,
+    wave_iterations: int = WAVE_ITERATIONS,
+    wave_no_improvement: int = WAVE_NO_IMPROVEMENT,
 ) -> DispatchResult:
-    """:func:`plan_day` on a day problem whose crowd couriers have no fixed warehouse."""
+    """:func:`plan_day` on a day problem whose crowd couriers have no fixed warehouse.
+
+    Each epoch solves :func:`~engine.dispatch.policy.focus_orders`' part of it: the couriers
+    free by the next epoch's end (``focus_lookahead_min`` after the next epoch, default one
+    period) and each one's ``focus_per_courier`` soonest pending orders (0 turns it off).
+    """
     if not (period > 0 and math.isfinite(period)):
         raise DispatchInputError(f"re-plan period must be a positive number of minutes, got {period!r}")
     if decline_cost is not None:
         P = replace(P, decline_cost=float(decline_cost))
+    budget = EpochBudget(float(wave_time_per_order), int(wave_iterations), int(wave_no_improvement))
     n, m = P.n_orders, P.n_couriers
     rng = np.random.default_rng(settings.seed)
     free_at = P.start_min.copy()
@@ -282,7 +304,7 @@ def plan_problem_day(
         if len(pend) == 0:
             t += period
             continue
-        avail = (free_at < P.end_min) & (work_used < P.max_work) & (blocked_until <= t)
+        avail = (free_at < P.work_end) & (work_used < P.max_work) & (blocked_until <= t)
         cour = np.flatnonzero(avail)
         start = np.maximum(free_at[cour], t)
         wh = P.courier_warehouse[cour].copy()
@@ -290,9 +312,15 @@ def plan_problem_day(
         if crowd.any():
             pending_w = np.bincount(P.order_wh[pend], minlength=len(P.warehouse_ids)).astype(float)
             reach = P.time_min[CROWD][pos[cour[crowd]][:, None], P.warehouse_loc[None, :]]
-            wh[crowd] = assign_crowd_warehouses(reach, start[crowd], P.end_min[cour[crowd]], pending_w)
+            wh[crowd] = assign_crowd_warehouses(reach, start[crowd], P.work_end[cour[crowd]], pending_w)
         keep = wh >= 0
-        cour, start, wh = cour[keep], start[keep], wh[keep]
+        cour, wh = cour[keep], wh[keep]
+        if int(focus_per_courier) > 0:
+            ahead = period if focus_lookahead_min is None else float(focus_lookahead_min)
+            pend, cour, wh = focus_orders(P, pend, cour, wh, t=t, free_min=np.maximum(free_at, t), loc=pos,
+                                          hard_due=P.due, per_courier=int(focus_per_courier),
+                                          horizon_min=t + period + ahead)
+        start = np.maximum(free_at[cour], t)
         sub = subproblem(P, pend, cour, start_loc=pos[cour], start_min=start,
                          max_work=P.max_work[cour] - work_used[cour],
                          fixed_cost=np.where(used[cour], 0.0, P.fixed_cost[cour]), warehouse=wh, plan_min=t)
@@ -300,11 +328,10 @@ def plan_problem_day(
         if rolling and warm:
             oi = {o: i for i, o in enumerate(sub.order_ids)}
             init = [[oi[o] for o in warm.get(c, []) if o in oi] for c in sub.courier_ids]
-        limit = min(settings.time_limit, 0.01 + wave_time_per_order * len(pend))
         error = ""
         with stopwatch() as el:
             try:  # no process pools per wave
-                res = dispatch(sub, settings.with_(time_limit=limit, threads=1), initial=init)
+                res = dispatch(sub, budget.settings(settings, len(pend)), initial=init)
             except BackendError as exc:
                 error = str(exc) or type(exc).__name__
         wall += el()
@@ -334,7 +361,7 @@ def plan_problem_day(
         oid_to_sub = {o: j for j, o in enumerate(sub.order_ids)}
         warm = {}
         committed_here = 0
-        lead = sub.reach_min()  # ride to the warehouse: the courier must set off this much earlier
+        lead = sub.reach_min() + sub.pickup_service[np.maximum(sub.courier_warehouse, 0)]  # ride there + hand-over
         for cid, g in served.groupby("courier", sort=False):
             j = cid_to_sub[cid]
             seq = [oid_to_sub[o] for o in g["order"]]

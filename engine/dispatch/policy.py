@@ -23,13 +23,19 @@ deliver them before their hard limit ``due + max_late_min``. How each back-end s
   as the window; orders that can no longer make it are planned against the hard limit, and
   compete for couriers through their (segment-weighted) unserved penalty — lateness itself
   is not priced in that solve.
+
+The option ``service_weight`` (both back-ends, default 1) scales those penalties against money.
+The pickup service at the warehouse and each courier's last pickup minute (``pickup_end``)
+are part of the problem and counted by every policy; the epoch problem carries each
+courier's deliveries so far (``EpochView.deliveries``), so a guaranteed hourly minimum is
+priced by what the courier has already earned (docs/dispatch-options.md).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -40,6 +46,7 @@ from engine.errors import ConfigError
 from engine.solver import Settings, SolveStatus
 
 POLICIES = ("rolling", "waves", "greedy", "matching")
+FOCUS_PER_COURIER = 15  # orders per courier in a focused epoch solve (focus_orders)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -58,6 +65,7 @@ class EpochView:
     trips_done: np.ndarray  # (m,) trips committed so far
     hard_due: np.ndarray  # (n,) latest allowed service start (due + max_late_min)
     max_late_min: float = 0.0  # the hard limit's distance from the promise
+    deliveries: np.ndarray | None = None  # (m,) orders each courier has taken today (None = 0)
 
 
 class Policy(Protocol):
@@ -82,12 +90,52 @@ def _slice(view: EpochView, orders: np.ndarray, couriers: np.ndarray, wh: np.nda
     from engine.dispatch.day import subproblem
 
     c = couriers
-    return subproblem(view.problem, orders, c, start_loc=view.loc[c], start_min=np.maximum(view.free_min[c], view.t),
-                      max_work=view.problem.max_work[c] - view.work_used[c],
-                      fixed_cost=np.where(view.used[c], 0.0, view.problem.fixed_cost[c]), warehouse=wh, plan_min=view.t)
+    sub = subproblem(view.problem, orders, c, start_loc=view.loc[c], start_min=np.maximum(view.free_min[c], view.t),
+                     max_work=view.problem.max_work[c] - view.work_used[c],
+                     fixed_cost=np.where(view.used[c], 0.0, view.problem.fixed_cost[c]), warehouse=wh, plan_min=view.t)
+    if view.deliveries is not None and (view.problem.guarantee[c] > 0).any():
+        # the guarantee is priced by what each courier has earned so far (problem.pay_parts)
+        sub = replace(sub, deliveries_done=view.problem.deliveries_done[c] + view.deliveries[c])
+    return sub
 
 
-def epoch_problem(view: EpochView, *, soft: bool = False) -> tuple[DispatchProblem, np.ndarray, np.ndarray]:
+def focus_orders(P: DispatchProblem, pend: np.ndarray, cour: np.ndarray, wh: np.ndarray, *, t: float,
+                 free_min: np.ndarray, loc: np.ndarray, hard_due: np.ndarray, per_courier: int,
+                 horizon_min: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The part of an epoch a rolling commitment can act on (day arrays, day indices).
+
+    Couriers not free by ``horizon_min`` (the next epoch's end) cannot be given work now or
+    at the next epoch: they are left to later epochs. Each remaining courier keeps the
+    ``per_courier`` pending orders it could begin soonest (alone, from its position ``loc``
+    and free time ``free_min``, before the order's ``hard_due``); the epoch problem is their
+    union. In an overloaded hour the solve then works on the orders the free couriers choose
+    among, not the whole backlog; orders left out stay pending for the next epoch (neither
+    given up nor committed). Measured in ``benchmarks/simulate/RESULTS.md``.
+    """
+    soon = free_min[cour] <= horizon_min + EPS
+    cour, wh = cour[soon], wh[soon]
+    if per_courier <= 0 or not len(pend) or not len(cour) or len(pend) <= per_courier * len(cour):
+        return pend, cour, wh
+    prof = P.courier_profile[cour][None, :]
+    wloc = P.warehouse_loc[P.order_wh[pend]][:, None]
+    start = np.maximum(free_min[cour], t)[None, :]
+    pick = np.maximum(start + P.time_min[prof, loc[cour][None, :], wloc], P.ready[pend][:, None])
+    depart = pick + P.pickup_service[P.order_wh[pend]][:, None]
+    begin = np.maximum(depart + P.time_min[prof, wloc, P.order_loc[pend][:, None]], P.open_min[pend][:, None])
+    ok = (wh[None, :] == P.order_wh[pend][:, None]) & (P.size[pend][:, None] <= P.capacity[cour][None, :] + EPS)
+    ok &= pick <= P.pickup_end[cour][None, :] + EPS
+    ok &= ~P.special[pend][:, None] | P.may_carry_special[cour][None, :]
+    ok &= begin <= hard_due[pend][:, None] + EPS
+    score = np.where(ok, begin, np.inf)
+    k = min(per_courier, len(pend))
+    top = np.argpartition(score, k - 1, axis=0)[:k]  # (k, couriers): each courier's soonest orders
+    hit = np.zeros(len(pend), bool)
+    hit[top[np.isfinite(np.take_along_axis(score, top, axis=0))]] = True
+    return pend[hit], cour, wh
+
+
+def epoch_problem(view: EpochView, *, soft: bool = False, focus: tuple[int, float] | None = None
+                  ) -> tuple[DispatchProblem, np.ndarray, np.ndarray]:
     """The epoch's static problem, with the day indices of its orders and couriers.
 
     Crowd couriers are given a warehouse for this epoch (nearest with pending work, spread
@@ -95,6 +143,7 @@ def epoch_problem(view: EpochView, *, soft: bool = False) -> tuple[DispatchProbl
     ``max_late_min`` is allowed and priced per minute (``late_weight``; OR-Tools' soft upper
     bounds); otherwise orders that no courier can serve on time any more are planned against
     their hard limit ``due + max_late_min`` (late, but delivered; the back-end sees hard windows).
+    ``focus`` = (orders per courier, look-ahead minutes) restricts the epoch (:func:`focus_orders`).
     """
     P = view.problem
     pend = np.asarray(view.pending, dtype=np.int64)
@@ -105,9 +154,13 @@ def epoch_problem(view: EpochView, *, soft: bool = False) -> tuple[DispatchProbl
         pending_w = np.bincount(P.order_wh[pend], minlength=len(P.warehouse_ids)).astype(float)
         reach = P.time_min[CROWD][view.loc[cour[crowd]][:, None], P.warehouse_loc[None, :]]
         start = np.maximum(view.free_min[cour[crowd]], view.t)
-        wh[crowd] = assign_crowd_warehouses(reach, start, P.end_min[cour[crowd]], pending_w)
+        wh[crowd] = assign_crowd_warehouses(reach, start, P.work_end[cour[crowd]], pending_w)
     keep = wh >= 0
     cour, wh = cour[keep], wh[keep]
+    if focus is not None:
+        pend, cour, wh = focus_orders(P, pend, cour, wh, t=view.t, free_min=view.free_min, loc=view.loc,
+                                      hard_due=view.hard_due, per_courier=focus[0],
+                                      horizon_min=view.next_t + focus[1])
     sub = _slice(view, pend, cour, wh)
     if soft:
         return replace(sub, max_late_min=float(view.max_late_min)), pend, cour
@@ -121,6 +174,46 @@ def epoch_problem(view: EpochView, *, soft: bool = False) -> tuple[DispatchProbl
     return sub, pend, cour
 
 
+WAVE_ITERATIONS = 500  # default of the day option wave_iterations (PyVRP iterations per epoch solve)
+WAVE_NO_IMPROVEMENT = 150  # default of wave_no_improvement
+
+
+@dataclass(frozen=True, slots=True)
+class EpochBudget:
+    """How long one epoch's solve may search.
+
+    With PyVRP and ``iterations`` > 0 the search is bounded by work, not by the clock: at most
+    ``iterations`` iterations, fewer once ``no_improvement`` iterations in a row found nothing
+    better, and ``time_limit`` only as a safety cap. The same seed then gives the same plans,
+    and the same executed day, on a busy machine as on an idle one. Otherwise (OR-Tools, or
+    ``iterations`` = 0) an epoch gets ``0.01 + time_per_order × pending`` seconds, capped by
+    ``time_limit``: its plans depend on how much CPU the machine gives it.
+    """
+
+    time_per_order: float = 0.003
+    iterations: int = WAVE_ITERATIONS
+    no_improvement: int = WAVE_NO_IMPROVEMENT
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> EpochBudget:
+        """The day-planning options ``wave_time_per_order``, ``wave_iterations``, ``wave_no_improvement``."""
+        return cls(float(options.get("wave_time_per_order", 0.003)),
+                   int(options.get("wave_iterations", WAVE_ITERATIONS)),
+                   int(options.get("wave_no_improvement", WAVE_NO_IMPROVEMENT)))
+
+    def work_bounded(self, settings: Settings) -> bool:
+        return (settings.backend or "pyvrp") == "pyvrp" and self.iterations > 0
+
+    def settings(self, settings: Settings, pending: int) -> Settings:
+        """The back-end settings of one epoch's solve with ``pending`` orders (one thread)."""
+        if self.work_bounded(settings):
+            opts = {**settings.options, "max_iterations": self.iterations}
+            if self.no_improvement > 0:
+                opts["no_improvement"] = self.no_improvement
+            return settings.with_(threads=1, options=opts)
+        return settings.with_(time_limit=min(settings.time_limit, 0.01 + self.time_per_order * pending), threads=1)
+
+
 @dataclass
 class SolvingPolicy:
     """``rolling`` (commit what must leave before the next epoch) or ``waves`` (commit all)."""
@@ -130,6 +223,8 @@ class SolvingPolicy:
     commit_all: bool = False
     time_per_order: float = 0.003
     name: str = "rolling"
+    focus: tuple[int, float] | None = None  # (orders per courier, look-ahead min): focus_orders
+    budget: EpochBudget | None = None  # None: time-bounded with time_per_order
     log: list[EpochLog] = field(default_factory=list)
     _warm: dict[str, list[str]] = field(default_factory=dict)
 
@@ -137,7 +232,7 @@ class SolvingPolicy:
         from engine.dispatch.solve import dispatch
 
         soft = (self.settings.backend or "pyvrp") == "ortools" and view.max_late_min > 0
-        sub, pend, cour = epoch_problem(view, soft=soft)
+        sub, pend, cour = epoch_problem(view, soft=soft, focus=self.focus)
         if not len(pend) or not len(cour):
             self.log.append(EpochLog(status="idle"))
             return []
@@ -145,9 +240,9 @@ class SolvingPolicy:
         if not self.commit_all and self._warm:
             oi = {o: i for i, o in enumerate(sub.order_ids)}
             init = [[oi[o] for o in self._warm.get(c, []) if o in oi] for c in sub.courier_ids]
-        limit = min(self.settings.time_limit, 0.01 + self.time_per_order * len(pend))
+        budget = self.budget or EpochBudget(self.time_per_order, iterations=0)
         try:
-            res = dispatch(sub, self.settings.with_(time_limit=limit, threads=1), initial=init)
+            res = dispatch(sub, budget.settings(self.settings, len(pend)), initial=init)
         except Exception as exc:  # noqa: BLE001 - a failed solve is reported, the day goes on
             self.log.append(EpochLog(status="error", error=f"{type(exc).__name__}: {exc}"))
             self._warm = {}
@@ -158,7 +253,7 @@ class SolvingPolicy:
         served = a[a["status"] == "served"].sort_values(["courier", "stop_seq"])
         cid_to_sub = {c: j for j, c in enumerate(sub.courier_ids)}
         oid_to_sub = {o: j for j, o in enumerate(sub.order_ids)}
-        lead = sub.reach_min()
+        lead = sub.reach_min() + sub.pickup_service[np.maximum(sub.courier_warehouse, 0)]  # set off before
         trips: list[Trip] = []
         self._warm = {}
         for cid, g in served.groupby("courier", sort=False):
@@ -198,12 +293,14 @@ class GreedyPolicy:
                 continue
             prof = P.courier_profile[idx]
             at_wh = free[idx] + P.time_min[prof, view.loc[idx], wloc]
-            depart = np.maximum(at_wh, P.ready[i])
+            pick = np.maximum(at_wh, P.ready[i])  # the pickup starts
+            depart = pick + P.pickup_service[P.order_wh[i]]
             begin = np.maximum(depart + P.time_min[prof, wloc, P.order_loc[i]], P.open_min[i])
             done = begin + P.service[i]
             back = np.where(P.end_loc[idx] >= 0, P.time_min[prof, P.order_loc[i], np.maximum(P.end_loc[idx], 0)], 0.0)
-            work = (done + back - free[idx])
+            work = (done + back - pick) + (at_wh - free[idx])  # as schedule.evaluate_trip counts it
             ok = (begin <= view.hard_due[i] + EPS) & (done + back <= P.end_min[idx] + EPS)
+            ok &= pick <= P.pickup_end[idx] + EPS
             ok &= work <= P.max_work[idx] - view.work_used[idx] + EPS
             if not ok.any():
                 continue
@@ -217,8 +314,15 @@ class GreedyPolicy:
 
 
 def make_policy(name: str, settings: Settings | None = None, *, period: float,
-                time_per_order: float = 0.003) -> Policy:
-    """A policy by name (``rolling``, ``waves``, ``greedy``, ``matching``) re-planning every ``period`` minutes."""
+                time_per_order: float = 0.003, focus: tuple[int, float] | None | str = "default",
+                budget: EpochBudget | None = None) -> Policy:
+    """A policy by name (``rolling``, ``waves``, ``greedy``, ``matching``) re-planning every ``period`` minutes.
+
+    ``focus`` (orders per courier, look-ahead minutes) restricts each solve to what the free
+    couriers can act on (:func:`focus_orders`); by default 15 orders per courier and one
+    period of look-ahead, ``None`` solves every pending order with every courier. ``budget``
+    bounds each solve (:class:`EpochBudget`; by default work-bounded with PyVRP).
+    """
     if not (period > 0 and math.isfinite(period)):
         raise ConfigError(f"the re-plan period must be a positive number of minutes, got {period!r}")
     if name == "greedy":
@@ -228,10 +332,14 @@ def make_policy(name: str, settings: Settings | None = None, *, period: float,
 
         return MatchingPolicy(period=float(period))
     if name in ("rolling", "waves"):
+        if focus == "default":
+            focus = (FOCUS_PER_COURIER, float(period))
         return SolvingPolicy(settings or Settings(), float(period), commit_all=name == "waves",
-                             time_per_order=time_per_order, name=name)
+                             time_per_order=time_per_order, name=name,
+                             budget=budget or EpochBudget(time_per_order),
+                             focus=None if not focus or int(focus[0]) <= 0 else (int(focus[0]), float(focus[1])))
     raise ConfigError(f"unknown dispatch policy {name!r}; choose one of {', '.join(POLICIES)}")
 
 
-__all__ = ["FLEET", "POLICIES", "EpochView", "GreedyPolicy", "Policy", "SolvingPolicy", "epoch_problem",
-           "make_policy"]
+__all__ = ["FLEET", "FOCUS_PER_COURIER", "POLICIES", "WAVE_ITERATIONS", "WAVE_NO_IMPROVEMENT", "EpochBudget", "EpochView", "GreedyPolicy", "Policy", "SolvingPolicy", "epoch_problem",
+           "focus_orders", "make_policy"]

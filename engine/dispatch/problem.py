@@ -19,6 +19,36 @@ warehouse::
   with work), and end where their last delivery is (free end, ``end_loc = -1``);
 * a courier may carry special goods only if ``may_carry_special``.
 
+Instant-delivery model (all optional; the defaults give the plain VRPTW reading)
+--------------------------------------------------------------------------------
+* **pickup service** ``pickup_service[w]``: minutes at warehouse ``w`` to hand a trip's
+  orders over. The pickup starts at max(arrival at the warehouse, latest ready time of the
+  trip's orders) and the courier leaves ``pickup_service[w]`` later. Default 0;
+* **off time** ``pickup_end[v]``: the latest minute courier ``v`` may *start* a pickup.
+  ``end_min[v]`` still bounds the end of every trip (fleet: back at its end location; crowd:
+  last drop-off done). Default ``pickup_end = inf``: no limit beyond ``end_min``, today's
+  rule (a pickup always starts before its trip ends, so ``pickup_end = end_min`` would add
+  nothing either; infinity also stays right when ``end_min`` is replaced later).
+  :attr:`DispatchProblem.work_end` = min(end_min, pickup_end) is when a courier stops
+  being given work. For an MDRP courier, ``pickup_end`` is its off time and
+  ``end_min`` is infinite: no pickup after the off time, drop-offs may finish later;
+* **pay** of courier ``v`` for a problem in which it makes n deliveries:
+  ``fixed_cost`` once if used, ``cost_per_km`` per km driven, ``cost_per_hour`` per hour
+  worked, and per delivery ``pay_per_delivery`` with a guaranteed minimum: the day's pay
+  for deliveries is max(pay_per_delivery × deliveries, ``hourly_guarantee`` ×
+  ``guarantee_hours``). ``deliveries_done[v]`` are the deliveries the courier already made
+  earlier in the day (an epoch problem of a rolling execution), so what a plan adds is
+  max(p × (done + n), G) − max(p × done, G). :meth:`DispatchProblem.marginal_pay` gives it;
+  :func:`engine.dispatch.schedule.build_result` reports ``per_delivery`` (p × n) plus the
+  top-up ``guarantee`` (max(0, G − p × (done + n))): their sum is the exact marginal pay
+  plus a constant of the problem (max(p × done, G) − p × done). At the day level (done = 0)
+  it is the day's pay, max(p × n, G) per courier, used or not;
+* the guarantee in planning: OR-Tools prices it exactly (a per-courier count of deliveries
+  with a soft upper bound at the k = max(0, G / p − done) still free, p per delivery beyond);
+  PyVRP has no piecewise cost and charges a courier with k free deliveries and room for q in
+  a trip p × max(0, q − k) / q per delivery (:meth:`DispatchProblem.planning_pay`); greedy
+  does not price pay at all (soonest delivery wins).
+
 Times are minutes from local midnight; distances kilometres; money in the instance currency.
 """
 
@@ -112,6 +142,11 @@ class DispatchProblem:
     open_min: FloatA | None = None  # earliest service start at the customer (VRPTW benchmarks)
     late_weight: FloatA | None = None  # cost per minute late (used only when max_late_min > 0)
     max_late_min: float = 0.0  # lateness tolerated by the checker (0 = hard deadlines)
+    pickup_service: FloatA | None = None  # (W,) minutes to hand a trip over at each warehouse (default 0)
+    pickup_end: FloatA | None = None  # (m,) latest minute a pickup may start (default inf: end_min rules)
+    hourly_guarantee: FloatA | None = None  # (m,) guaranteed pay per hour (default 0)
+    guarantee_hours: FloatA | None = None  # (m,) hours the guarantee covers (default: shift, 0 if open)
+    deliveries_done: FloatA | None = None  # (m,) deliveries already made today (default 0)
     decline_cost: float = 0.0  # planning cost of a declined crowd offer, per order (× (1-p))
     plan_min: float = 0.0  # the moment this problem is planned at
     name: str = ""
@@ -154,6 +189,23 @@ class DispatchProblem:
                 raise DispatchInputError(f"{name}: expected {m} numbers without gaps")
             s(self, name, a)
         s(self, "may_carry_special", _b(self.may_carry_special, m, "may_carry_special"))
+        s(self, "pickup_service", np.zeros(W) if self.pickup_service is None
+          else _f(self.pickup_service, W, "pickup_service"))
+        s(self, "pickup_end", np.full(m, np.inf) if self.pickup_end is None
+          else np.asarray(_f(self.pickup_end, m, "pickup_end"), dtype=float))
+        s(self, "hourly_guarantee", np.zeros(m) if self.hourly_guarantee is None
+          else _f(self.hourly_guarantee, m, "hourly_guarantee"))
+        if self.guarantee_hours is None:
+            span = self.end_min - self.start_min
+            s(self, "guarantee_hours", np.where(np.isfinite(span), np.maximum(span, 0.0) / 60.0, 0.0))
+        else:
+            s(self, "guarantee_hours", _f(self.guarantee_hours, m, "guarantee_hours"))
+        s(self, "deliveries_done", np.zeros(m) if self.deliveries_done is None
+          else _f(self.deliveries_done, m, "deliveries_done"))
+        for name in ("pickup_service", "hourly_guarantee", "guarantee_hours", "deliveries_done"):
+            a = getattr(self, name)
+            if not np.isfinite(a).all() or (a < 0).any():
+                raise DispatchInputError(f"{name}: values must be finite and >= 0")
         # index sanity: a bad index is a programming/input error worth a clear message
         if n and ((self.order_loc < 0) | (self.order_loc >= L)).any():
             raise DispatchInputError("order_loc: index outside the location table")
@@ -202,10 +254,72 @@ class DispatchProblem:
         out[ok] = self.dist_km[self.courier_profile[ok], self.start_loc[ok], self.warehouse_loc[wh[ok]]]
         return out
 
-    def planning_pay(self) -> FloatA:
-        """Per-delivery planning cost of each courier: pay + expected cost of a decline."""
+    @property
+    def work_end(self) -> FloatA:
+        """The last minute each courier may be given a pickup: min(end_min, pickup_end)."""
+        return np.minimum(self.end_min, self.pickup_end)
+
+    @property
+    def guarantee(self) -> FloatA:
+        """Each courier's guaranteed minimum pay for deliveries: hourly × hours."""
+        return self.hourly_guarantee * self.guarantee_hours
+
+    def free_deliveries(self) -> FloatA:
+        """Deliveries each courier can still make at no extra pay (its guarantee not yet
+        earned by per-delivery pay): max(0, G / p − done), possibly fractional (the last one
+        is then paid in part); infinite where the per-delivery pay is 0 and G > 0."""
+        p, g = self.pay_per_delivery, self.guarantee
+        with np.errstate(divide="ignore", invalid="ignore"):
+            k = np.where(p > 0, g / np.where(p > 0, p, 1.0), np.where(g > 0, np.inf, 0.0))
+        return np.maximum(k - self.deliveries_done, 0.0)
+
+    def marginal_pay(self, n: object) -> FloatA:
+        """Pay for deliveries that ``n`` more deliveries per courier add (exact, with the guarantee)."""
+        n = np.asarray(n, dtype=float)
+        p, g, d = self.pay_per_delivery, self.guarantee, self.deliveries_done
+        return np.maximum(p * (d + n), g) - np.maximum(p * d, g)
+
+    def couriers_sliced(self, c: object) -> dict[str, FloatA]:
+        """The optional per-courier arrays restricted to couriers ``c`` (for ``replace`` when a
+        problem is cut down to some couriers: pass ``**P.couriers_sliced(c)``)."""
+        c = np.asarray(c, dtype=np.int64)
+        return {name: np.asarray(getattr(self, name))[c] for name in
+                ("pickup_end", "hourly_guarantee", "guarantee_hours", "deliveries_done")}
+
+    def decline_pay(self) -> FloatA:
+        """Expected planning cost of a decline, per delivery offered to each courier."""
         crowd = self.courier_profile == CROWD
-        return self.pay_per_delivery + np.where(crowd, (1.0 - self.accept_prob) * self.decline_cost, 0.0)
+        return np.where(crowd, (1.0 - self.accept_prob) * self.decline_cost, 0.0)
+
+    def planning_pay(self, per_trip: object | None = None) -> FloatA:
+        """Per-delivery planning cost of each courier: pay + expected cost of a decline.
+
+        Without ``per_trip`` the pay is the plain per-delivery pay (the guarantee ignored).
+        With ``per_trip`` (how many deliveries one trip of each courier can hold) a courier
+        with ``k`` free deliveries left under its guarantee is charged the mean marginal pay
+        of a full trip, p × max(0, q − k) / q: 0 when the whole trip fits under the guarantee,
+        p when nothing does. That is the linear price a back-end without piecewise costs can
+        use; OR-Tools prices the guarantee exactly instead (see its module).
+        """
+        pay = self.pay_per_delivery.astype(float)
+        if per_trip is not None:
+            q = np.maximum(np.asarray(per_trip, dtype=float), 1.0)
+            k = self.free_deliveries()
+            pay = pay * np.clip(1.0 - k / q, 0.0, 1.0)
+        return pay + self.decline_pay()
+
+    def pay_parts(self, n: object) -> tuple[float, float]:
+        """(per-delivery pay, guarantee top-up) of ``n`` deliveries per courier in this problem.
+
+        Per-delivery pay is p × n; the top-up is what each courier is still owed under its
+        guarantee after them, max(0, G − p × (done + n)), over every courier of the problem.
+        Their sum is max(p × (done + n), G) − p × done: the exact marginal pay plus a constant
+        (max(p × done, G) − p × done), so two plans of one problem compare by it exactly.
+        """
+        n = np.asarray(n, dtype=float)
+        p = self.pay_per_delivery
+        top = np.maximum(self.guarantee - p * (self.deliveries_done + n), 0.0)
+        return float((p * n).sum()), float(top.sum())
 
 
 __all__ = ["CROWD", "FLEET", "KINDS", "DispatchInputError", "DispatchProblem"]

@@ -17,16 +17,20 @@ ASSIGNMENT_COLUMNS = ["order", "status", "courier", "courier_kind", "warehouse",
                       "depart_min", "arrive_min", "due_min", "late_min", "reason"]
 ROUTE_COLUMNS = ["courier", "courier_kind", "trip", "seq", "kind", "order", "lat", "lon",
                  "arrive_min", "depart_min", "load_m3", "km_from_prev"]
-COST_KEYS = ("fixed", "distance", "time", "per_delivery", "unserved_penalty", "lateness")
+COST_KEYS = ("fixed", "distance", "time", "per_delivery", "guarantee", "unserved_penalty", "lateness")
 
 
 def cost_breakdown(*, fixed: float, distance: float, time: float, per_delivery: float,
-                   unserved: float, lateness: float) -> dict[str, float]:
-    """The cost components and their total (operating = all but the penalties)."""
+                   unserved: float, lateness: float, guarantee: float = 0.0) -> dict[str, float]:
+    """The cost components and their total (operating = all but the penalties).
+
+    ``guarantee`` is the top-up paid to couriers whose per-delivery pay stays below their
+    guaranteed hourly minimum (see :meth:`~engine.dispatch.problem.DispatchProblem.pay_parts`).
+    """
     c = {"fixed": fixed, "distance": distance, "time": time, "per_delivery": per_delivery,
-         "unserved_penalty": unserved, "lateness": lateness}
+         "guarantee": guarantee, "unserved_penalty": unserved, "lateness": lateness}
     c = {k: float(round(v, 6)) for k, v in c.items()}
-    c["operating"] = round(fixed + distance + time + per_delivery, 6)
+    c["operating"] = round(fixed + distance + time + per_delivery + guarantee, 6)
     c["total"] = round(c["operating"] + unserved + lateness, 6)
     return c
 

@@ -25,6 +25,18 @@ def t_down(x: NDArray[np.float64] | float) -> NDArray[np.int64]:
     return np.floor(np.minimum(a, BIG / TIME_SCALE) * TIME_SCALE + 1e-6).astype(np.int64)
 
 
+def service_weight(value: object, where: str) -> float:
+    """The ``service_weight`` option: how much a unit of service penalty (unserved orders,
+    minutes late) weighs against a unit of money in a back-end's objective (default 1)."""
+    from engine.errors import ConfigError
+
+    if value is None:
+        return 1.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < 1e6):
+        raise ConfigError(f"{where}: service_weight must be a number > 0 (and below 1e6), got {value!r}")
+    return float(value)
+
+
 def money(x: NDArray[np.float64] | float) -> NDArray[np.int64]:
     return np.rint(np.asarray(x, dtype=float) * MONEY_SCALE).astype(np.int64)
 

@@ -64,15 +64,16 @@ def screen(problem: DispatchProblem) -> tuple[np.ndarray, np.ndarray]:
     wloc = P.warehouse_loc[P.order_wh]  # (n,)
     reach = P.time_min[prof, P.start_loc[None, :], wloc[:, None]]  # (n, m)
     reach_km_ok = np.isfinite(reach)
-    depart = np.maximum(P.start_min[None, :] + reach, P.ready[:, None])
+    pick = np.maximum(P.start_min[None, :] + reach, P.ready[:, None])  # the pickup starts
+    depart = pick + P.pickup_service[P.order_wh][:, None]
     leg = P.time_min[prof, wloc[:, None], P.order_loc[:, None]]
     begin = np.maximum(depart + leg, P.open_min[:, None])
-    time_ok = begin <= P.due[:, None] + P.max_late_min + EPS
+    time_ok = (begin <= P.due[:, None] + P.max_late_min + EPS) & (pick <= P.pickup_end[None, :] + EPS)
     done = begin + P.service[:, None]
     back = np.where(P.end_loc[None, :] >= 0,
                     P.time_min[prof, P.order_loc[:, None], np.maximum(P.end_loc, 0)[None, :]], 0.0)
     shift_ok = done + back <= P.end_min[None, :] + EPS
-    work_ok = (done + back - depart) + reach <= P.max_work[None, :] + EPS
+    work_ok = (done + back - pick) + reach <= P.max_work[None, :] + EPS
     cand = same_wh & special_ok & size_ok & time_ok & shift_ok & work_ok & reach_km_ok
     none = ~cand.any(axis=1)
     # the most specific reason first: walk from general to specific, later wins
@@ -91,12 +92,19 @@ class _TripEval:
     work_min: float
     end_min: float
     end_loc: int
-    depart: float
+    depart: float  # leaves the warehouse (pickup start + pickup service)
     begins: list[float]
+    pickup_start: float = 0.0  # max(arrival at the warehouse, latest ready time)
 
 
 def evaluate_trip(P: DispatchProblem, t: Trip) -> _TripEval:
-    """Times, loads and distances of one trip (waiting at the warehouse for ready orders)."""
+    """Times, loads and distances of one trip.
+
+    The courier rides to the warehouse, starts the pickup at max(arrival, latest ready time
+    of the trip's orders), leaves ``pickup_service`` minutes later, and serves the orders in
+    sequence (each service starting no earlier than the order's ``open_min``). Work counts the
+    ride to the warehouse and everything from the pickup start on, not waiting for orders.
+    """
     v, p = t.courier, int(P.courier_profile[t.courier])
     T, D = P.time_min[p], P.dist_km[p]
     wl = int(P.warehouse_loc[t.warehouse])
@@ -104,7 +112,8 @@ def evaluate_trip(P: DispatchProblem, t: Trip) -> _TripEval:
     orders = list(t.orders)
     at_wh = t.start_min + T[t.start_loc, wl]
     km = float(D[t.start_loc, wl])
-    depart = max(at_wh, float(P.ready[orders].max()) if orders else at_wh)
+    pick = max(at_wh, float(P.ready[orders].max()) if orders else at_wh)  # the pickup starts
+    depart = pick + float(P.pickup_service[t.warehouse])
     load = float(P.size[orders].sum())
     base = {"courier": cid, "courier_kind": kind, "trip": t.trip_no}
     rows: list[dict[str, object]] = [
@@ -135,8 +144,8 @@ def evaluate_trip(P: DispatchProblem, t: Trip) -> _TripEval:
     km += leg_km
     rows.append({**base, "seq": len(orders) + 2, "kind": "end", "order": None, "warehouse": None,
                  "loc": end_loc, "arrive_min": end, "depart_min": end, "load_m3": 0.0, "km_from_prev": leg_km})
-    work = (end - depart) + (at_wh - t.start_min)
-    return _TripEval(rows, km, work, end, end_loc, depart, begins)
+    work = (end - pick) + (at_wh - t.start_min)  # waiting for ready orders is not work
+    return _TripEval(rows, km, work, end, end_loc, depart, begins, pick)
 
 
 def build_result(
@@ -197,11 +206,12 @@ def build_result(
     crowd = P.courier_profile == CROWD
     used_mask = np.zeros(P.n_couriers, bool)
     used_mask[list(used)] = True
+    per_delivery, top_up = P.pay_parts(deliveries_v)
     cost = cost_breakdown(
         fixed=float(P.fixed_cost[used_mask].sum()),
         distance=float((P.cost_per_km * km_v).sum()),
         time=float((P.cost_per_hour * work_v / 60.0).sum()),
-        per_delivery=float((P.pay_per_delivery * deliveries_v).sum()),
+        per_delivery=per_delivery, guarantee=top_up,
         unserved=float(P.penalty[~served].sum()),
         lateness=float(np.nansum(P.late_weight * np.nan_to_num(late))),
     )

@@ -142,7 +142,7 @@ def _pick_warehouses(P: DispatchProblem) -> tuple[DispatchProblem, str]:
     pending = np.bincount(P.order_wh, minlength=len(P.warehouse_ids)).astype(float)
     reach = P.time_min[P.courier_profile[free][:, None], P.start_loc[free][:, None], P.warehouse_loc[None, :]]
     wh = P.courier_warehouse.copy()
-    wh[free] = assign_crowd_warehouses(reach, P.start_min[free], P.end_min[free], pending)
+    wh[free] = assign_crowd_warehouses(reach, P.start_min[free], P.work_end[free], pending)
     got = int((wh[free] >= 0).sum())
     return replace(P, courier_warehouse=wh), (f"{got} of {len(free)} couriers without a warehouse were given "
                                               "the nearest one with orders")

@@ -93,6 +93,7 @@ def restrict(P: DispatchProblem, kinds: str) -> DispatchProblem:
         max_work=P.max_work[keep], fixed_cost=P.fixed_cost[keep], cost_per_km=P.cost_per_km[keep],
         cost_per_hour=P.cost_per_hour[keep], pay_per_delivery=P.pay_per_delivery[keep],
         may_carry_special=P.may_carry_special[keep], accept_prob=P.accept_prob[keep], meta={},
+        **P.couriers_sliced(keep),
     )
 
 

@@ -10,10 +10,12 @@ from engine.importers.olist_config import (
     config_for,
     parse_region,
 )
+from engine.importers.olist_segments import customer_flags
 from engine.importers.olist_source import OlistSource, OlistSourceError, read_olist
 
 __all__ = [
     "ATTRIBUTION", "PRESETS", "REGIONS", "OlistConfig", "OlistImport", "OlistSource", "OlistSourceError",
-    "Region", "baseline_comparison", "baseline_frame", "build_olist", "config_for", "delivery_baseline", "import_olist",
+    "Region", "baseline_comparison", "baseline_frame", "build_olist", "config_for", "customer_flags", "delivery_baseline",
+    "import_olist",
     "parse_region", "read_olist",
 ]

@@ -28,6 +28,7 @@ from engine.importers.olist_baseline import baseline_frame, delivery_baseline
 from engine.importers.olist_config import OlistConfig
 from engine.importers.olist_demand import build_demand
 from engine.importers.olist_network import build_zones, place_warehouses, synth_couriers
+from engine.importers.olist_segments import customer_flags, segment_rule_of
 from engine.importers.olist_source import OlistSource, read_olist
 from engine.instance import (
     DEFAULT_TARGETS,
@@ -72,11 +73,15 @@ class OlistImport:
         return baseline_frame(self.notes)
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy: one row per measured quantity (source counts, instance sizes, volume, baseline)."""
+        """Tidy: one row per measured quantity (source counts, instance sizes, volume, segment
+        shares, baseline)."""
         rows = [("source", k, float(v)) for k, v in self.counts.items()]
         rows += [("instance", k, float(v)) for k, v in self.instance.summary().items() if isinstance(v, (int, float))]
         vol = self.notes.get("volume", {})
         rows += [("volume", k, float(v)) for k, v in vol.items() if isinstance(v, (int, float))]
+        seg = self.notes.get("segments", {})
+        rows += [("segment_real_share", k, float(v)) for k, v in seg.get("real_shares", {}).items()]
+        rows += [("segment_order_share", k, float(v)) for k, v in seg.get("order_shares", {}).items()]
         rows += [("baseline_" + r.scope.replace(" ", "_"), r.indicator, float(r.value))
                  for r in self.baseline().itertuples(index=False)]
         return pd.DataFrame(rows, columns=["group", "name", "value"])
@@ -98,17 +103,20 @@ def _weekday_profile(lines: pd.DataFrame) -> np.ndarray:
 def build_olist(source: OlistSource, config: OlistConfig) -> OlistImport:
     """Build the instance in memory (not validated: :func:`import_olist` writes and validates)."""
     cfg = config
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)  # the network and couriers; demand draws its own streams
     region = cfg.region
-    in_region = source.lines["state"].isin(region.states)
+    # every order's segment from its customer's real history (all regions: a person may move)
+    flags = customer_flags(source.orders, cfg)
+    all_lines = source.lines.join(flags[["repeat", "capital", "segment"]], on="order")
+    in_region = all_lines["state"].isin(region.states)
     if region.city:
-        in_region &= source.lines["city"] == region.city
-    lines = source.lines[in_region]
+        in_region &= all_lines["city"] == region.city
+    lines = all_lines[in_region]
     if lines.empty:
         raise ConfigError(f"the Olist source has no delivered order in {region.label()}")
 
     zb = build_zones(lines, source.prefixes, cfg)
-    built = build_demand(zb.lines, zb.zones, _weekday_profile(source.lines), cfg, rng)
+    built = build_demand(zb.lines, zb.zones, _weekday_profile(source.lines), cfg)
     skus = built.skus
     vol = skus.set_index("id")["unit_volume_m3"]
     hist = built.demand
@@ -146,6 +154,7 @@ def build_olist(source: OlistSource, config: OlistConfig) -> OlistImport:
         "sellers_shipping_to_region": int(len(su)),
     }
     notes = _notes(source, cfg, built.volume, counts, base, base_all, zb.prefixes_per_zone, promised_days)
+    notes["segments"] = built.segments
     manifest = Manifest(
         name=cfg.name,
         description=(f"Real-data {cfg.kind} network from the Olist public dataset sample: {region.label()}, "
@@ -160,14 +169,18 @@ def build_olist(source: OlistSource, config: OlistConfig) -> OlistImport:
                       crowd_speed_kmh=cfg.crowd_speed_kmh, service_min=cfg.service_min),
         promise=(PromiseTier(cfg.fast_tier, cfg.fast_max_min, "forward", cfg.coverage_min),
                  PromiseTier("olist_promise", promised_days * 1440.0, "central", 0.0)),
-        segments=tuple(Segment(*s) for s in cfg.segments),
+        segments=tuple(Segment(sid, built.segments["real_shares"][sid], promise_min, weight,
+                               rule=segment_rule_of(sid, cfg))
+                       for sid, promise_min, weight in cfg.segments),
         # slow-promise orders (shipped from the central DC) arrive on time at the real Olist rate
         dispatch=_dispatch_params(cfg),
         simulation=SimulationParams(central_on_time=float(base["on_time_share"])),
         quality=Quality(targets=dict(DEFAULT_TARGETS) | dict(cfg.targets), weights=dict(DEFAULT_WEIGHTS)),
         # most (sku, zone, day) cells are zero: an intermittent-demand method by default
         solver={"forecast": Settings(backend="tsb")},
-        tables={"demand": "demand.csv.gz"} if len(hist) > 20_000 else {},
+        # weeks of orders and a long history: gzipped, so the shipped instances stay small
+        tables=({"demand": "demand.csv.gz"} if len(hist) > 20_000 else {})
+        | ({"orders": "orders.csv.gz"} if len(built.orders) > 2_000 else {}),
         notes=notes,
     )
     inst = Instance(manifest=manifest, warehouses=warehouses, zones=zb.zones, skus=skus, demand=hist,
@@ -247,7 +260,8 @@ def _notes(source: OlistSource, cfg: OlistConfig, volume: dict[str, Any], counts
         "synthetic": {
             "couriers": f"fleet and crowd are synthetic (seeded, seed {cfg.seed}): Olist has no courier data",
             "order_locations": "customers placed uniformly in their zone's disc: Olist gives only the zip prefix",
-            "segments": "customer segments are assumed (Olist has none)",
+            "segment_promises": ("each segment's promise and weight are assumptions; the segments and "
+                                 "their shares come from the real customer histories (notes.segments)"),
             "costs": "warehouse and courier costs are assumptions in BRL, not Olist figures",
         },
         "baseline": base,
@@ -270,6 +284,7 @@ def readme(result: OlistImport) -> str:
     n = m.notes
     b = n["baseline"]
     v = n["volume"]
+    c = result.config
     return f"""# {m.name}
 
 {m.description}
@@ -281,11 +296,18 @@ Built by `nearstock import olist` from the Olist public dataset sample. Only del
 used. Zones are real customer zip prefixes (centroids of Olist's geolocation table), SKUs are real
 product categories, demand and orders come from real purchase days and minutes.
 
+Planning days: the {c.order_days} real purchase days from {c.start_date} ({len(result.instance.orders)} orders,
+each with its customer segment); demand history: the {c.history_days} days before.
+
 ## What is scaled or synthetic (see `instance.toml` [notes])
 - Volume: x{v['factor']:g} — {v['reason']}. Method: {v['method']}.
   Real lines/day in the history window: {v['real_lines_per_day']}; in the instance: {v['instance_lines_per_day']}.
-- Couriers, warehouse and courier costs, customer segments and exact customer positions are
-  synthetic (seed {m.seed}); Olist has none of them.
+- Couriers, warehouse and courier costs and exact customer positions are synthetic
+  (seed {m.seed}); Olist has none of them.
+- Customer segments come from the real customer histories: {n['segments']['rule']}.
+  Real shares ({n['segments']['real_lines']} delivered lines of the history and order days):
+  {', '.join(f'{k} {v:.1%}' for k, v in n['segments']['real_shares'].items())}. Each segment's
+  promise and weight are assumptions (`[[segments]]` in `instance.toml`).
 
 ## Real service baseline ({b['scope']})
 - delivered orders: {b['orders']} (purchases {b['purchases_from']} .. {b['purchases_to']})

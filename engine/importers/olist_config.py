@@ -63,6 +63,13 @@ def parse_region(text: str) -> Region:
                       "'state:SP' / 'state:SP,RJ' or 'city:campinas/SP'")
 
 
+def rule_segment_ids(by_region: bool) -> tuple[str, ...]:
+    """The segment ids of the customer-history rule (see :mod:`engine.importers.olist_segments`)."""
+    if by_region:
+        return ("capital-repeat", "capital-new", "interior-repeat", "interior-new")
+    return ("repeat", "new")
+
+
 @dataclass(frozen=True, slots=True)
 class OlistConfig:
     """Every knob of an Olist import (see docs/olist.md)."""
@@ -76,7 +83,7 @@ class OlistConfig:
     warehouses: int = 8  # forward warehouses (weighted k-medians over zone demand)
     start_date: dt.date = dt.date(2018, 8, 1)
     history_days: int = 182
-    order_days: int = 2  # days of realised orders from the planning start
+    order_days: int = 28  # days of realised orders from the planning start (four weeks)
     scale: float = 76.0  # volume factor (1 = the sample as it is)
     scale_reason: str = ("19 (undoes the sample's ~1/19 thinning of delivered orders) x 4 (a last-mile "
                          "operation about four times Olist's 2018 volume in the city, so dispatch has a real day)")
@@ -95,7 +102,13 @@ class OlistConfig:
     fleet_speed_kmh: float = 24.0
     crowd_speed_kmh: float = 18.0
     service_min: float = 4.0
-    segments: tuple[tuple[str, float, float, float], ...] = (("member", 0.3, 30.0, 3.0), ("standard", 0.7, 60.0, 1.0))
+    # customer segments from the real histories (olist_segments): (id, promise_min, weight) per id
+    # of the rule; repeat customers get the faster promise and count three times in dispatch
+    segments: tuple[tuple[str, float, float], ...] = (("repeat", 30.0, 3.0), ("new", 60.0, 1.0))
+    segment_by_region: bool = False  # also split capital vs interior (regional networks)
+    capital_city: str = "sao paulo"
+    capital_state: str = "SP"
+    repeat_within_days: int = 0  # recency: an earlier order counts only within this many days (0: any)
     # courier fleets: (capacity m3, shift minutes, fixed cost, per km, per hour) and crowd (capacity, pay, pay/km)
     fleet_vehicle: tuple[float, float, float, float, float] = (0.15, 480.0, 160.0, 0.35, 22.0)
     fleet_shift_starts: tuple[float, ...] = (420.0, 900.0)
@@ -118,8 +131,12 @@ class OlistConfig:
             raise ConfigError("bad Olist import settings: " + ", ".join(
                 f"{k}={getattr(self, k)!r}" for k in bad) + " (need max_skus, warehouses, order_days >= 1, "
                 "history_days >= 28, scale >= 1, pool_days, fleet_per_warehouse, crowd >= 0)")
-        if abs(sum(s[1] for s in self.segments) - 1.0) > 1e-9:
-            raise ConfigError("segment shares must sum to 1")
+        want = rule_segment_ids(self.segment_by_region)
+        if tuple(s[0] for s in self.segments) != want:
+            raise ConfigError(f"segments must give (id, promise_min, weight) for the rule's segments {list(want)} "
+                              f"in that order, got {[s[0] for s in self.segments]}")
+        if self.repeat_within_days < 0:
+            raise ConfigError(f"repeat_within_days must be >= 0 (0: any earlier day), got {self.repeat_within_days}")
 
     def with_(self, **changes: Any) -> OlistConfig:
         known = {f.name for f in fields(self)}
@@ -137,7 +154,10 @@ REGIONAL = OlistConfig(
     fleet_per_warehouse=3, crowd=12, name="olist-sp",
     fast_tier="next_day", fast_max_min=1440.0, coverage_min=150.0, picking_min=120.0,
     circuity=1.25, fleet_speed_kmh=55.0, crowd_speed_kmh=50.0, service_min=8.0,
-    segments=(("standard", 1.0, 1440.0, 1.0),),
+    # next day for everyone; repeat customers weigh three times in dispatch
+    segments=(("capital-repeat", 1440.0, 3.0), ("capital-new", 1440.0, 1.0),
+              ("interior-repeat", 1440.0, 3.0), ("interior-new", 1440.0, 1.0)),
+    segment_by_region=True,
     fleet_vehicle=(6.0, 600.0, 420.0, 0.9, 30.0), fleet_shift_starts=(1860.0, 420.0),
     crowd_vehicle=(1.2, 18.0, 0.8),
     # an order missing the next-day promise falls back to the ~3-week Olist promise: worth a van trip

@@ -14,7 +14,9 @@ neighbours, so its real peak survives). Each line then draws, independently and 
 data of the region: its zone (the real spatial spread of customers over the whole sample), its
 SKU (the real category mix of ``t ± 30`` days), its units (the real units-per-line mix) and its
 minute of the day (the real purchase minutes). The sample cannot support a joint
-zone × category × time model; these marginals are what it measures well.
+zone × category × time model; these marginals are what it measures well. The segment of a
+scaled line: its zone's region class and a repeat flag drawn at the real repeat share of the
+class over ``t ± 30`` days (:mod:`engine.importers.olist_segments`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import pandas as pd
 
 from engine.errors import ConfigError
 from engine.importers.olist_config import OlistConfig
+from engine.importers.olist_segments import draw_repeat, segment_of
+from engine.importers.olist_segments import notes as segment_notes
 
 MIX_DAYS = 30  # half-width of the window the category mix of a day is measured over
 
@@ -48,6 +52,7 @@ class DemandBuild:
     orders: pd.DataFrame
     events: pd.DataFrame
     volume: dict[str, Any]  # what the scaling did, for the manifest notes
+    segments: dict[str, Any]  # the segment rule and its shares, for the manifest notes
 
 
 def black_fridays(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -138,12 +143,31 @@ def draw_lines(lines: pd.DataFrame, sku: pd.Series, sku_ids: np.ndarray, days: p
     z = rng.choice(zone_p.index.to_numpy(), size=n, p=(zone_p / zone_p.sum()).to_numpy())
     units = rng.choice(lines["units"].to_numpy(), size=n)
     minute = rng.choice(_minutes(lines["purchased"]), size=n)
-    out = pd.DataFrame({"date": days[t_idx], "sku": sku_ids[s_idx], "zone": z, "units": units, "minute": minute})
+    # segment: the zone's region class, and the repeat flag at the class's real share of t ± MIX_DAYS
+    zone_capital = lines["capital"].groupby(lines["zone"]).mean() >= 0.5
+    capital = zone_capital.reindex(z).to_numpy(dtype=bool)
+    if not cfg.segment_by_region:  # one region class: the repeat share is measured over all lines
+        lines = lines.assign(capital=True)
+        capital = np.ones(n, dtype=bool)
+    repeat = draw_repeat(lines, days, t_idx, capital, MIX_DAYS, rng)
+    out = pd.DataFrame({"date": days[t_idx], "sku": sku_ids[s_idx], "zone": z, "units": units, "minute": minute,
+                        "segment": segment_of(repeat, capital, cfg)})
     return out, rate
 
 
-def build_demand(lines: pd.DataFrame, zones: pd.DataFrame, weekday: np.ndarray, cfg: OlistConfig,
-                 rng: np.random.Generator) -> DemandBuild:
+# tags of the random streams: the history, each planning day's lines, each day's customer positions
+_HISTORY, _DAY_LINES, _DAY_PLACES = 1, 2, 3
+
+
+def stream(seed: int, tag: int, day: pd.Timestamp | None = None) -> np.random.Generator:
+    """The random stream of one part of the build. The history and each planning day draw from
+    their own streams, so the history (and the network placed on it) does not change with
+    ``order_days``, and a planning day's orders do not change with the window's length."""
+    key = [int(seed), tag] + ([pd.Timestamp(day).toordinal()] if day is not None else [])
+    return np.random.default_rng(np.random.SeedSequence(key))
+
+
+def build_demand(lines: pd.DataFrame, zones: pd.DataFrame, weekday: np.ndarray, cfg: OlistConfig) -> DemandBuild:
     """History before ``cfg.start_date``, orders of the ``order_days`` from it, events, SKUs."""
     start = pd.Timestamp(cfg.start_date)
     first = start - pd.Timedelta(days=cfg.history_days)
@@ -154,7 +178,7 @@ def build_demand(lines: pd.DataFrame, zones: pd.DataFrame, weekday: np.ndarray, 
         raise ConfigError(
             f"history {first.date()}..{(start - pd.Timedelta(days=1)).date()} and order days up to "
             f"{(end - pd.Timedelta(days=1)).date()} must lie inside the region's data, {d0.date()}..{d1.date()}; "
-            "choose another --start-date or fewer --history-days")
+            "choose another --start-date, fewer --history-days or fewer --order-days")
     window = (date >= first) & (date < end)
     sku, skus = assign_skus(lines, window, cfg)
     days = pd.date_range(first, end - pd.Timedelta(days=1), freq="D")
@@ -163,10 +187,15 @@ def build_demand(lines: pd.DataFrame, zones: pd.DataFrame, weekday: np.ndarray, 
     if cfg.scale == 1.0:
         sel = lines[window]
         drawn = pd.DataFrame({"date": date[window].to_numpy(), "sku": sku[window].to_numpy(), "zone": sel["zone"].to_numpy(),
-                              "units": sel["units"].to_numpy(), "minute": _minutes(sel["purchased"])})
+                              "units": sel["units"].to_numpy(), "minute": _minutes(sel["purchased"]),
+                              "segment": sel["segment"].to_numpy()})
         method = "none: the real delivered lines of the region, as they are"
     else:
-        drawn, _ = draw_lines(lines, sku, skus["id"].to_numpy(), days, weekday, cfg, rng)
+        ids = skus["id"].to_numpy()
+        parts = [draw_lines(lines, sku, ids, days[days < start], weekday, cfg, stream(cfg.seed, _HISTORY))[0]]
+        parts += [draw_lines(lines, sku, ids, pd.DatetimeIndex([d]), weekday, cfg, stream(cfg.seed, _DAY_LINES, d))[0]
+                  for d in days[days >= start]]
+        drawn = pd.concat(parts, ignore_index=True)
         method = ("resampled: N_t ~ Poisson(factor x real lines/day over t +- pool_days x weekday profile; "
                   "Black Friday unpooled); each line draws zone, SKU (category mix of t +- 30 days), units "
                   "and purchase minute independently from the region's real delivered lines")
@@ -175,7 +204,7 @@ def build_demand(lines: pd.DataFrame, zones: pd.DataFrame, weekday: np.ndarray, 
     demand = (hist.groupby(["date", "sku", "zone"], sort=True)["units"].sum().astype(float)
               .rename("quantity").reset_index())
     demand["date"] = demand["date"].astype("datetime64[ns]")
-    orders = _orders(drawn[drawn["date"] >= start], zones, cfg, rng)
+    orders = _orders(drawn[drawn["date"] >= start], zones, cfg)
 
     bf = black_fridays(first.date(), (start + pd.Timedelta(days=60)).date())
     events = pd.DataFrame({
@@ -191,21 +220,26 @@ def build_demand(lines: pd.DataFrame, zones: pd.DataFrame, weekday: np.ndarray, 
         "instance_lines_per_day": round(float(len(hist)) / cfg.history_days, 3),
         "instance_orders_per_planning_day": round(float(len(orders)) / cfg.order_days, 3),
     }
-    return DemandBuild(skus=skus, demand=demand, orders=orders, events=events, volume=volume)
+    segments = segment_notes(cfg, lines[window], orders)
+    return DemandBuild(skus=skus, demand=demand, orders=orders, events=events, volume=volume, segments=segments)
 
 
-def _orders(drawn: pd.DataFrame, zones: pd.DataFrame, cfg: OlistConfig, rng: np.random.Generator) -> pd.DataFrame:
-    """Orders of the planning days: one SKU line each, placed in the zone's disc, with a segment."""
+def _orders(drawn: pd.DataFrame, zones: pd.DataFrame, cfg: OlistConfig) -> pd.DataFrame:
+    """Orders of the planning days: one SKU line each, placed in the zone's disc (each day from
+    its own stream), with its segment."""
     d = drawn.sort_values(["date", "minute", "zone", "sku"], kind="stable").reset_index(drop=True)
     n = len(d)
     zi = pd.Index(zones["id"]).get_indexer(d["zone"])
-    r = zones["radius_km"].to_numpy()[zi] * np.sqrt(rng.random(n))
-    a = rng.uniform(0, 2 * np.pi, n)
+    u, a = np.empty(n), np.empty(n)
+    for day, idx in d.groupby("date", sort=True).indices.items():
+        rng = stream(cfg.seed, _DAY_PLACES, day)
+        u[idx] = rng.random(len(idx))
+        a[idx] = rng.uniform(0, 2 * np.pi, len(idx))
+    r = zones["radius_km"].to_numpy()[zi] * np.sqrt(u)
     lat0 = zones["lat"].to_numpy()[zi]
     lat = lat0 + r * np.sin(a) / 110.574
     lon = zones["lon"].to_numpy()[zi] + r * np.cos(a) / (111.320 * np.cos(np.radians(lat0)))
-    seg_ids = [s[0] for s in cfg.segments]
-    seg = rng.choice(seg_ids, size=n, p=[s[1] for s in cfg.segments]) if n else np.array([], dtype=object)
+    seg = d["segment"].to_numpy()
     return pd.DataFrame({
         "id": [f"O{i + 1:06d}" for i in range(n)],
         "date": d["date"].astype("datetime64[ns]").to_numpy(),

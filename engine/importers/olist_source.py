@@ -25,7 +25,8 @@ FILES: dict[str, tuple[str, ...]] = {
     "orders": ("order_id", "customer_id", "order_status", "order_purchase_timestamp",
                "order_delivered_customer_date", "order_estimated_delivery_date"),
     "order_items": ("order_id", "order_item_id", "product_id", "seller_id", "price"),
-    "customers": ("customer_id", "customer_zip_code_prefix", "customer_city", "customer_state"),
+    "customers": ("customer_id", "customer_unique_id", "customer_zip_code_prefix", "customer_city",
+                  "customer_state"),
     "products": ("product_id", "product_category_name", "product_length_cm", "product_height_cm", "product_width_cm"),
     "sellers": ("seller_id", "seller_zip_code_prefix"),
     "geolocation": ("geolocation_zip_code_prefix", "geolocation_lat", "geolocation_lng"),
@@ -50,7 +51,8 @@ class OlistSourceError(EngineError):
 class OlistSource:
     """The Olist tables the importer uses, cleaned.
 
-    ``lines``: one row per delivered (order, product): order, customer zip prefix, city, state,
+    ``lines``: one row per delivered (order, product): order, customer (``customer_unique_id``,
+    the person across orders), customer zip prefix, city, state,
     purchase timestamp, category (English where translated), units, unit price, unit volume m3
     and seller zip prefix. ``orders``: one row per order of any status with its customer's place
     and its delivery dates (for the baseline). ``prefixes``: one centroid per zip prefix (median
@@ -164,6 +166,8 @@ def _orders(orders: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
         "estimated": pd.to_datetime(orders["order_estimated_delivery_date"], errors="coerce"),
     })
     cid = orders["customer_id"].astype(str)
+    # customer_id is one per order; customer_unique_id is the person, across their orders
+    o["customer"] = cid.map(cust["customer_unique_id"]).fillna(cid).astype(str)
     o["prefix"] = _zip(cid.map(cust["customer_zip_code_prefix"]).fillna(""))
     o["city"] = cid.map(cust["customer_city"]).fillna("").astype(str).str.strip().str.lower()
     o["state"] = cid.map(cust["customer_state"]).fillna("").astype(str).str.strip().str.upper()
@@ -197,6 +201,7 @@ def _lines(orders: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> pd.DataFram
     d = delivered.loc[g["order"]]
     return pd.DataFrame({
         "order": g["order"].to_numpy(),
+        "customer": d["customer"].to_numpy(),
         "product": g["product"].to_numpy(),
         "prefix": d["prefix"].to_numpy(),
         "city": d["city"].to_numpy(),

@@ -52,6 +52,7 @@ class Segment:
     share: float
     promise_min: float
     weight: float = 1.0
+    rule: str = ""  # how the segment is defined (real-data instances state their rule), free text
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +189,7 @@ class Manifest:
         out["planning"] = asdict(self.planning)
         out["travel"] = asdict(self.travel)
         out["promise"] = [asdict(t) for t in self.promise]
-        out["segments"] = [asdict(s) for s in self.segments]
+        out["segments"] = [{k: v for k, v in asdict(s).items() if k != "rule" or v} for s in self.segments]
         stocking = asdict(self.stocking)
         if stocking["budget"] is None:
             del stocking["budget"]
@@ -464,6 +465,7 @@ def parse_manifest(data: Mapping[str, Any], issues: list[Issue], known_tables: s
             promise_min=r.value(s, "promise_min", f"{key}.promise_min", float, 60.0, lo=0.0, lo_open=True,
                                 hi=PROMISE_MAX_MIN, required=True),
             weight=r.value(s, "weight", f"{key}.weight", float, 1.0, lo=0.0, hi=WEIGHT_MAX),
+            rule=r.value(s, "rule", f"{key}.rule", str, ""),
         ))
     if segments:
         ids = [s.id for s in segments]

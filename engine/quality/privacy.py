@@ -113,7 +113,7 @@ EXPORT_POLICY: Mapping[str, FilePolicy] = MappingProxyType({
               "courier_kind", "allowed_courier", "created_min", "ready_min", "due_min", "assigned_min",
               "planned_arrive_min", "delivered_min", "late_min", "declined", "no_show", "state", "on_time",
               "instant", "eta_error_min", "trail_complete", "returned", "return_picked_on_time", "claim",
-              "claim_resolved_on_time", "reason"),
+              "claim_resolved_on_time", "reason", "bound_min"),
         _ID: ("order", "warehouse", "courier")})),
     # the tracking log: (order, event, minute) of the plan simulation, or the executed log's columns
     "tracking_events.csv": FilePolicy("planner", _cols({

@@ -1,4 +1,5 @@
-"""The scorecard: indicator values with confidence intervals, targets, pass/fail, composite index.
+"""The scorecard: indicator values with confidence intervals, targets, pass/fail, composite index,
+and the same indicators per customer segment (``to_frame(per_segment=True)``).
 
 Score of one indicator: 1 when it meets its target, else the shortfall ratio (value/target
 for ">=", target/value for "<="), clipped to [0, 1]. A factor's score is the mean score of its
@@ -29,9 +30,11 @@ class Scorecard:
     replications: int
     damage_by_courier: pd.DataFrame = field(default_factory=pd.DataFrame)  # commodity safety per courier type
     per_replication: pd.DataFrame = field(default_factory=pd.DataFrame)  # replication, indicator, value
+    per_segment: pd.DataFrame = field(default_factory=pd.DataFrame)  # SEGMENT_COLUMNS: each indicator by segment
 
-    def to_frame(self) -> pd.DataFrame:
-        return self.rows
+    def to_frame(self, *, per_segment: bool = False) -> pd.DataFrame:
+        """The scorecard table; with ``per_segment`` the indicators by customer segment."""
+        return self.per_segment if per_segment else self.rows
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +44,7 @@ class Scorecard:
             "factors": _records(self.factors),
             "efficiency": dict(self.efficiency),
             "damage_by_courier": _records(self.damage_by_courier),
+            "segments": _records(self.per_segment),
             "passed": int(self.rows["passed"].sum()),
             "failed": int((~self.rows["passed"] & self.rows["value"].notna()).sum()),
         }
@@ -64,6 +68,38 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, floa
         return m, m, m
     half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
     return m, m - half, m + half
+
+
+# indicators of the whole export, not of a set of orders: not split by segment
+NOT_PER_SEGMENT = frozenset({"export_privacy"})
+SEGMENT_COLUMNS = ("segment", "orders", "indicator", "factor", "label", "value", "ci_low", "ci_high", "target",
+                   "direction", "unit", "passed")
+
+
+def segment_rows(outcomes: pd.DataFrame, context: Context, targets: Mapping[str, float]) -> pd.DataFrame:
+    """Every order-level indicator per customer segment (mean and 95% CI over replications,
+    against the same target as the whole day); ``orders`` = the segment's orders per replication.
+    A replication where a segment has no orders counts as missing for it, not as zero."""
+    if "segment" not in outcomes or not len(outcomes):
+        return pd.DataFrame(columns=list(SEGMENT_COLUMNS))
+    rep_ids = sorted(int(r) for r in outcomes["replication"].unique())
+    rows = []
+    for seg, g in outcomes.groupby("segment", sort=True):
+        reps = [g[g["replication"] == r] for r in rep_ids]
+        orders = float(np.mean([len(x) for x in reps]))
+        for ind in INDICATORS:
+            if ind.name in NOT_PER_SEGMENT:
+                continue
+            per_rep = np.array([ind.compute(x, context) if len(x) else np.nan for x in reps], dtype=float)
+            value, lo, hi = mean_ci(per_rep)
+            if ind.unit == "share":
+                lo, hi = max(lo, 0.0), min(hi, 1.0)
+            target = float(targets.get(ind.name, ind.default_target))
+            passed = bool(np.isfinite(value) and (value >= target if ind.direction == ">=" else value <= target))
+            rows.append({"segment": str(seg), "orders": orders, "indicator": ind.name, "factor": ind.factor,
+                         "label": ind.label, "value": value, "ci_low": lo, "ci_high": hi, "target": target,
+                         "direction": ind.direction, "unit": ind.unit, "passed": passed})
+    return pd.DataFrame(rows, columns=list(SEGMENT_COLUMNS))
 
 
 def _score(value: float, target: float, direction: str) -> float:
@@ -104,7 +140,8 @@ def build_scorecard(outcomes: pd.DataFrame, context: Context, *, targets: Mappin
     factors = pd.DataFrame({"factor": list(FACTORS), "weight": (w / w.sum()).to_numpy(), "score": fscore.to_numpy()})
     return Scorecard(rows=frame, factors=factors, index=index, efficiency=dict(efficiency or {}), replications=len(reps),
                      damage_by_courier=damage_by_courier(outcomes),
-                     per_replication=pd.DataFrame(by_rep, columns=["replication", "indicator", "value"]))
+                     per_replication=pd.DataFrame(by_rep, columns=["replication", "indicator", "value"]),
+                     per_segment=segment_rows(outcomes, context, targets))
 
 
 def responsive_indicators(a: Scorecard, b: Scorecard, *, rel_tol: float = 1e-9) -> tuple[str, ...]:

@@ -156,6 +156,36 @@ def on_time_by_hour(outcomes: pd.DataFrame) -> str:
     return _svg(fig)
 
 
+def click_to_door(outcomes: pd.DataFrame) -> str:
+    """Click-to-door of the courier-delivered orders by hour of order: mean and p90 as executed,
+    and the mean of each order's lower bound (a courier waiting at its warehouse when it is ready)."""
+    o = outcomes
+    if "bound_min" not in o:
+        o = o.assign(bound_min=np.nan)
+    o = o[o["served_by_plan"].astype(bool) & o["delivered_min"].notna()]
+    fig, ax = plt.subplots(figsize=(7.5, 3.0))
+    if o.empty:
+        ax.text(0.5, 0.5, "no order was delivered by a courier of the day", ha="center", va="center")
+        ax.set_axis_off()
+        return _svg(fig)
+    o = o.assign(hour=(o["created_min"] // 60).astype(int).clip(0, 23), ctd=o["delivered_min"] - o["created_min"],
+                 lb=o["bound_min"] - o["created_min"])
+    h = o.groupby("hour").agg(mean=("ctd", "mean"), p90=("ctd", lambda x: float(np.quantile(x, 0.9))),
+                              lb=("lb", "mean")).reindex(range(24))
+    ax.fill_between(h.index, h["lb"], h["mean"], color=FLEET, alpha=0.15, label="above the bound")
+    ax.plot(h.index, h["mean"], color=FLEET, marker="o", ms=3, label="mean")
+    ax.plot(h.index, h["p90"], color=FLEET, ls="--", lw=1, label="p90")
+    ax.plot(h.index, h["lb"], color="#2e8b57", marker="o", ms=3, label="lower bound (mean)")
+    ax.set_xlabel("hour of order")
+    ax.set_ylabel("minutes")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", fontsize=7)
+    ratio = float(o["ctd"].mean() / o["lb"].mean()) if o["lb"].notna().any() else float("nan")
+    ax.set_title(f"Click-to-door: mean {o['ctd'].mean():.1f} min, bound {o['lb'].mean():.1f} min "
+                 f"({ratio:.2f}× the bound)")
+    return _svg(fig)
+
+
 def cost_breakdown(parts: dict[str, float]) -> str:
     """The day's cost parts (operating costs and the penalties the plan incurred)."""
     items = [(k.replace("_", " "), v) for k, v in parts.items() if v and np.isfinite(v)]

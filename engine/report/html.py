@@ -115,6 +115,34 @@ def _damage_table(records: list[dict[str, Any]]) -> str:
             f"<th>damage + loss rate</th></tr>{rows}</table>")
 
 
+SEGMENT_INDICATORS = ("instant_delivery_rate", "on_time_rate", "forward_fill_rate", "peak_assignment_p95_min",
+                      "eta_error_p90_min")
+
+
+def _segment_table(records: list[dict[str, Any]]) -> str:
+    """Main indicators per customer segment (the scorecard's per-segment rows), one row a segment."""
+    if not records:
+        return "<p class='note'>no segments in the outcomes</p>"
+    seg = pd.DataFrame(records)
+    head = "".join(f"<th>{html.escape(str(seg.loc[seg['indicator'] == i, 'label'].iloc[0]))}</th>"
+                   for i in SEGMENT_INDICATORS if (seg["indicator"] == i).any())
+    body = []
+    for name, g in seg.groupby("segment", sort=True):
+        by = g.set_index("indicator")
+        cells = "".join(
+            f"<td class='n'>{_fmt(_val(by.loc[i, 'value']), str(by.loc[i, 'unit']))}</td>"
+            for i in SEGMENT_INDICATORS if i in by.index)
+        body.append(f"<tr><td>{html.escape(str(name))}</td><td class='n'>{_num(float(g['orders'].iloc[0]), 1)}</td>"
+                    f"{cells}</tr>")
+    return (f"<table><tr><th>segment</th><th>orders / replication</th>{head}</tr>{''.join(body)}</table>"
+            "<p class='note'>Each indicator measured on the segment's orders only (mean over replications); "
+            "the full per-segment table is <code>scorecard.segments</code> in run.json.</p>")
+
+
+def _val(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
 def _execution_note(s: dict[str, Any]) -> str:
     ex = s.get("execution", {})
     if not ex:
@@ -173,8 +201,12 @@ def render_html(run_dir: str | Path) -> str:
 <section><h2>Forecast</h2>{figures.fan_charts(d['history_top'], d['forecast'])}</section>
 <div class="grid2">
 <section><h2>On time by hour</h2>{figures.on_time_by_hour(d['outcomes'])}</section>
+<section><h2>Click-to-door against its lower bound</h2>{figures.click_to_door(d['outcomes'])}</section>
+</div>
+<div class="grid2">
 <section><h2>Cost</h2>{figures.cost_breakdown(parts)}<table>{eff_rows}</table></section>
 </div>
+<section><h2>Service by customer segment</h2>{_segment_table(d['run']['scorecard'].get('segments', []))}</section>
 <section><h2>Commodity safety by courier type</h2>{_damage_table(d['run']['scorecard'].get('damage_by_courier', []))}</section>
 <section><h2>Solvers</h2><table><tr><th>stage</th><th>back-end</th><th>status</th><th>objective</th><th>gap</th><th>time</th></tr>
 {stats_rows}</table></section>

@@ -12,8 +12,11 @@ offered. Then:
   ``no_show_detect_min`` later, the orders go back to the pool and the courier is gone for the day;
 * couriers execute their trips leg by leg. Each leg's travel time is the planned one times a
   mean-one lognormal factor (``travel_noise_cv``), so a late stop makes every later stop of
-  the trip late; pickup and drop-off service times count; nobody leaves a warehouse before
-  the orders on board are ready;
+  the trip late; the pickup service at the warehouse (the problem's ``pickup_service``, which
+  the plan counts too) and the drop-off service times count; nobody leaves a warehouse before
+  the orders on board are ready; a courier is offered work only before its last pickup
+  minute (``pickup_end``; drop-offs may end later), though noisy travel may make it start a
+  planned pickup a little after it;
 * a promise is a target: an order that misses it is still delivered, late. Only when no
   courier could reach it before its hard limit ``due + max_late_min`` does it go to the slow
   tier, with that reason;
@@ -75,6 +78,8 @@ class ExecutionParams:
 
     travel_noise_cv: float = 0.15
     travel_min_factor: float = 0.6  # no leg is faster than this share of its planned time
+    # minutes to take a return over at the customer; the warehouse hand-over of a trip is the
+    # problem's ``pickup_service`` (planned and executed alike)
     pickup_service_min: float = 2.0
     crowd_no_show: float = 0.05
     no_show_detect_min: float = 10.0
@@ -109,9 +114,9 @@ class ExecutionParams:
 
     @classmethod
     def deterministic(cls, **kw: Any) -> ExecutionParams:
-        """Executed exactly as planned: no travel noise, no pickup service beyond the plan's, no
-        no-shows, damage, loss, returns or scan gaps (crowd declines still follow each
-        courier's acceptance probability)."""
+        """Executed exactly as planned: no travel noise, no no-shows, damage, loss, returns or
+        scan gaps, no return hand-over time (crowd declines still follow each courier's
+        acceptance probability). The warehouse pickup service is the problem's, as planned."""
         base = dict(travel_noise_cv=0.0, pickup_service_min=0.0, crowd_no_show=0.0, damage_rate_fleet=0.0, damage_rate_crowd=0.0,
                     loss_rate=0.0, return_rate=0.0, tracking_gap_rate_fleet=0.0, tracking_gap_rate_crowd=0.0)
         base.update(kw)
@@ -138,7 +143,8 @@ class ExecutedDay:
 
     def cost(self) -> dict[str, float]:
         """What the executed day cost: fixed cost of every courier used, executed kilometres,
-        fleet hours from set-off to the end of each trip, pay per delivery; the penalties are
+        fleet hours from set-off to the end of each trip, pay per delivery and the top-up of
+        couriers whose guaranteed hourly minimum is more (``guarantee``); the penalties are
         those of orders left to the slow tier and of minutes late (segment-weighted)."""
         from engine.dispatch.result import cost_breakdown
 
@@ -165,9 +171,10 @@ class ExecutedDay:
             used[st["courier"].map(cidx).to_numpy(int)] = True
         slow = (o["state"] == "slow").to_numpy()
         late = np.nan_to_num(o["late_min"].to_numpy(float))
+        per_delivery, top_up = P.pay_parts(drops)
         return cost_breakdown(fixed=float(P.fixed_cost[used].sum()), distance=float((P.cost_per_km * km).sum()),
                               time=float((P.cost_per_hour * work / 60.0).sum()),
-                              per_delivery=float((P.pay_per_delivery * drops).sum()),
+                              per_delivery=per_delivery, guarantee=top_up,
                               unserved=float(P.penalty[slow].sum()), lateness=float((P.late_weight * late).sum()))
 
     def to_dict(self) -> dict[str, Any]:
@@ -269,6 +276,7 @@ class _Execution:
         self.work_used = np.zeros(m)
         self.used = np.zeros(m, bool)
         self.trips_done = np.zeros(m, np.int64)
+        self.deliveries = np.zeros(m)  # orders in accepted trips (the guarantee's count)
         self.blocked_until = np.full(m, -np.inf)
         self.gone = np.zeros(m, bool)
         self.busy = np.zeros(m, np.int64)  # trips committed, not finished
@@ -333,7 +341,7 @@ class _Execution:
             return
         wl = P.warehouse_loc[P.order_wh[pend]]
         fastest = P.time_min[:, wl, P.order_loc[pend]].min(axis=0)
-        late = np.maximum(t, P.ready[pend]) + fastest > self.hard_due[pend] + EPS
+        late = np.maximum(t, P.ready[pend]) + P.pickup_service[P.order_wh[pend]] + fastest > self.hard_due[pend] + EPS
         for i in pend[late]:
             self.to_slow(int(i), R_HARD)
 
@@ -351,12 +359,12 @@ class _Execution:
         P = self.P
         pend = np.flatnonzero(self.known(t))
         pend = pend[np.argsort(self.created[pend], kind="stable")]
-        avail = (~self.gone & (self.free_min < P.end_min - EPS) & (self.work_used < P.max_work - EPS)
+        avail = (~self.gone & (self.free_min < P.work_end - EPS) & (self.work_used < P.max_work - EPS)
                  & (self.blocked_until <= t + EPS))
         return EpochView(t=t, next_t=t + self.policy.period, problem=P, pending=pend, available=avail,
                          free_min=np.maximum(self.free_min, t), loc=self.loc.copy(), work_used=self.work_used.copy(),
                          used=self.used.copy(), trips_done=self.trips_done.copy(), hard_due=self.hard_due,
-                         max_late_min=self.p.max_late_min)
+                         max_late_min=self.p.max_late_min, deliveries=self.deliveries.copy())
 
     def epoch(self, t: float) -> None:
         view = self.view(t)
@@ -440,6 +448,7 @@ class _Execution:
             self.state[o] = "assigned"
             self.log("accepted", o, v, int(P.order_loc[o]))
         self.trips_done[v] += 1
+        self.deliveries[v] += len(trip.orders)
         self.busy[v] += 1
         self.used[v] = True
         self.work_used[v] += ev.work_min
@@ -453,6 +462,7 @@ class _Execution:
         P, v = self.P, trip.courier
         yield self.env.timeout(self.p.no_show_detect_min)
         self.gone[v] = True
+        self.deliveries[v] -= len(trip.orders)
         self.busy[v] -= 1
         self.work_used[v] -= planned_work
         self.free_min[v] = P.end_min[v]
@@ -502,9 +512,9 @@ class _Execution:
             ready = float(P.ready[list(trip.orders)].max())
             if ready > env.now:  # waiting for the orders was planned already
                 yield env.timeout(ready - env.now)
-            if p.pickup_service_min > 0:
-                yield env.timeout(p.pickup_service_min)
-                self.free_min[v] += p.pickup_service_min
+            handover = float(P.pickup_service[trip.warehouse])
+            if handover > 0:  # planned too: the problem's pickup service at this warehouse
+                yield env.timeout(handover)
             load = float(P.size[list(trip.orders)].sum())
             seq += 1
             self.stop(v, trip_no, seq, "pickup", None, trip.warehouse, wl, at_wh, float(env.now), load)

@@ -9,7 +9,11 @@ violation as a readable message:
   the previous one ended, and inside a trip every stop starts where and after the last ended;
 * no leg is faster than its minimum travel time (``travel_min_factor`` × the matrix time);
 * capacity holds when a trip leaves the warehouse;
-* nobody leaves a warehouse before the orders on board are ready;
+* nobody leaves a warehouse before the orders on board are ready and handed over (the
+  problem's ``pickup_service`` after max(arrival, latest ready time));
+* when travel is executed exactly as planned (``travel_noise_cv`` 0), no pickup starts after
+  the courier's ``pickup_end`` (with noisy travel a late arrival is the execution's, not a
+  planning error);
 * an order delivered was delivered by the courier the log says accepted it, after it was
   picked, with its service time.
 """
@@ -30,6 +34,8 @@ def check_execution(day: ExecutedDay) -> list[str]:
     o, ev, st = day.orders, day.events, day.stops
     oidx = {x: i for i, x in enumerate(P.order_ids)}
     cidx = {c: i for i, c in enumerate(P.courier_ids)}
+    widx = {w: i for i, w in enumerate(P.warehouse_ids)}
+    exact = day.params.travel_noise_cv == 0  # travel as planned: the plan's off-time rule must hold
 
     # ---- final states -------------------------------------------------------------------
     if len(o) != P.n_orders or set(o["order"]) != set(P.order_ids):
@@ -87,9 +93,20 @@ def check_execution(day: ExecutedDay) -> list[str]:
                     out.append(f"courier {cid} trip {trip}: load {float(pick['load_m3'].max()):.4f} m3 over its "
                                f"capacity {float(P.capacity[v]):.4f}")
                 idx = [oidx[x] for x in drops["order"] if x in oidx]
-                if idx and float(pick["depart_min"].iloc[0]) < float(ready[idx].max()) - TOL:
-                    out.append(f"courier {cid} trip {trip}: left the warehouse at {float(pick['depart_min'].iloc[0]):.2f} "
+                left = float(pick["depart_min"].iloc[0])
+                if idx and left < float(ready[idx].max()) - TOL:
+                    out.append(f"courier {cid} trip {trip}: left the warehouse at {left:.2f} "
                                f"before its orders were ready ({float(ready[idx].max()):.2f})")
+                w = widx.get(pick["warehouse"].iloc[0])
+                if idx and w is not None:
+                    handover = float(P.pickup_service[w])
+                    earliest = max(float(pick["arrive_min"].iloc[0]), float(ready[idx].max())) + handover
+                    if left < earliest - TOL:
+                        out.append(f"courier {cid} trip {trip}: left the warehouse at {left:.2f}, before "
+                                   f"{earliest:.2f} (arrival or ready time + {handover:g} min pickup service)")
+                    if exact and left - handover > float(P.pickup_end[v]) + TOL:
+                        out.append(f"courier {cid} trip {trip}: started its pickup at {left - handover:.2f}, "
+                                   f"after its last pickup minute {float(P.pickup_end[v]):.2f}")
             prev_end = float(s["depart_min"].iloc[-1])
             prev_loc = int(s["loc"].iloc[-1])
 

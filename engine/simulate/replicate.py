@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from engine.dispatch.day import DAY_OPTIONS
-from engine.dispatch.policy import POLICIES, make_policy
+from engine.dispatch.policy import FOCUS_PER_COURIER, POLICIES, EpochBudget, make_policy
 from engine.dispatch.problem import CROWD, DispatchProblem
 from engine.errors import ConfigError
 from engine.simulate.execute import ExecutedDay, ExecutionParams, execute_problem_day
@@ -32,8 +32,21 @@ OUTCOME_COLUMNS = (
     "served_by_plan", "courier", "courier_kind", "allowed_courier", "created_min", "ready_min", "due_min",
     "assigned_min", "planned_arrive_min", "delivered_min", "late_min", "declined", "no_show", "state",
     "on_time", "instant", "eta_error_min", "trail_complete", "returned", "return_picked_on_time", "claim",
-    "claim_resolved_on_time", "reason",
+    "claim_resolved_on_time", "reason", "bound_min",
 )
+
+
+def arrival_bound(P: DispatchProblem, created: np.ndarray) -> np.ndarray:
+    """The earliest minute each order could reach its door: a courier already waiting at its
+    warehouse when it is ready (and known), the pickup service, then the fastest ride there.
+
+    ``bound − created`` is the order's lower bound on click-to-door (the MDRP benchmark's
+    bound, here with the day problem's matrices): no dispatcher can beat it when travel goes as
+    planned; with travel noise a single lucky ride may.
+    """
+    wl = P.warehouse_loc[P.order_wh]
+    ride = P.time_min[:, wl, P.order_loc].min(axis=0)
+    return np.maximum(np.asarray(created, float), P.ready) + P.pickup_service[P.order_wh] + ride
 
 
 def execution_params(instance: Any, **override: Any) -> ExecutionParams:
@@ -153,12 +166,15 @@ class _Day:
     period: float
     time_per_order: float
     params: ExecutionParams
+    focus: tuple[int, float] | None
+    budget: EpochBudget
 
 
 def _replicate(day: _Day, rep_seed: int) -> ExecutedDay:
     """One replication: a fresh policy seeded from the replication's seed, the day executed."""
     pol = make_policy(day.policy, day.settings.with_(seed=rep_seed % (2**31)), period=day.period,
-                      time_per_order=day.time_per_order)
+                      time_per_order=day.time_per_order, focus=day.focus,
+                      budget=day.budget)
     return execute_problem_day(day.problem, day.created, pol, day.params, seed=rep_seed, fragile=day.fragile)
 
 
@@ -220,13 +236,16 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
     # day-planning options are the policy's; the back-end gets the rest
     inner = settings.with_(options={k: v for k, v in settings.options.items() if k not in DAY_OPTIONS})
     tpo = float(settings.options.get("wave_time_per_order", 0.003))
+    k = int(settings.options.get("focus_per_courier", FOCUS_PER_COURIER))
+    focus = (k, float(settings.options.get("focus_lookahead_min", period))) if k > 0 else None
     streams = np.random.SeedSequence(seed).spawn(R)
     seeds = [int(ss.generate_state(1)[0]) for ss in streams]
     days: list[ExecutedDay] = []
     if len(fast):
         P = build_problem(instance, fast, assign_crowd=False, settings=settings)
         created = instance_orders(instance, fast)["created_min"].to_numpy(float)
-        shared = _Day(P, created, fast["fragile"].to_numpy(bool), policy, inner, period, tpo, params)
+        shared = _Day(P, created, fast["fragile"].to_numpy(bool), policy, inner, period, tpo, params, focus,
+                      EpochBudget.from_options(settings.options))
         for r, day in enumerate(_executed_days(shared, seeds, workers or 1)):
             days.append(day)
             if progress:
@@ -272,6 +291,7 @@ def _outcomes(instance: Any, allocated: pd.DataFrame, fwd: np.ndarray, day: Exec
         "on_time": False, "instant": False, "eta_error_min": np.nan, "trail_complete": True, "returned": False,
         "return_picked_on_time": False, "claim": False, "claim_resolved_on_time": False,
         "reason": np.where(fwd, "", "no forward stock: slow promise from the central DC"),
+        "bound_min": np.nan,
     })
     # the DC carrier: orders not executed by a courier of the day (draws for every order, used where needed)
     u_on_time = rng.random(n)
@@ -291,6 +311,7 @@ def _outcomes(instance: Any, allocated: pd.DataFrame, fwd: np.ndarray, day: Exec
         ee = e[executed]
         carrier[ei] = False
         P = day.problem
+        out.loc[idx, "bound_min"] = arrival_bound(P, a["created_min"].to_numpy(float)[idx])
         cpos = {c: i for i, c in enumerate(P.courier_ids)}
         cour = ee["courier"].map(cpos).to_numpy(int)
         may = np.where(P.courier_profile[cour] == CROWD, P.may_carry_special[cour], True)

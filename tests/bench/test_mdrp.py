@@ -250,12 +250,14 @@ def test_reader_builds_the_dispatch_problem(tmp_path: Path) -> None:
     assert (P.size == 1).all() and (P.service == 4).all() and (P.accept_prob == 1).all()
     assert list(inst.created) == [10, 11, 12, 30, 100]
     assert list(P.ready) == [20, 21, 22, 45, 110]
-    assert list(P.start_min) == [0, 20] and list(P.end_min) == [120, 200]
+    assert list(P.start_min) == [0, 20] and list(P.pickup_end) == [120, 200]  # no pickup after off
+    assert np.isinf(P.end_min).all()  # drop-offs may finish after it
     # o3 is 1640 m from r1: ceil(1640 / 320) = 6 minutes (the instance's rule, circuity 1)
     r1, o3 = int(P.warehouse_loc[0]), int(P.order_loc[2])
     assert P.time_min[CROWD, r1, o3] == 6 and P.dist_km[CROWD, r1, o3] == pytest.approx(1.64)
-    # the plan is made against promise - pickup service (the routing model has no pickup service)
-    assert list(P.due) == [10 + 40 - 4, 11 + 36, 12 + 36, 30 + 36, 100 + 36]
+    # the promise is the target itself; the 4 pickup minutes are the restaurants' pickup service
+    assert list(P.due) == [10 + 40, 11 + 40, 12 + 40, 30 + 40, 100 + 40]
+    assert list(P.pickup_service) == [4, 4]
 
 
 def test_lower_bound_by_hand(tmp_path: Path) -> None:

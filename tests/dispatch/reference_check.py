@@ -104,12 +104,17 @@ def reference_violations(problem: DispatchProblem, result: DispatchResult) -> li
             if load > P.capacity[v] + TOL:
                 add(f"{where}: load {load:.4f} m3 exceeds capacity {P.capacity[v]:.4f}", **at)
             at_wh = t0 + T[pos, wl]
-            earliest = max(at_wh, float(P.ready[orders_a].max()))
+            service = float(P.pickup_service[w])
+            earliest = max(at_wh, float(P.ready[orders_a].max())) + service
             dep = float(tg.iloc[1]["depart_min"])
             if dep < earliest - TOL:
                 add(f"{where}: leaves the warehouse at {dep:.2f}, before {earliest:.2f} "
-                    "(arrival there or an order's ready time)", **at)
+                    f"(arrival there or an order's ready time, + {service:g} min pickup service)", **at)
             dep = max(dep, earliest)
+            pick = dep - service
+            if pick > P.pickup_end[v] + TOL:
+                add(f"{where}: starts its pickup at {pick:.2f}, after the courier's last pickup minute "
+                    f"{P.pickup_end[v]:.2f}", **at)
             prev, clk = wl, dep
             for o, rep in zip(orders_a, tg["arrive_min"].iloc[2:-1], strict=True):
                 loc = int(P.order_loc[o])
@@ -128,7 +133,7 @@ def reference_violations(problem: DispatchProblem, result: DispatchResult) -> li
             end = clk + (T[prev, end_loc] if end_loc >= 0 else 0.0)
             if end > P.end_min[v] + TOL:
                 add(f"{where}: ends at {end:.2f}, after the shift/availability end {P.end_min[v]:.2f}", **at)
-            work += (end - dep) + (at_wh - t0)
+            work += (end - pick) + (at_wh - t0)
             pos = end_loc if end_loc >= 0 else prev
             clock = end
         if work > P.max_work[v] + TOL:

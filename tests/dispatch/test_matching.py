@@ -140,17 +140,17 @@ def test_random_days_serve_every_order_once_or_report_it(
     assert (_ctd(run)[ok] >= inst.lower_bound()[ok] - TOL).all()
 
 
-def test_time_model_reads_the_problem_when_it_has_the_fields(tmp_path: Path) -> None:
+def test_time_model_reads_the_problem_and_falls_back_without_the_fields(tmp_path: Path) -> None:
+    # an MDRP problem carries the pickup service (4 min per restaurant) and the off times (#15.1)
     P = read_mdrp(tiny(tmp_path / "t")).problem
-    tm = time_model(P, 4.0)
-    assert tm.pickup_planned.tolist() == [0, 0] and tm.pickup_extra.tolist() == [4, 4]
+    tm = time_model(P, 2.0)
+    assert tm.pickup_planned.tolist() == [4, 4] and tm.pickup_extra.tolist() == [0, 0]
+    assert tm.latest_pickup.tolist() == [120, 200]  # the couriers' off times
+    # a problem without those fields: no pickup service in the plan, the fallback added on top
+    Q = SimpleNamespace(warehouse_ids=P.warehouse_ids, n_couriers=P.n_couriers)
+    tm = time_model(Q, 2.0)  # type: ignore[arg-type]
+    assert tm.pickup_planned.tolist() == [0, 0] and tm.pickup_extra.tolist() == [2, 2]
     assert np.isinf(tm.latest_pickup).all()
-    # the fields the model is getting (#15.1): read when present
-    Q = SimpleNamespace(warehouse_ids=P.warehouse_ids, n_couriers=P.n_couriers,
-                        pickup_service=np.array([3.0, 5.0]), pickup_end=P.end_min - 1)
-    tm = time_model(Q, 4.0)  # type: ignore[arg-type]
-    assert tm.pickup_planned.tolist() == [3, 5] and tm.pickup_extra.tolist() == [0, 0]
-    assert tm.latest_pickup.tolist() == (P.end_min - 1).tolist()
 
 
 def test_knobs_reach_the_policy_through_the_settings(tmp_path: Path) -> None:

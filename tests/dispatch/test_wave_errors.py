@@ -48,7 +48,7 @@ def test_a_failed_wave_is_retried_at_the_next_epoch(tiny_day, monkeypatch) -> No
     inst, orders = tiny_day
     backend = FailingBackend(fail_first=1)
     install_backend(monkeypatch, "flaky", backend)
-    r = plan_day(inst, orders, Settings(backend="flaky", time_limit=0.2), wave_min=30)
+    r = plan_day(inst, orders, Settings(backend="flaky", time_limit=0.2), wave_min=20)
     first, second, *_ = r.meta["solves"]
     assert first["error"] and "crashed on call 1" in first["error"] and first["orders_committed"] == 0
     assert not second["error"] and r.meta["errored_waves"] == 1

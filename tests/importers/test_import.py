@@ -167,13 +167,30 @@ def test_size_classes_and_result_tables(olist_source: OlistSource) -> None:
     assert ids.str.rsplit("-", n=1).str[0].nunique() == 4  # 3 categories + other
     frame = r.to_frame()
     assert list(frame.columns) == ["group", "name", "value"] and frame["value"].notna().all()
-    assert {"source", "instance", "volume", "baseline_region"} <= set(frame["group"])
+    assert {"source", "instance", "volume", "baseline_region", "segment_real_share"} <= set(frame["group"])
+    shares = frame[frame["group"] == "segment_real_share"].set_index("name")["value"]
+    assert shares.sum() == pytest.approx(1.0) and set(shares.index) == {"repeat", "new"}
     d = r.to_dict()
     assert d["region"] == "sp-city" and d["counts"] == r.counts and isinstance(d["warnings"], list)
 
 
 def test_thin_region_warns_instead_of_failing(olist_source: OlistSource) -> None:
-    r = build_olist(olist_source, config_for("city:campinas/SP", warehouses=50))
+    # Campinas' delivered orders end on 2018-08-24: four weeks of orders from August 1 do not fit
+    with pytest.raises(ConfigError, match="fewer --order-days"):
+        build_olist(olist_source, config_for("city:campinas/SP"))
+    r = build_olist(olist_source, config_for("city:campinas/SP", warehouses=50, order_days=2))
     text = " ".join(r.warnings)
     assert "no orders on the first planning day" in text
     assert "forward warehouses placed" in text
+
+
+def test_order_days_do_not_move_the_history_the_network_or_earlier_days(olist_source: OlistSource) -> None:
+    # each planning day draws from its own stream: a longer window only adds days (the SKUs are
+    # ranked over the whole window; on this data the top five are the same for both windows)
+    short = build_olist(olist_source, small(scale=30.0, order_days=2)).instance
+    long = build_olist(olist_source, small(scale=30.0, order_days=5)).instance
+    for name in ("demand", "warehouses", "fleet", "crowd", "skus"):
+        pd.testing.assert_frame_equal(getattr(short, name), getattr(long, name))
+    first = long.orders[long.orders["date"] < pd.Timestamp(START) + pd.Timedelta(days=2)]
+    pd.testing.assert_frame_equal(short.orders, first.reset_index(drop=True))
+    assert long.orders["date"].nunique() == 5 and len(long.orders) > len(short.orders)

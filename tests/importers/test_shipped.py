@@ -84,3 +84,26 @@ def test_nearstock_run_on_shipped_instance(name: str) -> None:
     s = result.summary()
     assert s["orders"] > 50 and s["from_forward_stock"] > 0
     assert 0 <= result.scorecard.index <= 100
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_instance_has_four_weeks_of_orders_and_real_segments(name: str) -> None:
+    inst = load_instance(INSTANCES / name)
+    m = inst.manifest
+    days = pd.date_range(pd.Timestamp(m.planning.start_date), periods=28, freq="D")
+    per_day = inst.orders.groupby("date").size()
+    assert list(per_day.index) == list(days)  # four weeks of planning days, none missing
+    assert per_day.min() > 40 and inst.manifest.tables["orders"] == "orders.csv.gz"
+    seg = {s.id: s for s in m.segments}
+    rule = m.notes["segments"]
+    assert rule["real_shares"] == {k: s.share for k, s in seg.items()}
+    assert "customer_unique_id" in rule["rule"] and "no look-ahead" in rule["rule"]
+    assert all("customer_unique_id" in s.rule for s in seg.values())
+    assert set(inst.orders["segment"]) == set(seg)
+    assert 0.005 < sum(s.share for k, s in seg.items() if k.endswith("repeat")) < 0.05
+    assert all(seg[k].weight > seg[k.replace("repeat", "new")].weight for k in seg if k.endswith("repeat"))
+    if name == "olist-sp":
+        capital = sum(s.share for k, s in seg.items() if k.startswith("capital"))
+        assert 0.3 < capital < 0.4  # São Paulo city's share of the state's delivered lines
+    else:
+        assert seg["repeat"].promise_min < seg["new"].promise_min

@@ -185,3 +185,26 @@ def test_quality_doc_says_how_decisions_move_every_indicator() -> None:
         assert ind.label.lower() in section, ind.label
     for decision in DECISIONS:
         assert f"**{decision}**" in section, decision
+
+
+def test_scorecard_per_segment() -> None:
+    seg = ["repeat"] * 2 + ["new"] * 8
+    a = outcomes(segment=seg, on_time=[True, True] + [True] * 4 + [False] * 4)
+    b = outcomes(replication=1, segment=seg, on_time=[True, False] + [True] * 6 + [False] * 2)
+    card = build_scorecard(pd.concat([a, b], ignore_index=True), CTX, targets=DEFAULT_TARGETS,
+                           weights=DEFAULT_WEIGHTS)
+    per = card.to_frame(per_segment=True)
+    assert card.to_frame() is card.rows
+    assert set(per["segment"]) == {"repeat", "new"}
+    assert "export_privacy" not in set(per["indicator"])  # a property of the export, not of orders
+    on = per[per["indicator"] == "on_time_rate"].set_index("segment")
+    assert on.loc["repeat", "value"] == pytest.approx((1.0 + 0.5) / 2)
+    assert on.loc["new", "value"] == pytest.approx((0.5 + 0.75) / 2)
+    assert on.loc["repeat", "orders"] == 2 and on.loc["new", "orders"] == 8
+    assert on.loc["new", "ci_low"] < on.loc["new", "value"] < on.loc["new", "ci_high"]
+    assert not on["passed"].any() and (on["target"] == DEFAULT_TARGETS["on_time_rate"]).all()
+    # the whole day is the order-weighted mix of its segments
+    day = card.rows.set_index("indicator").loc["on_time_rate", "value"]
+    assert day == pytest.approx((on["value"] * on["orders"]).sum() / on["orders"].sum())
+    recs = card.to_dict()["segments"]
+    assert len(recs) == len(per) and {"segment", "orders", "indicator", "value"} <= set(recs[0])

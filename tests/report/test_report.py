@@ -33,8 +33,11 @@ def test_report_is_self_contained(run_dir: Path) -> None:
     assert "<script" not in page
     assert page.count("<svg") >= 5
     for heading in ("Scorecard against targets", "Map: warehouses, zones and routes", "Forward stock", "Forecast",
-                    "On time by hour", "Cost"):
+                    "On time by hour", "Cost", "Service by customer segment"):
         assert heading in page
+    # one row per customer segment of the instance (the scorecard's per-segment table)
+    assert re.search(r"<tr><td>member</td><td class='n'>[\d.]+</td>", page)
+    assert re.search(r"<tr><td>standard</td><td class='n'>[\d.]+</td>", page)
 
 
 def test_not_a_run_directory(tmp_path: Path) -> None:
@@ -108,3 +111,38 @@ def test_real_baseline_section(run_dir: Path, tmp_path: Path) -> None:
     page = render_html(other)
     assert "Real baseline beside the plan" in page and "hand-made baseline" in page and "8.0%" in page
     assert "Real baseline" not in render_html(run_dir)
+
+
+def test_click_to_door_is_drawn_against_its_bound(run_dir: Path) -> None:
+    import pandas as pd
+
+    o = pd.read_csv(run_dir / "outcomes.csv")
+    served = o[o["served_by_plan"].astype(bool) & o["delivered_min"].notna()]
+    assert len(served)
+    # at planned travel times: noisy legs may beat it now and then, the mean may not
+    assert (served["delivered_min"] - served["bound_min"]).mean() > 0
+    assert o.loc[o["source"] == "central", "bound_min"].isna().all()
+    page = render_html(run_dir)
+    assert "Click-to-door against its lower bound" in page
+    mean = (served["delivered_min"] - served["created_min"]).mean()
+    bound = (served["bound_min"] - served["created_min"]).mean()
+    assert f"mean {mean:.1f} min, bound {bound:.1f} min" in page
+
+
+def test_the_bound_holds_for_every_order_when_travel_is_as_planned(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from engine.pipeline import orders_of_day
+    from engine.simulate import ExecutionParams, allocate_orders
+    from engine.simulate.replicate import execute_day
+
+    inst = load_instance(tiny_copy(tmp_path))
+    day = inst.manifest.planning.start_date
+    stock = pd.DataFrame([(s, w, 10**6) for s in inst.skus["id"] for w in inst.forward_warehouses["id"]],
+                         columns=["sku", "warehouse", "units"])
+    allocated, _ = allocate_orders(inst, orders_of_day(inst, day), stock)
+    ex = execute_day(inst, allocated, policy="greedy", replications=1, seed=0,
+                     params=ExecutionParams.deterministic(pickup_service_min=2.0))
+    o = ex.outcomes[ex.outcomes["served_by_plan"].astype(bool) & ex.outcomes["delivered_min"].notna()]
+    assert len(o)
+    assert (o["delivered_min"] >= o["bound_min"] - 1e-6).all()

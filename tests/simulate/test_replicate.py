@@ -57,6 +57,16 @@ def test_same_seed_same_outcomes_and_events(tiny) -> None:
     assert a.events.to_csv(index=False) == b.events.to_csv(index=False)
 
 
+def test_a_rolling_day_does_not_depend_on_the_clock(tiny) -> None:
+    """PyVRP epochs are bounded by work: a 10x larger time cap, or a slower machine, changes nothing."""
+    inst, alloc = tiny
+    runs = [execute_day(inst, alloc, policy="rolling", replications=1, seed=4,
+                        settings=Settings(backend="pyvrp", time_limit=cap, seed=4)) for cap in (3.0, 30.0)]
+    assert runs[0].events.to_csv(index=False) == runs[1].events.to_csv(index=False)
+    pd.testing.assert_frame_equal(runs[0].outcomes, runs[1].outcomes)
+    assert runs[0].outcomes["served_by_plan"].any()
+
+
 def test_rolling_and_greedy_take_different_decisions(tiny) -> None:
     inst, alloc = tiny
     s = Settings(backend="pyvrp", time_limit=0.3)

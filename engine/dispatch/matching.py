@@ -23,9 +23,9 @@ At every decision epoch the policy
 The policy sees only the :class:`~engine.dispatch.policy.EpochView`: no future orders. It draws
 no random numbers, so the same view always gives the same trips.
 
-The time model (pickup service, latest pickup start) lives in :func:`time_model` alone: the
-routing model has no pickup service or pickup-end rule yet, so they are read defensively from
-the problem, with the execution's pickup minutes as a fallback.
+The time model (pickup service, latest pickup start) lives in :func:`time_model` alone: it
+reads the problem's ``pickup_service`` and ``pickup_end`` (#15.1), and falls back to no pickup
+service in the plan (the execution's minutes added on top) for a problem without them.
 """
 
 from __future__ import annotations

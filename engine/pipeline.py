@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.dispatch.policy import POLICIES
 from engine.errors import ConfigError, EngineError
 from engine.instance import Instance
 from engine.io import atomic_dir, to_json_text, write_frame
@@ -44,7 +45,7 @@ from engine.simulate.replicate import ExecutionResult
 from engine.solver import Settings, SolveStats, SolveStatus
 
 COURIER_POLICIES = ("all", "fleet-only", "crowd-only")
-DISPATCH_POLICIES = ("rolling", "waves", "greedy")
+DISPATCH_POLICIES = POLICIES  # the dispatch policies make_policy knows
 STAGES = ("forecast", "stocking", "allocate", "execute", "quality")
 
 
@@ -64,7 +65,7 @@ class RunSettings:
     scenarios: int | None = None
     replications: int | None = None
     couriers: str = "all"  # all | fleet-only | crowd-only
-    policy: str = "rolling"  # the dispatcher in the loop: rolling | waves | greedy
+    policy: str = "rolling"  # the dispatcher in the loop: rolling | waves | greedy | matching
     period: float | None = None  # minutes between decision epochs (default: dispatch.wave_min)
     workers: int = 1  # replications executed in parallel processes (same results as one)
 
@@ -343,7 +344,7 @@ def _executed_plan(ex: ExecutionResult, instance: Instance, allocated: pd.DataFr
     errored = int((solved["status"] == "error").sum()) if len(solved) else 0
     status = SolveStatus.ERROR if len(solved) and errored == len(solved) else SolveStatus.FEASIBLE
     secs = float(ep["seconds"].sum()) if len(ep) and "seconds" in ep else 0.0
-    stats = SolveStats(backend=ex.policy if ex.policy == "greedy" else (settings.backend or "pyvrp"), status=status,
+    stats = SolveStats(backend=ex.policy if ex.policy in ("greedy", "matching") else (settings.backend or "pyvrp"), status=status,
                        solve_seconds=secs,
                        message=f"{ex.policy} every {ex.period:g} min in the loop of {ex.replications} executed "
                                f"replications; {len(ep)} epochs" + (f", {errored} failed solves" if errored else ""))

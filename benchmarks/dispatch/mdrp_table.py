@@ -3,6 +3,7 @@
     python benchmarks/dispatch/mdrp_table.py RESULTS.csv ...            # one row per instance and policy
     python benchmarks/dispatch/mdrp_table.py --summary RESULTS.csv ...  # one row per policy
     python benchmarks/dispatch/mdrp_table.py --by-variant RESULTS.csv ...  # per policy and variant
+    python benchmarks/dispatch/mdrp_table.py --versus BASE.csv NEW.csv ... # NEW (one or more files) against BASE
 
 Each RESULTS.csv is written by ``nearstock bench mdrp ... --out`` (one row per instance).
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-POLICY_ORDER = ("greedy", "rolling", "waves")
+POLICY_ORDER = ("greedy", "rolling", "waves", "matching")
 COLUMNS = (
     ("instance", "instance", "{}"),
     ("policy", "policy", "{}"),
@@ -82,11 +83,46 @@ def summary(df: pd.DataFrame, *, by_variant: bool = False) -> str:
     return "\n".join([head, rule, *rows])
 
 
+def versus(base: pd.DataFrame, new: pd.DataFrame) -> str:
+    """Instance by instance, the new policy against the base one, per variant and over all: on how
+    many instances its click-to-door mean is higher (worse) and how many orders it delivers more."""
+    b, n = (d.set_index("instance") for d in (base, new))
+    common = b.index.intersection(n.index)
+    b, n = b.loc[common], n.loc[common]
+    d = pd.DataFrame({
+        "variant": common.str.replace(r"^\d+", "", regex=True),
+        "worse": n["click_to_door_mean"] > b["click_to_door_mean"] + 1e-9,
+        "ctd_diff": n["click_to_door_mean"] - b["click_to_door_mean"],
+        "ratio_new": n["ratio"], "ratio_base": b["ratio"],
+        "more_delivered": n["delivered"] - b["delivered"],
+        "all_new": n["delivered"] == n["orders"], "all_base": b["delivered"] == b["orders"],
+    }, index=common)
+    pb, pn = b["policy"].iloc[0], n["policy"].iloc[0]
+    head = (f"| variant | instances | {pn} worse on click-to-door | click-to-door {pn} − {pb}: mean | max "
+            f"| mean / bound {pb} | {pn} | orders delivered {pn} − {pb} | all delivered {pb} | {pn} |")
+    rule = "|---|" + "---:|" * 9
+    rows = []
+    groups = [*d.groupby("variant", sort=True), ("all", d)]
+    for key, g in groups:
+        name = f"**{key}**" if key == "all" else key
+        rows.append(
+            f"| {name} | {len(g)} | {int(g['worse'].sum())} | {g['ctd_diff'].mean():+.1f} | {g['ctd_diff'].max():+.1f} "
+            f"| {g['ratio_base'].mean():.2f} | {g['ratio_new'].mean():.2f} | {int(g['more_delivered'].sum()):+d} "
+            f"| {int(g['all_base'].sum())} | {int(g['all_new'].sum())} |"
+        )
+    return "\n".join([head, rule, *rows])
+
+
 def main(argv: list[str]) -> None:
     flags = {a for a in argv if a.startswith("--")}
     paths = [Path(a) for a in argv if not a.startswith("--")]
-    if not paths or flags - {"--summary", "--by-variant"}:
+    if not paths or flags - {"--summary", "--by-variant", "--versus"}:
         raise SystemExit(__doc__)
+    if "--versus" in flags:
+        if len(paths) < 2:
+            raise SystemExit(__doc__)
+        print(versus(load(paths[:1]), load(paths[1:])))
+        return
     df = load(paths)
     if flags:
         print(summary(df, by_variant="--by-variant" in flags))

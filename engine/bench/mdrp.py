@@ -22,7 +22,8 @@ Conventions of this benchmark (the instance description leaves them open):
 * a courier may not start a pickup after its ``off_time`` (``pickup_end``) but may finish its
   drop-offs after it (``end_min`` is open).
 
-:func:`run_mdrp` executes one instance with a policy (``greedy``, ``rolling``, ``waves``) and
+:func:`run_mdrp` executes one instance with a policy (``greedy``, ``rolling``, ``waves``,
+``matching``) and
 deterministic travel, and gives the per-instance row and the executed stops (one row per
 pickup of an order and per drop-off) that anyone can re-check against the instance's rules.
 """
@@ -49,6 +50,22 @@ from engine.solver import Settings
 BUNDLE_MAX = 4  # orders a courier carries at once
 KM_COST = 0.01  # planning tie-break per km (MDRP pays nothing per km): shorter among equal plans
 UNSERVED_PENALTY = 1000.0  # planning cost of leaving an order out (pay per order is 10)
+MATCHING_KNOBS = (  # MatchingPolicy fields a run may set through Settings.options
+    "horizon_min",
+    "wait_slack_min",
+    "max_bundle_delay_min",
+    "max_bundle",
+    "bundle_ratio",
+    "late_weight",
+    "busy_weight",
+    "busy_courier_weight",
+    "age_weight",
+    "piggyback",
+    "on_time_bonus",
+    "urgent_slack_min",
+    "urgent_first",
+    "piggyback_wait_min",
+)
 
 FILES: dict[str, tuple[str, ...]] = {
     "orders.txt": ("order", "x", "y", "placement_time", "restaurant", "ready_time"),
@@ -490,6 +507,13 @@ def run_mdrp(
     their placement minute (no look-ahead), travel exactly as the instance's rule says."""
     settings = settings or Settings(backend="pyvrp", time_limit=1.0, seed=seed)
     pol: Policy = make_policy(policy, settings, period=period)
+    if policy == "matching":  # the instance's own pickup minutes; tuning knobs from the options
+        from engine.dispatch.matching import MatchingPolicy
+
+        knobs = {k: v for k, v in settings.options.items() if k in MATCHING_KNOBS}
+        pol = MatchingPolicy(
+            period=float(period), pickup_service_min=inst.rules.pickup_service_min, **knobs
+        )
     if on_epoch is not None:
         pol = _Watched(pol, on_epoch)  # type: ignore[assignment]
     day = execute_problem_day(

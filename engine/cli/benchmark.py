@@ -172,7 +172,7 @@ def bench_export(
 
 def bench_mdrp(
     paths: Annotated[list[Path], typer.Argument(help="MDRP instance folders, or folders holding them.")],
-    policy: Annotated[str, typer.Option("--policy", help="greedy, rolling or waves.")] = "rolling",
+    policy: Annotated[str, typer.Option("--policy", help="greedy, rolling, waves or matching.")] = "rolling",
     period: Annotated[float, typer.Option("--period", help="Minutes between re-plans.")] = 2.0,
     backend: Annotated[str, typer.Option("--backend", help="Routing back-end of rolling / waves.")] = "pyvrp",
     time_limit: Annotated[float, typer.Option("--time-limit", help="Cap on each re-plan's solver seconds.")] = 1.0,

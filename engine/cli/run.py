@@ -43,7 +43,7 @@ def run_cmd(
     stocking: Annotated[str | None, typer.Option("--stocking", help="Stocking back-end or rule, e.g. highs, decomp, newsvendor, days_of_cover.")] = None,
     dispatch: Annotated[str | None, typer.Option("--dispatch", help="Dispatch back-end: ortools or pyvrp.")] = None,
     couriers: Annotated[str, typer.Option(help="Courier pool: all, fleet-only or crowd-only.")] = "all",
-    policy: Annotated[str, typer.Option(help="Dispatcher in the loop of the executed day: rolling, waves or greedy.")] = "rolling",
+    policy: Annotated[str, typer.Option(help="Dispatcher in the loop of the executed day: rolling, waves, greedy or matching.")] = "rolling",
     period: Annotated[float | None, typer.Option(help="Minutes between decision epochs (default: dispatch.wave_min).")] = None,
     stocking_time_limit: Annotated[float | None, typer.Option(help="Stocking time limit, seconds.")] = None,
     dispatch_time_limit: Annotated[float | None, typer.Option(help="Dispatch time limit per wave, seconds.")] = None,

@@ -45,7 +45,7 @@ from engine.dispatch.schedule import EPS, Trip, screen
 from engine.errors import ConfigError
 from engine.solver import Settings, SolveStatus
 
-POLICIES = ("rolling", "waves", "greedy")
+POLICIES = ("rolling", "waves", "greedy", "matching")
 FOCUS_PER_COURIER = 15  # orders per courier in a focused epoch solve (focus_orders)
 
 
@@ -316,7 +316,7 @@ class GreedyPolicy:
 def make_policy(name: str, settings: Settings | None = None, *, period: float,
                 time_per_order: float = 0.003, focus: tuple[int, float] | None | str = "default",
                 budget: EpochBudget | None = None) -> Policy:
-    """A policy by name (``rolling``, ``waves``, ``greedy``) re-planning every ``period`` minutes.
+    """A policy by name (``rolling``, ``waves``, ``greedy``, ``matching``) re-planning every ``period`` minutes.
 
     ``focus`` (orders per courier, look-ahead minutes) restricts each solve to what the free
     couriers can act on (:func:`focus_orders`); by default 15 orders per courier and one
@@ -327,6 +327,10 @@ def make_policy(name: str, settings: Settings | None = None, *, period: float,
         raise ConfigError(f"the re-plan period must be a positive number of minutes, got {period!r}")
     if name == "greedy":
         return GreedyPolicy(period=float(period))
+    if name == "matching":
+        from engine.dispatch.matching import MatchingPolicy
+
+        return MatchingPolicy(period=float(period))
     if name in ("rolling", "waves"):
         if focus == "default":
             focus = (FOCUS_PER_COURIER, float(period))

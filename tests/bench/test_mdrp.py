@@ -346,7 +346,7 @@ def test_find_instances_expands_a_parent_folder(tmp_path: Path) -> None:
 # ---- executed days pass the checker ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("policy", ["greedy", "rolling", "waves"])
+@pytest.mark.parametrize("policy", ["greedy", "rolling", "waves", "matching"])
 def test_tiny_instance_each_policy_obeys_the_rules(tmp_path: Path, policy: str) -> None:
     path = tiny(tmp_path / "t")
     run = run_mdrp(

@@ -94,9 +94,9 @@ def test_no_result_doc_reads_from_a_sqlite_store() -> None:
                 assert ".sqlite" not in ln, f"{doc}: {ln}"
 
 
-def _readme_row(suite: str) -> str:
+def _readme_row(suite: str, doc: str = "RESULTS.md") -> str:
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    rows = [ln for ln in text.splitlines() if ln.startswith(f"| `benchmarks/{suite}/RESULTS.md` |")]
+    rows = [ln for ln in text.splitlines() if ln.startswith(f"| `benchmarks/{suite}/{doc}` |")]
     assert len(rows) == 1, f"README has no single benchmarks row for {suite}"
     row = rows[0]
     for f in re.findall(r"`(results/[^`]+)`", row):  # every file the cell cites exists
@@ -242,3 +242,22 @@ def test_readme_simulate_headline_from_committed_files() -> None:
     ex = med[med["what"] == "execute"].set_index("workers")
     assert f"takes {ex.loc[1, 'x_plan']:.1f}× one plan ({ex.loc[2, 'x_plan']:.1f}× with 2 workers" in row
     assert f"solves are {100 * ex.loc[1, 'dispatcher_share']:.0f}%" in row
+
+
+def test_readme_mdrp_headline_from_committed_files() -> None:
+    row = _readme_row("dispatch", "MDRP.md")
+    res = BENCH / "dispatch" / "results"
+    m = pd.read_csv(res / "mdrp_matching_after151.csv")
+    g = pd.read_csv(res / "mdrp_greedy_after151.csv")
+    rm, rg = m["click_to_door_mean"] / m["lower_bound_mean"], g["click_to_door_mean"] / g["lower_bound_mean"]
+    assert f"in {rm.min():.2f}–{rm.max():.2f}× the per-order lower bound" in row
+    assert f"(greedy {rg.min():.2f}–{rg.max():.2f}×)" in row
+    w = 100 * m["within_target_when_possible"]
+    assert f"{w.min():.1f}–{w.max():.1f}% of the orders that could make 40 min" in row
+    assert f"{m['delivered'].sum():,} of {m['orders'].sum():,} orders delivered".replace(",", " ") in row
+    assert f"re-plan p95 ≤ {m['replan_s_p95'].max():.2f} s" in row
+    a = pd.concat([pd.read_csv(res / f"mdrp_all_matching_after151_{x}.csv") for x in "abc"])
+    assert len(a) == 120
+    r = a["click_to_door_mean"] / a["lower_bound_mean"]
+    assert f"delivers every order on {int((a['delivered'] == a['orders']).sum())}" in row
+    assert f"within {r.min():.2f}–{r.max():.2f}× the bound" in row

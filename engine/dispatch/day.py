@@ -229,7 +229,7 @@ def plan_day(
 
     Each epoch's solve is bounded as :class:`~engine.dispatch.policy.EpochBudget` says: with
     PyVRP by work (options ``wave_iterations``, default 500, and ``wave_no_improvement``, 150;
-    ``settings.time_limit`` is only a safety cap), so the same seed gives the same plan on any
+    5 × ``settings.time_limit`` is only a safety cap), so the same seed gives the same plan on any
     machine load; with OR-Tools, or ``wave_iterations = 0``, by ``0.01 + wave_time_per_order ×
     pending`` seconds (default 0.003), capped by ``settings.time_limit``.
     """

@@ -176,6 +176,7 @@ def epoch_problem(view: EpochView, *, soft: bool = False, focus: tuple[int, floa
 
 WAVE_ITERATIONS = 500  # default of the day option wave_iterations (PyVRP iterations per epoch solve)
 WAVE_NO_IMPROVEMENT = 150  # default of wave_no_improvement
+SAFETY_CAP_FACTOR = 5.0  # a work-bounded epoch solve is cut at this many times the time limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,7 @@ class EpochBudget:
 
     With PyVRP and ``iterations`` > 0 the search is bounded by work, not by the clock: at most
     ``iterations`` iterations, fewer once ``no_improvement`` iterations in a row found nothing
-    better, and ``time_limit`` only as a safety cap. The same seed then gives the same plans,
+    better, and ``SAFETY_CAP_FACTOR`` × ``time_limit`` only as a safety cap. The same seed then gives the same plans,
     and the same executed day, on a busy machine as on an idle one. Otherwise (OR-Tools, or
     ``iterations`` = 0) an epoch gets ``0.01 + time_per_order × pending`` seconds, capped by
     ``time_limit``: its plans depend on how much CPU the machine gives it.
@@ -210,7 +211,8 @@ class EpochBudget:
             opts = {**settings.options, "max_iterations": self.iterations}
             if self.no_improvement > 0:
                 opts["no_improvement"] = self.no_improvement
-            return settings.with_(threads=1, options=opts)
+            # the clock only as a safety net: generous, so that load alone does not reach it
+            return settings.with_(threads=1, options=opts, time_limit=SAFETY_CAP_FACTOR * settings.time_limit)
         return settings.with_(time_limit=min(settings.time_limit, 0.01 + self.time_per_order * pending), threads=1)
 
 

@@ -240,8 +240,9 @@ def test_readme_simulate_headline_from_committed_files() -> None:
     rows = pd.read_csv(res / "speed.csv", dtype={"label": str})
     med = speed.summary(rows[rows["label"] == rows["label"].iloc[-1]])  # the README quotes the newest code
     ex = med[med["what"] == "execute"].set_index("workers")
-    assert f"takes {ex.loc[1, 'x_plan']:.1f}× one plan ({ex.loc[2, 'x_plan']:.1f}× with 2 workers" in row
-    assert f"solves are {100 * ex.loc[1, 'dispatcher_share']:.0f}%" in row
+    assert f"takes {ex.loc[1, 'x_plan']:.1f}× one plan in wall time ({ex.loc[2, 'x_plan']:.1f}× with 2 workers" in row
+    per_rep = ex.loc[1, "x_plan_cpu"] / ex.loc[1, "replications"]
+    assert f"one replication costs {per_rep:.2f}× the plan's CPU" in row
 
 
 def test_readme_mdrp_headline_from_committed_files() -> None:

@@ -262,3 +262,16 @@ def test_readme_mdrp_headline_from_committed_files() -> None:
     r = a["click_to_door_mean"] / a["lower_bound_mean"]
     assert f"delivers every order on {int((a['delivered'] == a['orders']).sum())}" in row
     assert f"within {r.min():.2f}–{r.max():.2f}× the bound" in row
+
+
+def test_readme_horizon_headline_from_committed_files() -> None:
+    row = _readme_row("horizon")
+    res = BENCH / "horizon" / "results"
+    sp = pd.read_csv(res / "speed_metro-medium.csv")
+    checked = sp[sp["log_check"].astype(bool) & (sp["days"] == 28)].iloc[-1]
+    assert f"in {checked['wall_s']:.0f} s on 2 cores with the greedy dispatcher, {checked['peak_rss_mb'] / 1000:.2f} GB" in row
+    pol = pd.read_csv(res / "policies_metro-medium.csv")
+    fill = pol.pivot_table(index="date", columns="stocking", values="forward_fill_rate")
+    doc = 100 * (fill["stochastic"] - fill["days_of_cover"]).mean()
+    mean = 100 * (fill["stochastic"] - fill["mean"]).mean()
+    assert f"fills {doc:.1f} pp more orders from forward stock than days of cover and {mean:.1f} pp more" in row

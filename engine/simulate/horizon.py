@@ -330,6 +330,7 @@ def conservation_errors(stock: pd.DataFrame) -> list[str]:
 
 
 EXACT_STOCKING = ("highs", "cbc", "scip")  # the stocking back-ends that take a starting inventory
+STOCKING_DEFAULT = "decomp"  # what an instance without [solver.stocking] backend is stocked with
 
 
 def _check(instance: Instance, st: dict[str, Settings], policy: str) -> None:
@@ -384,10 +385,10 @@ def simulate_horizon(instance: Instance, settings: HorizonSettings | None = None
           (("forecast", settings.forecast), ("stocking", settings.stocking_settings), ("dispatch", settings.dispatch))}
     substituted = ""
     if (settings.stocking != "days_of_cover" and st["stocking"].backend not in EXACT_STOCKING
-            and (settings.stocking_settings is None or settings.stocking_settings.backend is None)):
+            and (settings.stocking_settings is None or not settings.stocking_settings.backend)):
         # the instance's back-end (not the user's choice) cannot start from tonight's stock: say so, use HiGHS
-        substituted = (f"stocking: the instance's back-end {st['stocking'].backend!r} does not take a starting "
-                       "inventory; highs used every night")
+        substituted = (f"stocking: the instance's back-end {st['stocking'].backend or STOCKING_DEFAULT!r} does not "
+                       "take a starting inventory; highs used every night")
         st["stocking"] = st["stocking"].with_(backend="highs", options={})
     _check(instance, st, settings.stocking)
     scenarios = settings.scenarios or m.planning.scenarios

@@ -127,5 +127,5 @@ def render(result: HorizonResult) -> None:
     for c in ("segment", "orders", "forward share", "on time", "instant"):
         seg.add_column(c, justify="left" if c == "segment" else "right")
     for name, v in result.kpis["segments"].items():
-        seg.add_row(name, fmt(v["orders"]), fmt(v["forward_share"]), fmt(v["on_time_rate"]), fmt(v["instant_rate"]))
+        seg.add_row(name, f"{v['orders']:,.0f}", fmt(v["forward_share"]), fmt(v["on_time_rate"]), fmt(v["instant_rate"]))
     console.print(seg)

@@ -455,13 +455,24 @@ class _Execution:
         self.free_min[v] = ev.end_min
         self.loc[v] = ev.end_loc
         no_show = crowd and u_show < self.p.crowd_no_show
-        self.env.process(self.no_show(trip, ev.work_min) if no_show else self.run_trip(trip, int(self.trips_done[v])))
+        self.env.process(self.no_show(trip, ev.work_min) if no_show
+                         else self.run_trip(trip, int(self.trips_done[v]), ev.work_min))
         return "accepted"
 
     def no_show(self, trip: Trip, planned_work: float) -> Any:
+        """The courier does not come for this trip: noticed ``no_show_detect_min`` after it was due
+        to begin (after the courier's earlier trips); it is gone for the day, and so are the trips
+        it had accepted after this one (they wait behind it and are handed back when they come)."""
+        v = trip.courier
+        with self.res[v].request() as req:
+            yield req
+            yield self.env.timeout(self.p.no_show_detect_min)
+            self.gone[v] = True
+            self.hand_back(trip, planned_work)
+
+    def hand_back(self, trip: Trip, planned_work: float) -> None:
+        """An accepted trip its courier will not drive: the orders go back to the pool."""
         P, v = self.P, trip.courier
-        yield self.env.timeout(self.p.no_show_detect_min)
-        self.gone[v] = True
         self.deliveries[v] -= len(trip.orders)
         self.busy[v] -= 1
         self.work_used[v] -= planned_work
@@ -491,11 +502,14 @@ class _Execution:
                            "warehouse": P.warehouse_ids[wh] if wh is not None else None, "loc": loc,
                            "arrive_min": arrive, "depart_min": depart, "load_m3": load})
 
-    def run_trip(self, trip: Trip, trip_no: int) -> Any:
+    def run_trip(self, trip: Trip, trip_no: int, planned_work: float = 0.0) -> Any:
         P, p, v = self.P, self.p, trip.courier
         env = self.env
         with self.res[v].request() as req:
             yield req
+            if self.gone[v]:  # it did not show up for an earlier trip: nor does it for this one
+                self.hand_back(trip, planned_work)
+                return
             start = max(float(env.now), trip.start_min)
             if start > env.now:
                 yield env.timeout(start - env.now)

@@ -223,3 +223,23 @@ def test_executed_cost_prices_what_was_executed() -> None:
     pay = dict(zip(P.courier_ids, P.pay_per_delivery, strict=True))
     assert c["per_delivery"] == pytest.approx(sum(pay[x] for x in crowd_drops["courier"]))
     assert c["distance"] > 0
+
+
+def test_a_courier_who_does_not_show_up_drives_none_of_its_later_trips() -> None:
+    """Found by hypothesis: a crowd courier accepted a second trip while its first was pending; the
+    first was a no-show, and the second was driven from where the first would have ended."""
+    from engine.simulate.logcheck import check_execution as check
+
+    wh, orders, couriers = tiny_frames(2745, n=9, n_fleet=0, n_crowd=2)
+    P = problem_from_frames(wh, orders, couriers, assign_crowd=False)
+    created = orders["ready_min"].to_numpy(float) - 8.0
+    params = ExecutionParams(travel_noise_cv=0.0, max_late_min=0.0, crowd_no_show=0.2, pickup_service_min=2.0)
+    day = execute_problem_day(P, created, make_policy("matching", period=5), params, seed=2745)
+    assert check(day) == []
+    ev = day.events
+    gone = set(ev.loc[ev["kind"] == "no_show", "courier"])
+    assert gone  # the case has a no-show
+    for c in gone:
+        first = ev.loc[(ev["kind"] == "no_show") & (ev["courier"] == c), "minute"].min()
+        later = ev[(ev["courier"] == c) & (ev["minute"] > first) & ev["kind"].isin(["picked", "delivered"])]
+        assert later.empty, f"courier {c} worked after it did not show up"

@@ -185,27 +185,9 @@ def generate(config: GeneratorConfig, seed: int) -> Instance:
     phase = rng.uniform(0, 365, c.skus)
     growth = rng.normal(0.08, 0.15, c.skus)
     featured = rng.random(c.skus) < 0.35  # SKUs that live-streams push
-    t = np.arange(n_days)
-    dow = days.day_of_week.to_numpy()
-    doy = days.day_of_year.to_numpy()
-    weekday = WEEKDAY[dow][None, :] * np.where(dow >= 5, wkend[:, None], 1.0)  # (S, T)
-    season = 1 + amp[:, None] * np.sin(2 * np.pi * (doy[None, :] - phase[:, None]) / 365.25)
-    trend = np.exp(growth[:, None] * (t[None, :] - c.days) / 365.0)
-    lift = np.ones((c.skus, n_days))
-    ev = events[events["date"].isin(days)]
-    day_pos = {d: i for i, d in enumerate(days)}
-    for row in ev.itertuples(index=False):
-        i = day_pos[row.date]
-        if row.kind == "promotion":
-            lift[:, i] *= rng.uniform(1.8, 2.6)
-        else:
-            lift[:, i] *= np.where(featured, rng.uniform(2.5, 4.0), 1.1)
-    shock = rng.lognormal(-0.02, 0.2, size=(c.skus, n_days))  # shared across zones of a SKU
-    mu_sku = c.daily_units * popularity[:, None] * weekday * season * trend * lift * shock  # (S, T)
-    # intermittent slow movers: demand arrives on some days only, in larger lots
-    slow = popularity < np.quantile(popularity, 0.4)
-    occur = np.where(slow[:, None], rng.random((c.skus, n_days)) < 0.3, True)
-    mu_sku = np.where(slow[:, None], np.where(occur, mu_sku / 0.3, 0.0), mu_sku)
+    slow = popularity < np.quantile(popularity, 0.4)  # intermittent slow movers
+    sku_law = (popularity, wkend, amp, phase, growth, featured, slow)
+    mu_sku, ev = _sku_means(rng, c, days, np.arange(n_days), sku_law, events)  # (S, T)
     mu = mu_sku[:, None, :] * zone_mix[:, :, None]  # (S, Z, T)
     r_disp = 4.0
     lam = mu * rng.gamma(r_disp, 1.0 / r_disp, size=mu.shape)
@@ -224,24 +206,7 @@ def generate(config: GeneratorConfig, seed: int) -> Instance:
                      skus, zones, featured, ev, segments)
     if extra_days:
         later = pd.date_range(c.start_date + dt.timedelta(days=2), periods=extra_days, freq="D")
-        t2 = np.arange(n_days, n_days + extra_days)
-        dow2, doy2 = later.day_of_week.to_numpy(), later.day_of_year.to_numpy()
-        weekday2 = WEEKDAY[dow2][None, :] * np.where(dow2 >= 5, wkend[:, None], 1.0)
-        season2 = 1 + amp[:, None] * np.sin(2 * np.pi * (doy2[None, :] - phase[:, None]) / 365.25)
-        trend2 = np.exp(growth[:, None] * (t2[None, :] - c.days) / 365.0)
-        lift2 = np.ones((c.skus, extra_days))
-        ev2 = events[events["date"].isin(later)]
-        pos2 = {d: i for i, d in enumerate(later)}
-        for row in ev2.itertuples(index=False):
-            i = pos2[row.date]
-            if row.kind == "promotion":
-                lift2[:, i] *= side.uniform(1.8, 2.6)
-            else:
-                lift2[:, i] *= np.where(featured, side.uniform(2.5, 4.0), 1.1)
-        shock2 = side.lognormal(-0.02, 0.2, size=(c.skus, extra_days))
-        mu2 = c.daily_units * popularity[:, None] * weekday2 * season2 * trend2 * lift2 * shock2
-        occur2 = np.where(slow[:, None], side.random((c.skus, extra_days)) < 0.3, True)
-        mu2 = np.where(slow[:, None], np.where(occur2, mu2 / 0.3, 0.0), mu2)
+        mu2, ev2 = _sku_means(side, c, later, np.arange(n_days, n_days + extra_days), sku_law, events)
         lam2 = mu2[:, None, :] * zone_mix[:, :, None] * side.gamma(r_disp, 1.0 / r_disp, size=(c.skus, c.zones, extra_days))
         more = _orders(side, side.poisson(lam2), later, skus, zones, featured, ev2, segments)
         orders = pd.concat([orders.drop(columns="id"), more.drop(columns="id")], ignore_index=True)
@@ -311,6 +276,35 @@ def generate(config: GeneratorConfig, seed: int) -> Instance:
     )
     return Instance(manifest=manifest, warehouses=warehouses, zones=zones, skus=skus, demand=demand,
                     events=events, fleet=fleet, crowd=crowd, orders=orders, **graph)
+
+
+def _sku_means(rng: np.random.Generator, c: GeneratorConfig, dates: pd.DatetimeIndex, t: np.ndarray,
+               law: tuple[np.ndarray, ...], events: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Mean daily units per SKU on ``dates`` (day numbers ``t``), and the events among them.
+
+    Weekday, season, trend, event lifts and a shock shared across zones; slow movers sell on
+    some days only, in larger lots. Draws from ``rng`` in this order: event lifts, shocks,
+    slow movers' selling days.
+    """
+    popularity, wkend, amp, phase, growth, featured, slow = law
+    n = len(dates)
+    dow, doy = dates.day_of_week.to_numpy(), dates.day_of_year.to_numpy()
+    weekday = WEEKDAY[dow][None, :] * np.where(dow >= 5, wkend[:, None], 1.0)  # (S, T)
+    season = 1 + amp[:, None] * np.sin(2 * np.pi * (doy[None, :] - phase[:, None]) / 365.25)
+    trend = np.exp(growth[:, None] * (t[None, :] - c.days) / 365.0)
+    lift = np.ones((c.skus, n))
+    ev = events[events["date"].isin(dates)]
+    pos = {d: i for i, d in enumerate(dates)}
+    for row in ev.itertuples(index=False):
+        i = pos[row.date]
+        if row.kind == "promotion":
+            lift[:, i] *= rng.uniform(1.8, 2.6)
+        else:
+            lift[:, i] *= np.where(featured, rng.uniform(2.5, 4.0), 1.1)
+    shock = rng.lognormal(-0.02, 0.2, size=(c.skus, n))
+    mu = c.daily_units * popularity[:, None] * weekday * season * trend * lift * shock
+    occur = np.where(slow[:, None], rng.random((c.skus, n)) < 0.3, True)
+    return np.where(slow[:, None], np.where(occur, mu / 0.3, 0.0), mu), ev
 
 
 def _events(rng: np.random.Generator, all_days: pd.DatetimeIndex, start: dt.date) -> pd.DataFrame:

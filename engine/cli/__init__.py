@@ -12,6 +12,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from engine.cli.common import err_console
@@ -30,11 +31,11 @@ class _Group(TyperGroup):
             if _DEBUG["on"]:
                 raise
             if isinstance(exc, InstanceError):
-                err_console.print(f"[bold red]error:[/] instance {exc.path!r} is invalid: {len(exc.issues)} problem(s)")
+                err_console.print(f"[bold red]error:[/] instance {escape(repr(exc.path))} is invalid: {len(exc.issues)} problem(s)")
                 for issue in exc.issues:
                     err_console.print(f"  - {issue}", markup=False, soft_wrap=True)
             else:
-                err_console.print(f"[bold red]error:[/] {exc}")
+                err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(1) from None
 
 

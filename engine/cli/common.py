@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.io import Replaced
@@ -23,7 +24,7 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an earlier near
 def say_replaced(replaced: Replaced | None) -> None:
     """Tell the user (on stderr, so --json stays clean) what --force replaced."""
     if replaced is not None:
-        err_console.print(f"[yellow]replaced[/] {replaced.describe()}", soft_wrap=True)
+        err_console.print(f"[yellow]replaced[/] {escape(replaced.describe())}", soft_wrap=True)
 
 
 def kv_table(title: str, rows: dict[str, Any]) -> Table:

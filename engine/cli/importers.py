@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from engine.cli.common import ForceOpt, JsonOpt, console, err_console, kv_table, say_replaced
 from engine.importers import PRESETS, REGIONS, config_for, import_olist
@@ -80,4 +81,4 @@ def olist(
         "p90 purchase→delivery days": b["delivery_days_quantiles"]["p90"],
         "median promised days": b["median_promised_days"]}))
     for w in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {w}")
+        err_console.print(f"[yellow]warning:[/] {escape(str(w))}")

@@ -62,3 +62,12 @@ def test_generate_bad_preset_is_a_clear_error(tmp_path: Path) -> None:
     assert res.exit_code == 1
     assert "unknown preset" in res.output
     assert not (tmp_path / "x").exists()
+
+
+def test_an_error_message_is_printed_verbatim_not_as_markup(tmp_path: Path) -> None:
+    """Users' text inside an error (a value, a path) may hold square brackets: rich must not read
+    them as markup (a stray ``[/x]`` used to crash the error handler with a traceback)."""
+    res = runner.invoke(app, ["run", str(tiny_copy(tmp_path)), "--policy", "[/x]bad[bold]",
+                              "--out", str(tmp_path / "out")])
+    assert res.exit_code == 1, res.output
+    assert "got '[/x]bad[bold]'" in res.output

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from engine.cli.common import (
@@ -16,6 +17,7 @@ from engine.cli.common import (
     SeedOpt,
     TimeLimitOpt,
     console,
+    err_console,
     fmt,
     kv_table,
     say_replaced,
@@ -75,6 +77,12 @@ def dispatch_cmd(
             (d / "summary.json").write_text(to_json_text({"headline": head, "cost": res.cost,
                                                           "stats": res.stats.to_dict(), "issues": issues}))
         say_replaced(replaced)
+    failed = [s for s in res.meta.get("solves", []) if s.get("error")]
+    if failed:  # on stderr, so --json stays clean
+        err_console.print(f"[bold yellow]warning:[/] {len(failed)} of {len(res.meta['solves'])} dispatch solves "
+                          "failed; nothing of theirs was committed and their orders waited for the next epoch "
+                          f"(first at minute {failed[0]['epoch_min']:g}: {escape(str(failed[0]['error']))})",
+                          soft_wrap=True)
     if json:
         console.print_json(_json.dumps({"headline": head, "cost": res.cost, "issues": issues}, default=str))
         return

@@ -79,3 +79,19 @@ def test_solves_are_recorded_when_nothing_fails(tiny_day) -> None:
     committed = sum(rec["orders_committed"] for rec in solves)
     assert committed == int((r.assignments["status"] == "served").sum())
     assert R_SOLVE_ERROR not in set(r.assignments["reason"].dropna())
+
+
+def test_nearstock_dispatch_warns_when_solves_failed(tmp_path, monkeypatch) -> None:
+    """The command says so on stderr (not in --json) when some epoch solves failed."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    install_backend(monkeypatch, "flaky", FailingBackend(fail_first=1))
+    res = CliRunner().invoke(app, ["dispatch", str(tiny_copy(tmp_path)), "--backend", "flaky",
+                                   "--time-limit", "0.2", "--wave-min", "60", "--json"])
+    assert res.exit_code == 0, res.output
+    assert "warning:" in res.stderr and "1 of" in res.stderr and "crashed on call 1" in res.stderr
+    assert "warning" not in res.stdout and json.loads(res.stdout)["headline"]

@@ -647,7 +647,9 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
         if d.elapsed() > ascent_end or d.gap() <= settings.mip_gap:
             break
         t_sw = d.elapsed()
-        more = d.sweep(ascent_end)
+        # the first sweep may run on to the end: cut between its colour classes, the columns not
+        # yet cleared would keep the start plan and the incumbent would be poor
+        more = d.sweep(0.95 * limit if i == 0 else ascent_end)
         sweep_s = d.elapsed() - t_sw
         if not more:
             break

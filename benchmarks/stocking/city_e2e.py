@@ -7,11 +7,14 @@ share and peak memory per stage; the proven gap and status). Cases::
     nearstock generate runs/city --preset large --skus 20000 --warehouses 10 --zones 30 --seed 7
     nearstock generate runs/dense --preset large --skus 20000 --warehouses 10 --zones 30 \\
         --daily-units 30000 --seed 7
-    python benchmarks/stocking/city_e2e.py --case city=runs/city --case dense=runs/dense --repeat 3
+    python benchmarks/stocking/city_e2e.py --case city=runs/city --case dense=runs/dense --repeat 3  # and city-tight, below
 
 ``dense`` is the issue's "hard" candidate (denser demand); measured, only 4 of its 10 warehouses
-fill, so ``city_solve.py`` also runs ``city-tight`` (``runs/city`` with every forward
-warehouse's ``capacity_m3`` scaled by 0.3).
+fill, so the capacity-binding case (#17.5) is ``city-tight``: ``runs/city`` with every forward
+warehouse's ``capacity_m3`` scaled by 0.3 (9 of 10 fill)::
+
+    python benchmarks/stocking/city_e2e.py --make-tight runs/city-tight=runs/city
+    python benchmarks/stocking/city_e2e.py --case city-tight=runs/city-tight --repeat 3
 
 Appends one row per run to ``results/city_e2e.csv`` (and its stages to
 ``results/city_e2e_stages.csv``) and rewrites the "End to end" section of RESULTS.md; the
@@ -39,7 +42,8 @@ RESULTS = HERE / "results"
 CSV = RESULTS / "city_e2e.csv"
 STAGES = RESULTS / "city_e2e_stages.csv"
 BEGIN, END = "<!-- city-e2e:begin -->", "<!-- city-e2e:end -->"
-COMMAND = "python benchmarks/stocking/city_e2e.py --case city=runs/city --case dense=runs/dense --repeat 3"
+COMMAND = ("python benchmarks/stocking/city_e2e.py --case city=runs/city --case dense=runs/dense "
+           "--case city-tight=runs/city-tight --repeat 3")
 
 
 def _nearstock() -> list[str]:
@@ -136,6 +140,17 @@ def section(frame: pd.DataFrame, stages: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def make_tight(dst: Path, src: Path, factor: float = 0.3) -> None:
+    """A copy of instance ``src`` at ``dst`` with every forward warehouse's capacity times ``factor``."""
+    if dst.exists():
+        raise SystemExit(f"{dst} exists: remove it first")
+    shutil.copytree(src, dst)
+    wh = pd.read_csv(dst / "warehouses.csv", dtype=str, keep_default_na=False)
+    fw = wh["kind"] == "forward"
+    wh.loc[fw, "capacity_m3"] = [f"{float(v) * factor:.6g}" for v in wh.loc[fw, "capacity_m3"]]
+    wh.to_csv(dst / "warehouses.csv", index=False)
+
+
 def render() -> None:
     doc = HERE / "RESULTS.md"
     text = doc.read_text(encoding="utf-8")
@@ -158,7 +173,12 @@ def main() -> None:
     ap.add_argument("--scenarios", type=int, default=50)
     ap.add_argument("--backend", default="decomp")
     ap.add_argument("--render-only", action="store_true")
+    ap.add_argument("--make-tight", metavar="DST=SRC", help="write the capacity-binding copy of SRC to DST and stop")
     a = ap.parse_args()
+    if a.make_tight:
+        dst, _, src = a.make_tight.partition("=")
+        make_tight(Path(dst), Path(src))
+        return
     if not a.render_only:
         rows, stages = [], []
         for spec in a.case:

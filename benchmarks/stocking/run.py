@@ -167,6 +167,11 @@ def write_results(args: argparse.Namespace, scaling: pd.DataFrame, slotting: pd.
 
         st_csv = out / "results" / "city_e2e_stages.csv"
         lines.append(section(pd.read_csv(e2e), pd.read_csv(st_csv) if st_csv.exists() else pd.DataFrame()))
+    load_csv = out / "results" / "city_load.csv"
+    if load_csv.exists():  # and the loading section (city_load.py)
+        from city_load import section as load_section
+
+        lines.append(load_section(pd.read_csv(load_csv)))
     atomic_write_text(out / "RESULTS.md", "\n".join(lines))
     print((out / "RESULTS.md").read_text())
 

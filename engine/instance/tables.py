@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from engine.errors import Issue
 from engine.instance.schema import DATE_MAX, DATE_MIN, EXTRA_PREFIX, Column, Table
@@ -99,7 +101,10 @@ def read_raw(path: Path, log: IssueLog, name: str) -> pd.DataFrame | None:
         log.add(name, None, None, "unreadable", f"cannot be read: {getattr(exc, 'strerror', None) or exc}")
         return None
     text = _decode(data, log, name)
-    return None if text is None else _parse_csv(text, log, name)
+    if text is None:
+        return None
+    fast = _parse_regular(data.removeprefix(codecs.BOM_UTF8), log, name)
+    return fast if fast is not None else _parse_csv(text, log, name)
 
 
 def _decode(data: bytes, log: IssueLog, name: str) -> str | None:
@@ -124,6 +129,72 @@ def _decode(data: bytes, log: IssueLog, name: str) -> str | None:
                 "tables are UTF-8 text")
         return None
     return text
+
+
+_FIELD_LIMIT = csv.field_size_limit()  # longer lines take the record-by-record path (which reports them)
+
+
+def _parse_regular(data: bytes, log: IssueLog, name: str) -> pd.DataFrame | None:
+    """The fast path of :func:`_parse_csv` for a regular file, or ``None`` to take the slow path.
+
+    Regular: no quote character, no bare carriage return, no blank line between records, and
+    every record has the header's field count. Then every record is one physical line, so the
+    line map is known from the newline positions alone, and Arrow's CSV reader reads the cells
+    as text (spaces around cells are kept: every cell is stripped when it is converted).
+    Everything else (including every file with a record-level problem) goes through the
+    record-by-record reader, which reports it; a regular file gives the same frame and line map.
+    """
+    if not data or b'"' in data:
+        return None
+    b = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(b == 10)
+    ends = newlines if b[-1] == 10 else np.append(newlines, b.size)  # end (exclusive) of each line
+    starts = np.concatenate([[0], newlines + 1])[: ends.size]
+    cr = np.flatnonzero(b == 13)
+    if cr.size and (cr[-1] + 1 >= b.size or (b[cr + 1] != 10).any()):
+        return None  # a carriage return that ends a record on its own
+    if int((ends - starts).max()) >= _FIELD_LIMIT:
+        return None
+    commas = np.flatnonzero(b == 44)
+    n_commas = np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
+    # a line without a comma is a record of one field: blank (skipped) or, in a table of
+    # several columns, a wrong field count; either way it is looked at one by one
+    single = np.flatnonzero(n_commas == 0)
+    if single.size > 1000:
+        return None
+    blank = np.zeros(ends.size, dtype=bool)
+    for i in single:
+        if data[starts[i] : ends[i]].decode("utf-8").strip():
+            return None
+        blank[i] = True
+    data_lines = np.flatnonzero(~blank)
+    if data_lines.size == 0:
+        return None
+    head, rows = int(data_lines[0]), data_lines[1:]
+    width = int(n_commas[head]) + 1
+    if rows.size and (rows[0] != head + 1 or rows[-1] != head + rows.size):
+        return None  # blank lines between records
+    if (n_commas[rows] != width - 1).any():
+        return None
+    header = [c.strip() for c in data[starts[head] : ends[head]].decode("utf-8").split(",")]
+    if not rows.size:
+        return None  # a header alone: the slow path gives the empty frame
+    names = [str(i) for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(pa.py_buffer(data).slice(int(starts[rows[0]]), int(ends[rows[-1]] - starts[rows[0]]))),
+            read_options=pacsv.ReadOptions(column_names=names),
+            parse_options=pacsv.ParseOptions(quote_char=False, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid:  # pragma: no cover - a parser disagreement: the slow path reports it
+        return None
+    if table.num_rows != rows.size:  # pragma: no cover - likewise
+        return None
+    frame = table.to_pandas()
+    del table
+    log.set_lines(name, head + 1, (rows + 1).astype(np.int64))
+    return frame.set_axis(header, axis=1)
 
 
 def _blank(record: list[str]) -> bool:
@@ -194,10 +265,18 @@ def convert_column(raw: pd.Series, col: Column, file: str, log: IssueLog) -> tup
     if col.kind in ("id", "str"):
         values = text
     elif col.kind in ("float", "int"):
-        values = pd.to_numeric(raw if pd.api.types.is_numeric_dtype(raw) else text, errors="coerce").astype(float)
+        if pd.api.types.is_numeric_dtype(raw):
+            values = pd.to_numeric(raw, errors="coerce").astype(float)
+        else:
+            values = pd.Series(_by_unique(text, lambda u: pd.to_numeric(u, errors="coerce").astype(float)),
+                               index=raw.index)
         arr = values.to_numpy()
-        lower = text.str.lower()
-        named_nonfinite = lower.isin(["nan", "inf", "-inf", "+inf", "infinity", "-infinity"]).to_numpy()
+        # a cell that reads as NaN or infinity may spell it out (only those cells are looked at)
+        odd = ~np.isfinite(arr)
+        named_nonfinite = np.zeros(len(arr), dtype=bool)
+        if odd.any():
+            named_nonfinite[odd] = text[odd].str.lower().isin(
+                ["nan", "inf", "-inf", "+inf", "infinity", "-infinity"]).to_numpy()
         not_number = np.isnan(arr) & ~empty & ~named_nonfinite
         nonfinite = named_nonfinite & ~empty
         huge = np.isinf(arr) & ~empty & ~named_nonfinite  # digits beyond the float range
@@ -252,7 +331,8 @@ def convert_column(raw: pd.Series, col: Column, file: str, log: IssueLog) -> tup
         if pd.api.types.is_datetime64_any_dtype(raw):
             values = raw.dt.normalize()
         else:
-            values = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+            values = pd.Series(_by_unique(text, lambda u: pd.to_datetime(u, format="%Y-%m-%d", errors="coerce")),
+                               index=raw.index)
         wrong = values.isna().to_numpy() & ~empty
         if wrong.any():
             log.add_rows(file, log.rows(file, wrong), col.name, "not_a_date",
@@ -275,6 +355,16 @@ def convert_column(raw: pd.Series, col: Column, file: str, log: IssueLog) -> tup
                          [f"expected one of {', '.join(col.choices)}, got {v!r}" for v in text.to_numpy()[wrong]])
         bad |= wrong
     return values, bad
+
+
+def _by_unique(text: pd.Series, convert) -> np.ndarray:
+    """``convert`` applied to each distinct cell once, spread back over the rows.
+
+    A big table repeats few distinct values (dates, quantities), so this is the same
+    conversion cell by cell at a fraction of the cost."""
+    codes, uniques = pd.factorize(text, use_na_sentinel=False)
+    out = np.asarray(convert(pd.Series(uniques, dtype=text.dtype)))
+    return out[codes]
 
 
 def _unit(col: Column) -> str:
@@ -354,7 +444,7 @@ def _dtype(col: Column) -> str:
 def _check_key(frame: pd.DataFrame, spec: Table, file: str, log: IssueLog) -> None:
     if not spec.key:
         return
-    dup = frame.duplicated(list(spec.key), keep=False).to_numpy()
+    dup = _duplicated(frame, list(spec.key))
     if not dup.any():
         return
     keyed = frame.loc[dup, list(spec.key)]
@@ -367,6 +457,18 @@ def _check_key(frame: pd.DataFrame, spec: Table, file: str, log: IssueLog) -> No
                     f"duplicate {shown}: first seen on line {firsts[key]}")
         else:
             firsts[key] = int(line)
+
+
+def _duplicated(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
+    """``frame.duplicated(key, keep=False)``, through one integer code per row when they fit."""
+    codes, size = np.zeros(len(frame), dtype=np.int64), 1
+    for c in key:
+        col, n = pd.factorize(frame[c], use_na_sentinel=False)
+        if size * max(len(n), 1) >= 2**62:
+            return frame.duplicated(key, keep=False).to_numpy()
+        codes = codes * max(len(n), 1) + col
+        size *= max(len(n), 1)
+    return pd.Series(codes).duplicated(keep=False).to_numpy()
 
 
 def _show(v: object) -> str:

@@ -134,6 +134,10 @@ class _Decomp:
         self.best_obj = -np.inf
         self.best_ub = np.inf
         self.history: list[tuple[float, float, float]] = []
+        # at scale (S x K above 300 000) a bound costs about a full oracle pass: it is computed
+        # at fixed points (after the exact phase's bound, at the end) instead of at every record
+        self.cheap_bound = S * self.dem.shape[2] <= 300_000
+        self.bound_s = 0.0  # duration of the last bound computation
 
     # -- evaluation -------------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -156,7 +160,11 @@ class _Decomp:
         b = self.p.budget
         return b is None or float((self.p.unit_value @ q).sum()) <= b * (1 + 1e-9)
 
-    def record(self, sweeps: int = 0, bound: bool = True) -> None:
+    def record(self, sweeps: int = 0, bound: bool | None = None) -> None:
+        """Keep the plan if it is feasible and better; with ``bound`` (default: when bounds are
+        cheap) also the bound at the current prices."""
+        if bound is None:
+            bound = self.cheap_bound
         q = self.q
         vol = self.p.volume_m3 @ q
         if (vol <= self.p.capacity_m3 * (1 + 1e-9) + 1e-12).all() and self.budget_ok(q):
@@ -179,12 +187,14 @@ class _Decomp:
     def bound(self, lam: np.ndarray, mu: float, sweeps: int = 1) -> float:
         """Valid upper bound from the current cuts at prices (lam, mu); see ``dual``."""
         p = self.p
+        t = time.perf_counter()
         price = self.prices(lam, mu, slot_share=True)
         free = (~p.allowed) | (self.U <= 0)
         per_sku = sku_bounds(self.delta, self.dem, self.cov, self.prob, self.g, price, free, sweeps=sweeps)
         total = float(per_sku.sum()) + float(lam @ p.capacity_m3)
         if p.budget is not None:
             total += mu * float(p.budget)
+        self.bound_s = time.perf_counter() - t
         return total
 
     # -- primal moves ------------------------------------------------------------------------
@@ -261,7 +271,8 @@ class _Decomp:
             self.adjust_budget_price(q)
             self.record(bound=False)
         # the bound once per sweep (about one oracle pass); at scale only in the later phases
-        self.record(bound=self.dem.shape[0] * self.dem.shape[2] <= 300_000)
+        self.record()
+        log.debug("decomp: sweep done at %.1fs: primal %.6g bound %.6g", self.elapsed(), self.best_obj, self.best_ub)
         if self.gap() <= self.settings.mip_gap:
             return False
         return changed_any
@@ -480,7 +491,9 @@ def _exact_phase(d: _Decomp, deadline: float) -> tuple[float, int]:
     free = (~p.allowed) | (d.U <= 0)
     # computed even when the deadline has passed: without it the bound of a large run that
     # overran its sweeps would be the crude per-sweep one
+    t_b = time.perf_counter()
     per_sku = sku_bounds(d.delta, d.dem, d.cov, d.prob, d.g, price, free, sweeps=2)
+    d.bound_s = time.perf_counter() - t_b
     val = d.g * (d.flow @ d.prob) - (price_lin * d.q).sum(axis=1) - (d.F * (d.q > 0)).sum(axis=1)
     loose = per_sku - val
     log.debug("decomp: heuristic bound before the exact phase %.6g (%.1fs)", float(per_sku.sum()) + float(lam @ p.capacity_m3)
@@ -618,7 +631,7 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
     build_s = time.perf_counter() - t_build
     d.t0 = t_build  # the time limit covers building too
     # at scale the bound waits for the exact phase (which always computes it): one pass less
-    d.record(bound=S * problem.n_scenarios <= 300_000)
+    d.record()
     # at scale the exact evaluation after the solve (solve.finalize: an oracle pass and the
     # per-warehouse allocation) takes about half of one full oracle pass: leave room for it
     limit = settings.time_limit * (0.85 if S * problem.n_scenarios > 300_000 else 1.0)
@@ -634,7 +647,9 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
         if d.elapsed() > ascent_end or d.gap() <= settings.mip_gap:
             break
         t_sw = d.elapsed()
-        more = d.sweep(ascent_end)
+        # the first sweep may run on to the end: cut between its colour classes, the columns not
+        # yet cleared would keep the start plan and the incumbent would be poor
+        more = d.sweep(0.95 * limit if i == 0 else ascent_end)
         sweep_s = d.elapsed() - t_sw
         if not more:
             break
@@ -703,10 +718,11 @@ def solve_decomp(problem: StockingProblem, settings: Settings) -> Outcome:
             break
     log.debug("decomp: swaps done at %.1fs: %d rounds, primal %.6g bound %.6g", d.elapsed(), n_swaps,
               d.best_obj, d.best_ub)
-    # a last look for better prices for the bound, on the final cuts
+    # a last look for better prices for the bound, on the final cuts (each look only if it fits)
     lam0 = d.lam.copy()
-    for f in (0.9, 1.1):
-        if d.elapsed() > 0.97 * limit or not swaps_ok:
+    # (at the prices themselves only at scale: below it every record computed that one)
+    for f in (0.9, 1.1) if d.cheap_bound else (1.0, 0.9, 1.1):
+        if not swaps_ok or d.elapsed() + 1.2 * d.bound_s > 0.97 * limit:
             break
         d.best_ub = min(d.best_ub, d.bound(lam0 * f, d.mu * f))
     solve_s = d.elapsed() - build_s

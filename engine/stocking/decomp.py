@@ -26,7 +26,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -401,7 +405,8 @@ class _Decomp:
 
 @dataclass(frozen=True)
 class _SkuJob:
-    """What the exact per-SKU solves need (shared with forked workers, never pickled)."""
+    """What the exact per-SKU solves need (shared with forked workers; pickled once per
+    solve when a cluster's chunk map is set)."""
 
     dem: np.ndarray
     cov: np.ndarray
@@ -430,6 +435,29 @@ class _SkuJob:
 _JOB: _SkuJob | None = None  # set in the parent just before forking workers
 
 
+# -- fan-out hook (engine.stocking.cluster) -----------------------------------------------------
+# The one place this module meets a cluster: while a chunk map is set, the exact per-SKU phase
+# hands it its SKU chunks instead of solving them here or in forked processes. The contract is
+# "apply f to these chunks, return the results in order": ``chunk_map(f, chunks, shared,
+# stage=...) == [f(c, shared) for c in chunks]``; ``shared`` (the _SkuJob) is pickled.
+MAP_CHUNK = 64  # SKUs per mapped chunk
+_CHUNK_MAP: ContextVar[Callable[..., list[Any]] | None] = ContextVar("decomp_chunk_map", default=None)
+
+
+@contextmanager
+def using_chunk_map(chunk_map: Callable[..., list[Any]] | None) -> Iterator[None]:
+    """Solves inside this block send their exact per-SKU chunks through ``chunk_map``."""
+    token = _CHUNK_MAP.set(chunk_map)
+    try:
+        yield
+    finally:
+        _CHUNK_MAP.reset(token)
+
+
+def _solve_shared(skus: np.ndarray, job: _SkuJob) -> list[tuple[int, float, np.ndarray]]:
+    return job.solve(skus)
+
+
 def _solve_chunk(skus: np.ndarray) -> list[tuple[int, float, np.ndarray]]:
     assert _JOB is not None
     return _JOB.solve(skus)
@@ -439,6 +467,10 @@ def _run_jobs(job: _SkuJob, order: np.ndarray, threads: int) -> list[tuple[int, 
     """Solve SKUs in ``order`` until the deadline; with threads > 1 in forked worker processes
     (scipy's HiGHS holds the GIL, so threads would not help)."""
     global _JOB
+    mapped = _CHUNK_MAP.get()
+    if mapped is not None:
+        chunks = [order[i : i + MAP_CHUNK] for i in range(0, order.size, MAP_CHUNK)]
+        return [r for part in mapped(_solve_shared, chunks, job, stage="exact per-SKU") for r in part]
     if threads <= 1 or order.size < 64:
         return job.solve(order)
     import multiprocessing as mp

@@ -120,7 +120,8 @@ class ChunkMap:
             for k in ("wall_seconds", "scatter_seconds", "chunk_seconds", "max_chunk_seconds"):
                 d[k] = round(d[k], 3)
             d["scattered_mb"] = round(d["scattered_mb"], 3)
-        return {"address": self.address, "workers": self.workers, "stages": stages}
+        return {"address": self.address, "workers": self.workers, "stages": stages,
+                "chunks": [[t.stage, t.chunk, round(t.seconds, 4), t.worker] for t in self.times]}
 
     def describe(self, stage: str | None = None) -> str:
         """What ran where (one stage, or all), for the stage table's notes; "" if nothing did."""
@@ -149,12 +150,15 @@ class DaskChunkMap(ChunkMap):
                                   key=[f"nearstock-{stage or 'chunk'}-{i}-{id(remote):x}" for i in range(len(chunks))])
         try:
             done = self.client.gather(futures)
+            # which worker holds each result = which one computed it
+            held = self.client.who_has(futures)
         finally:
             self.client.cancel(futures + [remote], force=True)
         out = []
-        for i, (res, sec, where) in enumerate(done):
+        for i, (fut, (res, sec, where)) in enumerate(zip(futures, done, strict=True)):
             out.append(res)
-            self.times.append(ChunkTime(stage, i, sec, where))
+            on = held.get(fut.key) or (where,)
+            self.times.append(ChunkTime(stage, i, sec, str(on[0])))
         self.sections.append(Section(stage, len(chunks), time.perf_counter() - t0, t_scatter,
                                      _nbytes(shared) / 2**20))
         return out

@@ -116,6 +116,10 @@ def test_same_plan_on_a_dask_cluster_as_locally(city, scheduler, small_chunks):
     assert c["stages"]["exact per-SKU"]["chunks"] > 1
     assert "SKUs solved exactly" in remote.result.stats.message
     assert c["stages"]["exact per-SKU"]["scattered_mb"] > 0
+    # every chunk's time is recorded with the worker that ran it; both workers got some
+    assert len(c["chunks"]) == sum(d["chunks"] for d in c["stages"].values())
+    with distributed.Client(scheduler) as client:
+        assert {w for *_, w in c["chunks"]} <= set(client.scheduler_info()["workers"])
     assert [s.name for s in remote.stages][:2] == ["cluster", "load"]  # (no start-up: in-process)
     by = {s.name: s for s in remote.stages}
     assert "chunks" in by["forecast"].note and "chunks" in by["solve"].note

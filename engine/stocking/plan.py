@@ -277,7 +277,9 @@ def _plan(
     age = process_age() if process_start_age is None else float(process_start_age)
     clock = _Clock(None if time_limit is None else float(time_limit), age)
     if age > 0:
-        clock.stages.append(Stage("start-up", age, _maxrss_bytes() / 2**20, None, "interpreter and imports"))
+        before = sum(st.seconds for st in first_stages)  # the cluster's start-up is its own stage
+        clock.stages.append(Stage("start-up", max(age - before, 0.0), _maxrss_bytes() / 2**20, None,
+                                  "interpreter and imports"))
     clock.stages.extend(first_stages)
     tell = progress or (lambda _name: None)
     if out is not None:

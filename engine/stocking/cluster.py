@@ -7,13 +7,15 @@ order — instead of looping themselves:
 - the forecast's prediction (:meth:`engine.forecast.hier.HierarchicalFit.predict`): quantiles,
   SKU scenario draws and their split to zones, in fixed chunks of SKUs, each seeded from the
   run's seed and its chunk number;
-- the decomposition's exact per-SKU phase (:mod:`engine.stocking.decomp`, the ``_run_jobs``
-  hook): one small priced MIP per SKU.
+- the decomposition's per-SKU work (:mod:`engine.stocking.decomp`, its chunk-map hook): the
+  max-flow oracle passes over all SKUs (each SKU's flow and marginal values at the current
+  plan; passes of at least ``MAP_ORACLE_MIN`` SKUs) and the exact phase (one small priced MIP
+  per SKU).
 
 :class:`ChunkMap` runs the chunks in this process; :class:`DaskChunkMap` sends ``shared`` (the
 fitted forecast, the SKUs' grouped demand and prices: everything the chunks read) to every
-worker once with ``client.scatter(..., broadcast=True)`` and maps the chunks over the
-workers; nothing is re-read from the instance's files there. The chunks and their seeds do not
+worker once with ``client.scatter(..., broadcast=True)`` — an object sent before (the demand
+every oracle pass reads) is not sent again — and maps the chunks over the workers; nothing is re-read from the instance's files there. The chunks and their seeds do not
 depend on the workers, and the results are gathered in chunk order, so the plan is the one the
 local run makes for the same seed, on any number of workers.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -139,28 +142,36 @@ class DaskChunkMap(ChunkMap):
     """Maps chunks over a Dask cluster; ``shared`` goes to every worker once per call."""
 
     client: Any = None
+    # what has been sent already, by the identity of the object: (the object, its future)
+    _sent: dict[int, tuple[Any, Any]] = field(default_factory=dict)
 
     def __call__(self, f: Callable[[Any, Any], Any], chunks: Sequence[Any], shared: Any, *,
                  stage: str = "") -> list[Any]:
         t0 = time.perf_counter()
-        # one copy to every worker, up front: each chunk then reads it where it runs
-        remote = self.client.scatter(shared, broadcast=True, hash=False)
+        hit = self._sent.get(id(shared))
+        if hit is not None and hit[0] is shared:  # e.g. decomp's demand, read by every oracle pass
+            remote, sent_mb = hit[1], 0.0
+        else:
+            # one copy to every worker, up front: each chunk then reads it where it runs
+            remote = self.client.scatter(shared, broadcast=True, hash=False)
+            self._sent[id(shared)] = (shared, remote)
+            sent_mb = _nbytes(shared) / 2**20
         t_scatter = time.perf_counter() - t0
+        call = uuid.uuid4().hex  # task keys unique to this call
         futures = self.client.map(_timed, list(chunks), f=f, shared=remote, pure=False,
-                                  key=[f"nearstock-{stage or 'chunk'}-{i}-{id(remote):x}" for i in range(len(chunks))])
+                                  key=[f"nearstock-{stage or 'chunk'}-{call}-{i}" for i in range(len(chunks))])
         try:
             done = self.client.gather(futures)
             # which worker holds each result = which one computed it
             held = self.client.who_has(futures)
         finally:
-            self.client.cancel(futures + [remote], force=True)
+            self.client.cancel(futures, force=True)
         out = []
         for i, (fut, (res, sec, where)) in enumerate(zip(futures, done, strict=True)):
             out.append(res)
             on = held.get(fut.key) or (where,)
             self.times.append(ChunkTime(stage, i, sec, str(on[0])))
-        self.sections.append(Section(stage, len(chunks), time.perf_counter() - t0, t_scatter,
-                                     _nbytes(shared) / 2**20))
+        self.sections.append(Section(stage, len(chunks), time.perf_counter() - t0, t_scatter, sent_mb))
         return out
 
 

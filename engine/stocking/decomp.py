@@ -145,9 +145,9 @@ class _Decomp:
 
     def refresh(self, q: np.ndarray, rows: np.ndarray | None = None) -> None:
         if rows is None:
-            self.flow, self.delta = self.oracle(q, self.dem, threads=self.settings.threads)
+            self.flow, self.delta = _mapped_oracle(self, q, None)
         elif rows.size:
-            f, d = self.oracle(q[rows], self.dem[rows], threads=self.settings.threads)
+            f, d = _mapped_oracle(self, q, rows)
             self.flow[rows] = f
             self.delta[rows] = d  # type: ignore[index]
         self.q = q
@@ -456,6 +456,43 @@ def using_chunk_map(chunk_map: Callable[..., list[Any]] | None) -> Iterator[None
 
 def _solve_shared(skus: np.ndarray, job: _SkuJob) -> list[tuple[int, float, np.ndarray]]:
     return job.solve(skus)
+
+
+MAP_ORACLE_MIN = 20_000  # SKUs: smaller oracle passes are not worth shipping
+MAP_ORACLE_SPANS = 16  # the oracle's own row blocks per mapped chunk (same blocks: same numbers)
+
+
+@dataclass(frozen=True, eq=False)
+class _OracleData:
+    """The oracle and the grouped demand it reads; one object per solve, so a chunk map sends it
+    once and later passes reuse the workers' copy."""
+
+    oracle: CutOracle
+    dem: np.ndarray
+
+
+def _oracle_shared(part: tuple[np.ndarray, np.ndarray], data: _OracleData) -> tuple[np.ndarray, np.ndarray | None]:
+    rows, q = part
+    return data.oracle(q, data.dem[rows])
+
+
+def _mapped_oracle(d: _Decomp, q: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The oracle on ``q`` (rows ``rows`` only, or all): through the chunk map when one is set
+    and the pass is large, in chunks made of whole oracle row blocks, so that every number is
+    the one the local pass computes."""
+    mapped = _CHUNK_MAP.get()
+    n = q.shape[0] if rows is None else rows.size
+    if mapped is None or n < MAP_ORACLE_MIN:
+        if rows is None:
+            return d.oracle(q, d.dem, threads=d.settings.threads)
+        return d.oracle(q[rows], d.dem[rows], threads=d.settings.threads)
+    if getattr(d, "_oracle_data", None) is None:
+        d._oracle_data = _OracleData(d.oracle, d.dem)
+    idx = np.arange(q.shape[0]) if rows is None else rows
+    step = max(1, d.oracle.chunk_rows // max(d.dem.shape[2], 1)) * MAP_ORACLE_SPANS
+    chunks = [(idx[i : i + step], q[idx[i : i + step]]) for i in range(0, n, step)]
+    parts = mapped(_oracle_shared, chunks, d._oracle_data, stage="decomp oracle")
+    return np.concatenate([f for f, _ in parts]), np.concatenate([dl for _, dl in parts])
 
 
 def _solve_chunk(skus: np.ndarray) -> list[tuple[int, float, np.ndarray]]:

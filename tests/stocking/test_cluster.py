@@ -39,12 +39,17 @@ def city(tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def small_chunks(monkeypatch):
-    """Several chunks even on a small city: 16 SKUs per forecast chunk, 8 per exact chunk."""
+    """Several chunks even on a small city: 16 SKUs per forecast chunk, 8 per exact chunk, and
+    the oracle (locally too) in blocks of 4 SKUs, mapped 2 blocks a chunk from 1 SKU up."""
     import engine.forecast.hier as hier
     import engine.stocking.decomp as decomp
+    from engine.stocking.flow import CutOracle
 
     monkeypatch.setattr(hier, "PREDICT_CHUNK_SKUS", 16)
     monkeypatch.setattr(decomp, "MAP_CHUNK", 8)
+    monkeypatch.setattr(decomp, "MAP_ORACLE_MIN", 1)
+    monkeypatch.setattr(decomp, "MAP_ORACLE_SPANS", 2)
+    monkeypatch.setattr(CutOracle.__init__, "__kwdefaults__", {"chunk_rows": 4 * 10})  # 10 scenarios
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +121,10 @@ def test_same_plan_on_a_dask_cluster_as_locally(city, scheduler, small_chunks):
     assert c["stages"]["exact per-SKU"]["chunks"] > 1
     assert "SKUs solved exactly" in remote.result.stats.message
     assert c["stages"]["exact per-SKU"]["scattered_mb"] > 0
+    # the oracle passes went out too; the demand they read was sent once, not once a pass
+    oracle = c["stages"]["decomp oracle"]
+    assert oracle["calls"] > 1 and oracle["chunks"] > oracle["calls"]
+    assert 0 < oracle["scattered_mb"] < 1.5 * 80 * 10 * 4 * 10 / 2**20  # <= one (S, groups, K) float32 copy
     # every chunk's time is recorded with the worker that ran it; both workers got some
     assert len(c["chunks"]) == sum(d["chunks"] for d in c["stages"].values())
     with distributed.Client(scheduler) as client:

@@ -41,6 +41,7 @@ CHUNKS = RESULTS / "cluster_100k_chunks.csv"
 BEGIN, END = "<!-- cluster-100k:begin -->", "<!-- cluster-100k:end -->"
 COMMAND = "python benchmarks/stocking/cluster_100k.py runs/city100k --time-limit 600 --scenarios 50"
 WORKERS = (1, 2, 4, 8, 16, 32)
+MAPPED = {"forecast": "forecast", "decomp oracle": "oracle", "exact per-SKU": "exact"}  # stage: column prefix
 
 
 def _nearstock() -> list[str]:
@@ -123,12 +124,8 @@ def run_once(path: Path, limit: float, scenarios: int, cluster: str | None) -> t
         **{f"{name}_s": stages[name]["seconds"] if name in stages else None
            for name in ("start-up", "cluster", "load", "forecast", "build", "solve", "write")},
         "workers": c.get("workers"),
-        "forecast_chunks": cst.get("forecast", {}).get("chunks"),
-        "forecast_chunk_s": cst.get("forecast", {}).get("chunk_seconds"),
-        "forecast_mapped_wall_s": cst.get("forecast", {}).get("wall_seconds"),
-        "exact_chunks": cst.get("exact per-SKU", {}).get("chunks"),
-        "exact_chunk_s": cst.get("exact per-SKU", {}).get("chunk_seconds"),
-        "exact_mapped_wall_s": cst.get("exact per-SKU", {}).get("wall_seconds"),
+        **{f"{short}_{col}": cst.get(stage, {}).get(key) for stage, short in MAPPED.items()
+           for col, key in (("chunks", "chunks"), ("chunk_s", "chunk_seconds"), ("mapped_wall_s", "wall_seconds"))},
         "scatter_s": sum(d.get("scatter_seconds", 0.0) for d in cst.values()) if cst else None,
         "scattered_mb": sum(d.get("scattered_mb", 0.0) for d in cst.values()) if cst else None,
         "solver_message": s.get("message", ""),
@@ -145,9 +142,13 @@ def run_once(path: Path, limit: float, scenarios: int, cluster: str | None) -> t
 def amdahl(r: pd.Series) -> dict[int, float]:
     """Expected wall seconds of the mapped run on n workers: what stays on the client (the
     measured wall less the mapped sections) plus the scatters plus the chunk work over n."""
-    mapped = (r.forecast_mapped_wall_s or 0.0) + (r.exact_mapped_wall_s or 0.0)
-    serial = r.own_wall_s - mapped + (r.scatter_s or 0.0)
-    work = (r.forecast_chunk_s or 0.0) + (r.exact_chunk_s or 0.0)
+    def get(name: str) -> float:
+        v = r.get(name)
+        return 0.0 if v is None or pd.isna(v) else float(v)
+
+    mapped = sum(get(f"{p}_mapped_wall_s") for p in MAPPED.values())
+    serial = r.own_wall_s - mapped + get("scatter_s")
+    work = sum(get(f"{p}_chunk_s") for p in MAPPED.values())
     return {n: serial + work / n for n in WORKERS}
 
 
@@ -162,16 +163,21 @@ def section(frame: pd.DataFrame) -> str:
              "Source: `benchmarks/stocking/results/cluster_100k.csv` · regenerate the table: "
              "`python benchmarks/stocking/cluster_100k.py --render-only`", "",
              "| mode | commit | series | scenarios | limit s | wall s | CPU s | tree GB | status | gap | objective | "
-             "forecast s | solve s | forecast chunks (s) | exact chunks (s) | scattered MB | load before/after | date |",
-             "|" + "---|" * 18]
-    for r in frame.itertuples(index=False):
-        fc = "–" if pd.isna(r.forecast_chunks) else f"{int(r.forecast_chunks)} ({r.forecast_chunk_s:.1f})"
-        ex = "–" if pd.isna(r.exact_chunks) else f"{int(r.exact_chunks)} ({r.exact_chunk_s:.1f})"
-        sc = "–" if pd.isna(r.scattered_mb) else f"{r.scattered_mb:,.0f}"
-        lines.append(f"| {r.mode} | {r.commit} | {r.series:,} | {r.scenarios} | {r.time_limit:g} | {r.wall_s:.1f} | "
-                     f"{r.cpu_s:.1f} | {r.tree_peak_gb:.2f} | {r.status} | {100 * r.gap:.3f}% | {r.objective:,.0f} | "
-                     f"{r.forecast_s:.1f} | {r.solve_s:.1f} | {fc} | {ex} | {sc} | "
-                     f"{r.load_before:.2f}/{r.load_after:.2f} | {r.date} |")
+             "forecast s | solve s | forecast chunks (s) | oracle chunks (s) | exact chunks (s) | scattered MB "
+             "| load before/after | date |",
+             "|" + "---|" * 19]
+
+    def chunks(r: dict, p: str) -> str:
+        n, sec = r.get(f"{p}_chunks"), r.get(f"{p}_chunk_s")
+        return "–" if n is None or pd.isna(n) else f"{int(n)} ({sec:.1f})"
+
+    for r in frame.to_dict(orient="records"):
+        sc = "–" if pd.isna(r["scattered_mb"]) else f"{r['scattered_mb']:,.0f}"
+        lines.append(f"| {r['mode']} | {r['commit']} | {r['series']:,} | {r['scenarios']} | {r['time_limit']:g} | "
+                     f"{r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['tree_peak_gb']:.2f} | {r['status']} | "
+                     f"{100 * r['gap']:.3f}% | {r['objective']:,.0f} | {r['forecast_s']:.1f} | {r['solve_s']:.1f} | "
+                     f"{chunks(r, 'forecast')} | {chunks(r, 'oracle')} | {chunks(r, 'exact')} | {sc} | "
+                     f"{r['load_before']:.2f}/{r['load_after']:.2f} | {r['date']} |")
     mapped = frame[frame["mode"] != "local"]
     if len(mapped):
         r = mapped.iloc[-1]

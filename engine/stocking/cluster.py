@@ -9,7 +9,7 @@ order — instead of looping themselves:
   run's seed and its chunk number;
 - the decomposition's per-SKU work (:mod:`engine.stocking.decomp`, its chunk-map hook): the
   max-flow oracle passes over all SKUs (each SKU's flow and marginal values at the current
-  plan; passes of at least ``MAP_ORACLE_MIN`` SKUs) and the exact phase (one small priced MIP
+  plan; passes over at least ``MAP_ORACLE_MIN`` SKUs) and the exact phase (one small priced MIP
   per SKU).
 
 :class:`ChunkMap` runs the chunks in this process; :class:`DaskChunkMap` sends ``shared`` (the

@@ -458,8 +458,8 @@ def _solve_shared(skus: np.ndarray, job: _SkuJob) -> list[tuple[int, float, np.n
     return job.solve(skus)
 
 
-MAP_ORACLE_MIN = 20_000  # SKUs: smaller oracle passes are not worth shipping
-MAP_ORACLE_SPANS = 16  # the oracle's own row blocks per mapped chunk (same blocks: same numbers)
+MAP_ORACLE_MIN = 4_000  # SKUs: smaller oracle passes are not worth shipping
+MAP_ORACLE_SPANS = 8  # the oracle's own row blocks per mapped chunk (same blocks: same numbers)
 
 
 @dataclass(frozen=True, eq=False)

@@ -221,6 +221,30 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def dask_client(cluster: str) -> tuple[Any, Any]:
+    """A Dask ``Client`` for ``--cluster``: ``local:N`` starts a LocalCluster of N one-thread
+    worker processes on this machine, ``tcp://HOST:PORT`` connects to a running scheduler.
+    Returns (client, the LocalCluster or None); the caller closes both."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - dask is an extra
+        raise ConfigError("--cluster needs dask[distributed]: pip install 'nearstock[dask]'") from None
+    if cluster.startswith("local:"):
+        n = cluster.removeprefix("local:")
+        if not n.isdigit() or int(n) < 1:
+            raise ConfigError(f"--cluster local:N needs a number of workers, got {cluster!r}")
+        with _sigint_ignored():
+            local = LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True,
+                                 dashboard_address=None)
+        return Client(local), local
+    if cluster.startswith("tcp://"):
+        try:
+            return Client(cluster, timeout=10), None
+        except OSError as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at {cluster}: {exc}") from None
+    raise ConfigError(f"--cluster expects tcp://HOST:PORT or local:N, got {cluster!r}")
+
+
 def dask_map(specs: list[dict[str, Any]], cluster: str, *, stop: threading.Event | None = None,
              ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """Yield (spec, outcome) from a Dask scheduler (``tcp://host:port``) or a LocalCluster
@@ -230,26 +254,11 @@ def dask_map(specs: list[dict[str, Any]], cluster: str, *, stop: threading.Event
     this works on remote workers too), each kills its worker and is yielded as
     ``cancelled``; runs not started are cancelled on the scheduler.
     """
+    client, local = dask_client(cluster)
     try:
-        from dask.distributed import Client, Event, LocalCluster
-    except ImportError:  # pragma: no cover - dask is an extra
+        from dask.distributed import Event
+    except ImportError:  # pragma: no cover - dask_client has just imported it
         raise ConfigError("the Dask executor needs dask[distributed]: pip install 'nearstock[dask]'") from None
-    local = None
-    if cluster.startswith("local:"):
-        n = cluster.removeprefix("local:")
-        if not n.isdigit() or int(n) < 1:
-            raise ConfigError(f"--cluster local:N needs a number of workers, got {cluster!r}")
-        with _sigint_ignored():
-            local = LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True,
-                                 dashboard_address=None)
-        client = Client(local)
-    elif cluster.startswith("tcp://"):
-        try:
-            client = Client(cluster, timeout=10)
-        except OSError as exc:
-            raise ConfigError(f"cannot reach the Dask scheduler at {cluster}: {exc}") from None
-    else:
-        raise ConfigError(f"--cluster expects tcp://HOST:PORT or local:N, got {cluster!r}")
     stop_name = f"nearstock-stop-{uuid.uuid4().hex}"
     pending: dict[Any, dict[str, Any]] = {}
     try:

@@ -39,13 +39,17 @@ def stock_cmd(
                                              "(new, empty, or an earlier output with --force).")] = None,
     force: ForceOpt = False,
     json: JsonOpt = False,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="Run the forecast's SKU chunks and decomp's per-SKU work on Dask: local:N "
+        "(N worker processes here) or tcp://HOST:PORT (a running scheduler); same plan as without.")] = None,
 ) -> None:
     """Forecast demand scenarios, then choose units per SKU and forward warehouse."""
     from engine.stocking.plan import plan_stock
 
     replaced = check_output_dir(out, force=force) if out is not None else None
     kw = dict(backend=backend, mip_gap=mip_gap, forecast_method=forecast_method, scenarios=scenarios,
-              cycle_days=cycle_days, time_limit=time_limit, seed=seed, out=out, force=force)
+              cycle_days=cycle_days, time_limit=time_limit, seed=seed, out=out, force=force,
+              cluster=cluster)
     if json:
         run = plan_stock(instance, **kw)
     else:
@@ -62,7 +66,7 @@ def stock_cmd(
         console.print(f"plan written to [bold]{out}[/]")
 
 
-STAGE_TEXT = {"load": "loading the instance", "forecast": "forecasting demand scenarios",
+STAGE_TEXT = {"cluster": "starting / connecting to the Dask cluster", "load": "loading the instance", "forecast": "forecasting demand scenarios",
               "build": "building the stocking problem", "solve": "solving", "write": "writing the plan"}
 
 
@@ -77,6 +81,16 @@ def render_stages(run) -> None:  # noqa: ANN001
         t.add_row(s.name, f"{s.seconds:.2f}", "–" if s.budget_s is None else f"{s.budget_s:.1f}",
                   f"{s.peak_rss_mb:,.0f}", escape(s.note))
     console.print(t)
+    if run.cluster:
+        c = run.cluster
+        ct = Table(title=f"chunked work on {escape(str(c['address']))} ({c['workers']} worker(s))", title_justify="left")
+        for col in ("stage", "chunks", "chunk s", "max chunk s", "wall s", "scatter s", "scattered MB", "workers used"):
+            ct.add_column(col, justify="left" if col == "stage" else "right")
+        for name, d in c["stages"].items():
+            ct.add_row(name, str(d["chunks"]), f"{d['chunk_seconds']:.2f}", f"{d['max_chunk_seconds']:.3f}",
+                       f"{d['wall_seconds']:.2f}", f"{d['scatter_seconds']:.2f}", f"{d['scattered_mb']:,.1f}",
+                       str(d["workers_used"]))
+        console.print(ct)
     for n in run.notes:
         console.print(f"[yellow]{escape(n)}[/]")
 

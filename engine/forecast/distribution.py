@@ -186,15 +186,21 @@ def sample_scenarios(
     seed: int,
     *,
     chunk: int = 2048,
+    market: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(K, N, H) integer joint demand paths; same seed, same paths."""
+    """(K, N, H) integer joint demand paths; same seed, same paths.
+
+    ``market`` (K, 1, H), when given, is the market factor to use instead of drawing one: the
+    SKU chunks of one forecast drawn apart (``hier.py``) share the factor drawn for chunk 0.
+    """
     n, h = mean.shape
     out = np.zeros((n_scenarios, n, h), dtype=np.int64)
     if n_scenarios == 0 or n == 0:
         return out
     rng = np.random.default_rng(seed)
     codes, inv = np.unique(sku, return_inverse=True)
-    market = _temporal(rng, (n_scenarios, 1, h), dep.level_share_market, dep.phi)
+    if market is None:
+        market = _temporal(rng, (n_scenarios, 1, h), dep.level_share_market, dep.phi)
     common = _temporal(rng, (n_scenarios, len(codes), h), dep.level_share_common, dep.phi)
     rho = dep.rho_sku if len(dep.rho_sku) == len(codes) else np.zeros(len(codes))
     rg = min(dep.rho_market, float(rho.min())) if len(rho) else 0.0

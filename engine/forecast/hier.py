@@ -27,7 +27,7 @@ non-zero cells (:class:`~engine.forecast.panel.SparseHistory`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,6 +153,85 @@ def split_scenarios(sku_draws: np.ndarray, sku_index: np.ndarray, share: np.ndar
     return SparseScenarios.from_cells((K, n_series, H), unit_k, order[pos], unit_t, np.ones(unit_s.size))
 
 
+# SKUs per chunk of the prediction (quantiles, SKU draws, zone split). Fixed, so that the
+# chunks, and the seeds derived for them, are the same however many workers draw them.
+PREDICT_CHUNK_SKUS = 4096
+
+ChunkMap = Callable[..., list[Any]]  # map(f, chunks, shared) -> [f(chunk, shared) for chunk in chunks]
+
+
+def _serial_map(f: Callable[[Any, Any], Any], chunks: Sequence[Any], shared: Any, **_: Any) -> list[Any]:
+    return [f(c, shared) for c in chunks]
+
+
+def chunk_seed(seed: int, chunk: int) -> int:
+    """The seed of one SKU chunk, from the run's seed and the chunk's number alone (chunk 0
+    keeps the run's seed, so a forecast of one chunk draws what it drew before chunking)."""
+    if chunk == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(chunk)]).generate_state(1)[0])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PredictData:
+    """What each prediction chunk needs; sent once to every worker of a cluster."""
+
+    sku_mean: np.ndarray  # (S, H)
+    sku_alpha: np.ndarray  # (S,)
+    dependence: dist.Dependence
+    skus: np.ndarray  # (S,) names, sorted (the SKU panel's order)
+    series_order: np.ndarray  # (N,) series sorted by SKU (stable)
+    sku_first: np.ndarray  # (S + 1,) where each SKU's series start in series_order
+    sku_index: np.ndarray  # (N,)
+    share: np.ndarray  # (N,)
+    levels: np.ndarray  # (Q,)
+    market: np.ndarray | None  # (K, 1, H) the market factor every chunk shares (None: K = 0)
+    n_scenarios: int
+    seed: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PredictChunk:
+    """One chunk's part of the prediction: its series' quantiles and non-zero scenario cells."""
+
+    series: np.ndarray  # (n,) global series numbers
+    quantiles: np.ndarray  # (n, H, Q) float32
+    k: np.ndarray
+    cell_series: np.ndarray  # global series numbers
+    day: np.ndarray
+    quantity: np.ndarray
+
+
+def predict_chunk(span: tuple[int, int, int], data: PredictData) -> PredictChunk:
+    """Quantiles and scenarios of the SKUs ``lo:hi`` (chunk number ``c``); importable, so that
+    a Dask worker can run it on the data scattered to it."""
+    c, lo, hi = span
+    rows = data.series_order[data.sku_first[lo] : data.sku_first[hi]]
+    alpha = data.sku_alpha[data.sku_index[rows]]
+    mean = data.share[rows, None] * data.sku_mean[data.sku_index[rows]]
+    q = nb_quantiles_sparse(mean, alpha, data.levels)
+    K = data.n_scenarios
+    if K == 0 or rows.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return PredictChunk(rows, q, empty, empty, empty, empty)
+    dep = data.dependence
+    # every chunk floors the SKU correlations at the one the whole forecast would use
+    rho = dep.rho_sku[lo:hi] if len(dep.rho_sku) == len(data.skus) else np.zeros(hi - lo)
+    floor = min(dep.rho_market, float(dep.rho_sku.min())) if len(dep.rho_sku) == len(data.skus) else 0.0
+    dep_c = dist.Dependence(rho, dep.level_share, dep.phi, dep.level_share_common, floor, dep.level_share_market)
+    seed = chunk_seed(data.seed, c)
+    draws = dist.sample_scenarios(data.sku_mean[lo:hi], data.sku_alpha[lo:hi], dep_c, data.skus[lo:hi], K, seed,
+                                  market=None if c == 0 else data.market)
+    scen = split_scenarios(draws, data.sku_index[rows] - lo, data.share[rows], rows.size, seed)
+    return PredictChunk(rows, q, scen.k, rows[scen.series], scen.day, scen.quantity)
+
+
+def predict_chunks(n_sku: int, chunk: int | None = None) -> list[tuple[int, int, int]]:
+    """(chunk number, first SKU, end SKU) of every chunk."""
+    chunk = int(chunk or PREDICT_CHUNK_SKUS)
+    return [(c, lo, min(lo + chunk, n_sku)) for c, lo in enumerate(range(0, max(n_sku, 1), chunk))]
+
+
 @dataclass(frozen=True, slots=True)
 class HierarchicalFit:
     """A fitted top-down forecast: the SKU-level fit and each series' share of its SKU."""
@@ -178,9 +257,17 @@ class HierarchicalFit:
         return self.sku_fit.mean
 
     def predict(
-        self, *, quantiles: Sequence[float] = DEFAULT_QUANTILES, n_scenarios: int = 0, seed: int = 0
+        self, *, quantiles: Sequence[float] = DEFAULT_QUANTILES, n_scenarios: int = 0, seed: int = 0,
+        chunk_map: ChunkMap | None = None,
     ) -> ForecastResult:
-        """Quantiles of each zone's NB marginal and the SKU draws split to zones (sparse)."""
+        """Quantiles of each zone's NB marginal and the SKU draws split to zones (sparse).
+
+        The work is done in fixed chunks of ``PREDICT_CHUNK_SKUS`` SKUs, each with a seed
+        derived from ``seed`` and its number (:func:`chunk_seed`) and all sharing one market
+        factor, so the result is the same whoever computes the chunks: ``chunk_map(f, chunks,
+        shared)`` (e.g. a Dask cluster's, :mod:`engine.stocking.cluster`) must return
+        ``[f(chunk, shared) for chunk in chunks]`` in order; by default they run here.
+        """
         from engine.forecast.core import _check_quantiles
 
         levels = _check_quantiles(quantiles)
@@ -190,10 +277,22 @@ class HierarchicalFit:
         with stopwatch() as elapsed:
             mean = self.mean
             alpha = f.alpha[self.sku_index]
-            q = nb_quantiles_sparse(mean, alpha, levels)
-            skus = f.panel.series["sku"].to_numpy().astype(str)
-            draws = dist.sample_scenarios(f.mean, f.alpha, f.dependence, skus, int(n_scenarios), int(seed))
-            scen = split_scenarios(draws, self.sku_index, self.share, len(self.series), int(seed))
+            K, N = int(n_scenarios), len(self.series)
+            n_sku, H = f.mean.shape
+            order = np.argsort(self.sku_index, kind="stable")
+            first = np.searchsorted(self.sku_index[order], np.arange(n_sku + 1), side="left")
+            dep = f.dependence
+            market = (dist._temporal(np.random.default_rng(int(seed)), (K, 1, H), dep.level_share_market, dep.phi)
+                      if K > 0 else None)  # the first draw of chunk 0's stream, as sample_scenarios makes it
+            data = PredictData(f.mean, f.alpha, dep, f.panel.series["sku"].to_numpy().astype(str), order, first,
+                               self.sku_index, self.share, np.asarray(levels, dtype=float), market, K, int(seed))
+            parts = (chunk_map or _serial_map)(predict_chunk, predict_chunks(n_sku), data, stage="forecast")
+            q = np.zeros((N, H, len(levels)), dtype=np.float32)
+            for part in parts:
+                q[part.series] = part.quantiles
+            cells = [np.concatenate([getattr(pt, name) for pt in parts]) if parts else np.zeros(0, dtype=np.int64)
+                     for name in ("k", "cell_series", "day", "quantity")]
+            scen = SparseScenarios.from_cells((K, N, H), *cells)
         p = f.panel
         dates = tuple(d.date() for d in p.dates[p.t:])
         chosen_sku = np.asarray(f.chosen, dtype=object)[self.sku_index]

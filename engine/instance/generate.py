@@ -188,21 +188,17 @@ def generate(config: GeneratorConfig, seed: int) -> Instance:
     slow = popularity < np.quantile(popularity, 0.4)  # intermittent slow movers
     sku_law = (popularity, wkend, amp, phase, growth, featured, slow)
     mu_sku, ev = _sku_means(rng, c, days, np.arange(n_days), sku_law, events)  # (S, T)
-    mu = mu_sku[:, None, :] * zone_mix[:, :, None]  # (S, Z, T)
     r_disp = 4.0
-    lam = mu * rng.gamma(r_disp, 1.0 / r_disp, size=mu.shape)
-    qty = rng.poisson(lam)
-
-    s_idx, z_idx, t_idx = np.nonzero(qty[:, :, : c.days])
+    (s_idx, z_idx, t_idx, q_hist), q_plan = _counts(rng, mu_sku, zone_mix, r_disp, c.days)
     demand = pd.DataFrame({
         "date": days[t_idx], "sku": skus["id"].to_numpy()[s_idx], "zone": zones["id"].to_numpy()[z_idx],
-        "quantity": qty[s_idx, z_idx, t_idx].astype(float),
+        "quantity": q_hist.astype(float),
     }).sort_values(["date", "sku", "zone"], kind="stable").reset_index(drop=True)
 
     # --- realised orders of the planning days -------------------------------------------
     segments = (Segment("member", 0.3, 30.0, 3.0), Segment("standard", 0.7, 60.0, 1.0))
     first_days = min(c.order_days, 2)
-    orders = _orders(rng, qty[:, :, c.days : c.days + first_days], days[c.days : c.days + first_days],
+    orders = _orders(rng, q_plan[:, :, :first_days], days[c.days : c.days + first_days],
                      skus, zones, featured, ev, segments)
     if extra_days:
         later = pd.date_range(c.start_date + dt.timedelta(days=2), periods=extra_days, freq="D")
@@ -276,6 +272,39 @@ def generate(config: GeneratorConfig, seed: int) -> Instance:
     )
     return Instance(manifest=manifest, warehouses=warehouses, zones=zones, skus=skus, demand=demand,
                     events=events, fleet=fleet, crowd=crowd, orders=orders, **graph)
+
+
+def _counts(rng: np.random.Generator, mu_sku: np.ndarray, zone_mix: np.ndarray, r_disp: float, n_hist: int,
+            *, chunk_cells: int = 40_000_000) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Gamma-Poisson counts per (SKU, zone, day): the non-zero cells of the first ``n_hist``
+    days (sku, zone, day, quantity in C order) and the dense (S, Z, T - n_hist) rest.
+
+    The draws are those of one (S, Z, T) array — every gamma shock, then every Poisson count,
+    in C order from ``rng`` — made SKU chunk by chunk, so memory stays at one chunk (a
+    100 000-SKU city is 1.1 billion cells): the gamma pass only advances ``rng`` and notes its
+    state at each chunk, and the Poisson pass replays each chunk's shocks from that state.
+    """
+    S, Z = zone_mix.shape
+    T = mu_sku.shape[1]
+    rows = max(1, chunk_cells // max(Z * T, 1))
+    spans = [(lo, min(lo + rows, S)) for lo in range(0, S, rows)]
+    states = []
+    for lo, hi in spans:
+        states.append(rng.bit_generator.state)
+        rng.gamma(r_disp, 1.0 / r_disp, size=(hi - lo, Z, T))
+    replay = np.random.Generator(type(rng.bit_generator)())
+    hist: list[tuple[np.ndarray, ...]] = []
+    plan = np.zeros((S, Z, T - n_hist), dtype=np.int64)
+    for (lo, hi), state in zip(spans, states, strict=True):
+        replay.bit_generator.state = state
+        mu = mu_sku[lo:hi, None, :] * zone_mix[lo:hi, :, None]
+        qty = rng.poisson(mu * replay.gamma(r_disp, 1.0 / r_disp, size=mu.shape))
+        del mu
+        s_idx, z_idx, t_idx = np.nonzero(qty[:, :, :n_hist])
+        hist.append((s_idx + lo, z_idx, t_idx, qty[s_idx, z_idx, t_idx]))
+        plan[lo:hi] = qty[:, :, n_hist:]
+    cells = tuple(np.concatenate([h[i] for h in hist]) for i in range(4))
+    return cells, plan
 
 
 def _sku_means(rng: np.random.Generator, c: GeneratorConfig, dates: pd.DatetimeIndex, t: np.ndarray,

@@ -26,7 +26,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -145,9 +149,9 @@ class _Decomp:
 
     def refresh(self, q: np.ndarray, rows: np.ndarray | None = None) -> None:
         if rows is None:
-            self.flow, self.delta = self.oracle(q, self.dem, threads=self.settings.threads)
+            self.flow, self.delta = _mapped_oracle(self, q, None)
         elif rows.size:
-            f, d = self.oracle(q[rows], self.dem[rows], threads=self.settings.threads)
+            f, d = _mapped_oracle(self, q, rows)
             self.flow[rows] = f
             self.delta[rows] = d  # type: ignore[index]
         self.q = q
@@ -412,7 +416,8 @@ class _Decomp:
 
 @dataclass(frozen=True)
 class _SkuJob:
-    """What the exact per-SKU solves need (shared with forked workers, never pickled)."""
+    """What the exact per-SKU solves need (shared with forked workers; pickled once per
+    solve when a cluster's chunk map is set)."""
 
     dem: np.ndarray
     cov: np.ndarray
@@ -441,6 +446,66 @@ class _SkuJob:
 _JOB: _SkuJob | None = None  # set in the parent just before forking workers
 
 
+# -- fan-out hook (engine.stocking.cluster) -----------------------------------------------------
+# The one place this module meets a cluster: while a chunk map is set, the exact per-SKU phase
+# hands it its SKU chunks instead of solving them here or in forked processes. The contract is
+# "apply f to these chunks, return the results in order": ``chunk_map(f, chunks, shared,
+# stage=...) == [f(c, shared) for c in chunks]``; ``shared`` (the _SkuJob) is pickled.
+MAP_CHUNK = 64  # SKUs per mapped chunk
+_CHUNK_MAP: ContextVar[Callable[..., list[Any]] | None] = ContextVar("decomp_chunk_map", default=None)
+
+
+@contextmanager
+def using_chunk_map(chunk_map: Callable[..., list[Any]] | None) -> Iterator[None]:
+    """Solves inside this block send their exact per-SKU chunks through ``chunk_map``."""
+    token = _CHUNK_MAP.set(chunk_map)
+    try:
+        yield
+    finally:
+        _CHUNK_MAP.reset(token)
+
+
+def _solve_shared(skus: np.ndarray, job: _SkuJob) -> list[tuple[int, float, np.ndarray]]:
+    return job.solve(skus)
+
+
+MAP_ORACLE_MIN = 4_000  # SKUs: smaller oracle passes are not worth shipping
+MAP_ORACLE_SPANS = 8  # the oracle's own row blocks per mapped chunk (same blocks: same numbers)
+
+
+@dataclass(frozen=True, eq=False)
+class _OracleData:
+    """The oracle and the grouped demand it reads; one object per solve, so a chunk map sends it
+    once and later passes reuse the workers' copy."""
+
+    oracle: CutOracle
+    dem: np.ndarray
+
+
+def _oracle_shared(part: tuple[np.ndarray, np.ndarray], data: _OracleData) -> tuple[np.ndarray, np.ndarray | None]:
+    rows, q = part
+    return data.oracle(q, data.dem[rows])
+
+
+def _mapped_oracle(d: _Decomp, q: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The oracle on ``q`` (rows ``rows`` only, or all): through the chunk map when one is set
+    and the pass is large, in chunks made of whole oracle row blocks, so that every number is
+    the one the local pass computes."""
+    mapped = _CHUNK_MAP.get()
+    n = q.shape[0] if rows is None else rows.size
+    if mapped is None or n < MAP_ORACLE_MIN:
+        if rows is None:
+            return d.oracle(q, d.dem, threads=d.settings.threads)
+        return d.oracle(q[rows], d.dem[rows], threads=d.settings.threads)
+    if getattr(d, "_oracle_data", None) is None:
+        d._oracle_data = _OracleData(d.oracle, d.dem)
+    idx = np.arange(q.shape[0]) if rows is None else rows
+    step = max(1, d.oracle.chunk_rows // max(d.dem.shape[2], 1)) * MAP_ORACLE_SPANS
+    chunks = [(idx[i : i + step], q[idx[i : i + step]]) for i in range(0, n, step)]
+    parts = mapped(_oracle_shared, chunks, d._oracle_data, stage="decomp oracle")
+    return np.concatenate([f for f, _ in parts]), np.concatenate([dl for _, dl in parts])
+
+
 def _solve_chunk(skus: np.ndarray) -> list[tuple[int, float, np.ndarray]]:
     assert _JOB is not None
     return _JOB.solve(skus)
@@ -450,6 +515,10 @@ def _run_jobs(job: _SkuJob, order: np.ndarray, threads: int) -> list[tuple[int, 
     """Solve SKUs in ``order`` until the deadline; with threads > 1 in forked worker processes
     (scipy's HiGHS holds the GIL, so threads would not help)."""
     global _JOB
+    mapped = _CHUNK_MAP.get()
+    if mapped is not None:
+        chunks = [order[i : i + MAP_CHUNK] for i in range(0, order.size, MAP_CHUNK)]
+        return [r for part in mapped(_solve_shared, chunks, job, stage="exact per-SKU") for r in part]
     if threads <= 1 or order.size < 64:
         return job.solve(order)
     import multiprocessing as mp

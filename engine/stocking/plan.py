@@ -138,6 +138,7 @@ class StockRun:
     n_scenarios: int
     cycle_days: int
     notes: tuple[str, ...] = field(default=())
+    cluster: dict[str, Any] | None = None  # where the chunked work ran (engine.stocking.cluster)
 
     @property
     def within_limit(self) -> bool | None:
@@ -164,6 +165,7 @@ class StockRun:
             "cycle_days": self.cycle_days,
             "stages": [s.to_dict() for s in self.stages],
             "notes": list(self.notes),
+            "cluster": self.cluster,
         }
         out["forecast"] = self.forecast
         return out
@@ -207,6 +209,7 @@ def plan_stock(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
     process_start_age: float | None = None,
+    cluster: str | None = None,
 ) -> StockRun:
     """Forecast an instance's demand scenarios and choose units per (SKU, forward warehouse).
 
@@ -217,18 +220,67 @@ def plan_stock(
     docstring); without it the stocking settings' own limit applies to the solver alone. With
     ``out``, ``plan.csv``, ``warehouses.csv`` and ``result.json`` are written atomically
     (``force`` replaces an earlier nearstock output). ``progress`` is called with each stage's name.
+    ``cluster`` (``local:N`` or ``tcp://HOST:PORT``) runs the forecast's SKU chunks and the
+    decomposition's exact per-SKU phase on a Dask cluster, with the same plan as without it
+    (:mod:`engine.stocking.cluster`); its start-up is the ``cluster`` stage.
     """
-    from engine.forecast import FORECASTERS, forecast
+    if cluster:
+        from engine.stocking.cluster import open_cluster
+
+        if out is not None:
+            from engine.io import check_output_dir
+
+            check_output_dir(Path(out), force=force)  # before any worker starts
+        t0 = time.perf_counter()
+        (progress or (lambda _name: None))("cluster")
+        with _Meter() as meter, open_cluster(cluster) as chunk_map:
+            up = Stage("cluster", time.perf_counter() - t0, meter.peak / 2**20, None,
+                       f"{chunk_map.address}: {chunk_map.workers} worker(s)")
+            age = process_age() if process_start_age is None else float(process_start_age)
+            return _plan(instance, stocking=stocking, forecast_settings=forecast_settings, backend=backend,
+                         mip_gap=mip_gap, forecast_method=forecast_method, scenarios=scenarios,
+                         cycle_days=cycle_days, time_limit=time_limit, seed=seed, out=out, force=force,
+                         progress=progress, process_start_age=age, chunk_map=chunk_map, first_stages=(up,))
+    return _plan(instance, stocking=stocking, forecast_settings=forecast_settings, backend=backend, mip_gap=mip_gap,
+                 forecast_method=forecast_method, scenarios=scenarios, cycle_days=cycle_days, time_limit=time_limit,
+                 seed=seed, out=out, force=force, progress=progress, process_start_age=process_start_age)
+
+
+def _plan(
+    instance: str | Path | Any,
+    *,
+    stocking: Settings | None,
+    forecast_settings: Settings | None,
+    backend: str | None,
+    mip_gap: float | None,
+    forecast_method: str | None,
+    scenarios: int | None,
+    cycle_days: int | None,
+    time_limit: float | None,
+    seed: int | None,
+    out: str | Path | None,
+    force: bool,
+    progress: Callable[[str], None] | None,
+    process_start_age: float | None,
+    chunk_map: Any = None,  # engine.stocking.cluster.ChunkMap
+    first_stages: tuple[Stage, ...] = (),
+) -> StockRun:
+    from engine.forecast import FORECASTERS
     from engine.forecast.scenarios import SparseScenarios
     from engine.instance import load_instance
     from engine.io import atomic_dir, check_output_dir, to_json_text, write_frame
     from engine.stocking.build import build_problem
+    from engine.stocking.cluster import forecast_with
+    from engine.stocking.decomp import using_chunk_map
     from engine.stocking.solve import STOCKING, solve_stocking
 
     age = process_age() if process_start_age is None else float(process_start_age)
     clock = _Clock(None if time_limit is None else float(time_limit), age)
     if age > 0:
-        clock.stages.append(Stage("start-up", age, _maxrss_bytes() / 2**20, None, "interpreter and imports"))
+        before = sum(st.seconds for st in first_stages)  # the cluster's start-up is its own stage
+        clock.stages.append(Stage("start-up", max(age - before, 0.0), _maxrss_bytes() / 2**20, None,
+                                  "interpreter and imports"))
+    clock.stages.extend(first_stages)
     tell = progress or (lambda _name: None)
     if out is not None:
         check_output_dir(Path(out), force=force)
@@ -253,11 +305,13 @@ def plan_stock(
     tell("forecast")
     share = None if clock.limit is None else max(FORECAST_SHARE * clock.limit - clock.now(), 0.0)
     with clock.stage("forecast", share) as notes:
-        fc = forecast(inst.demand, horizon=m.planning.horizon_days, start=m.planning.start_date,
-                      events=inst.events, n_scenarios=k, settings=fs, time_limit=share)
+        fc = forecast_with(chunk_map, inst.demand, horizon=m.planning.horizon_days, start=m.planning.start_date,
+                           events=inst.events, n_scenarios=k, settings=fs, time_limit=share)
         sparse = isinstance(fc.scenarios, SparseScenarios)
         notes.append(f"{fc.method}; {len(fc.series)} series; scenarios "
                      + (f"sparse ({fc.scenarios.nnz} non-zero cells)" if sparse else "dense"))
+        if chunk_map is not None:
+            notes.append(chunk_map.describe("forecast") or "on the client: only a hierarchical forecast is chunked")
 
     tell("build")
     with clock.stage("build"):
@@ -274,9 +328,11 @@ def plan_stock(
             run_notes.append(f"the stages before the solve left {max(left, 0.0):.1f}s of the {clock.limit:g}s limit: "
                              f"the solver got its minimum of {MIN_SOLVE_S:g}s")
         st = st.with_(time_limit=solve_limit)
-    with clock.stage("solve", st.time_limit if clock.limit is not None else None) as notes:
+    with clock.stage("solve", st.time_limit if clock.limit is not None else None) as notes, using_chunk_map(chunk_map):
         result = solve_stocking(problem, st)
         notes.append(f"{result.stats.backend} {result.stats.status}")
+        if chunk_map is not None:
+            notes.append(chunk_map.describe("exact per-SKU") or "no exact per-SKU phase ran")
 
     def finish(stages: list[Stage]) -> StockRun:
         return StockRun(
@@ -284,6 +340,7 @@ def plan_stock(
             wall_seconds=clock.now(), peak_rss_mb=_maxrss_bytes() / 2**20,
             overrun_margin_s=MIN_SOLVE_S + WRITE_RESERVE_S, scenario_storage="sparse" if sparse else "dense",
             instance_name=inst.name, n_scenarios=problem.n_scenarios, cycle_days=problem.cycle_days, notes=tuple(run_notes),
+            cluster=None if chunk_map is None else chunk_map.to_dict(),
         )
 
     if out is not None:

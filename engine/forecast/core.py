@@ -55,18 +55,19 @@ MIN_HOLDOUT_HISTORY = 8  # periods; below this there is no honest holdout
 # choice then depends on the inputs and the share alone, never on the clock or the machine's load.
 #
 # The coefficients are CPU seconds with one thread, measured once on this machine (2-vCPU AMD
-# EPYC VM, shared, 1-minute load 6-8) on 2026-12-01: the 20 000-SKU city's SKU-total panel
-# (19 999 series x 365 days, 2 origins) and metro-medium's (sku, zone) panel (3 600 x 365,
-# 3 origins); `benchmarks/forecast/candidate_cost.py` prints estimate against measurement.
-# On a busy machine the wall seconds are larger (the process gets a part of a core).
-SEC_LOCAL_CELL = 2.5e-8  # any local method: cutting at an origin, event lifts; per series x period
+# EPYC Firecracker VM, shared, 1-minute load 5-6) on 2026-12-01, best of 3: the 20 000-SKU
+# city's SKU-total panel (19 999 series x 365 days, 2 origins) and metro-medium's (sku, zone)
+# panel (3 600 x 365, 3 origins); `benchmarks/forecast/candidate_cost.py` measures them again
+# against the estimate (benchmarks/forecast/RESULTS.md). On a busy machine the wall seconds are
+# larger, and even the CPU seconds of this VM grow with the load (the tree ensemble's the most).
+SEC_LOCAL_CELL = 1.8e-8  # any local method: cutting at an origin, event lifts; per series x period
 SEC_CELL = {  # the method's own sweep over the periods it reads, per series x period
     "seasonal_naive": 0.0, "seasonal_naive_yearly": 0.0, "moving_average": 0.0,
-    "croston": 3.5e-8, "sba": 3.5e-8, "tsb": 3.5e-8,
+    "croston": 2.0e-8, "sba": 2.0e-8, "tsb": 2.0e-8,
 }
-SEC_GRID_CELL = {"ses": 1.2e-8, "ets": 1.7e-8}  # smoothing recursions: per grid point x series x period
-SEC_GBM_FIT = 4.0  # one tree ensemble on 40 000 rows x 100 iterations (scaled by rows x iterations)
-SEC_GBM_ROW = 2.5e-5  # features and prediction per (series, step, origin) row
+SEC_GRID_CELL = {"ses": 1.1e-8, "ets": 1.7e-8}  # smoothing recursions: per grid point x series x period
+SEC_GBM_FIT = 0.5  # one tree ensemble on 40 000 rows x 100 iterations (scaled by rows x iterations)
+SEC_GBM_ROW = 7e-6  # features and prediction per (series, step, origin) row
 SEC_UNKNOWN_CELL = 2e-7  # a method registered without a cost model: per series x period x origin
 
 

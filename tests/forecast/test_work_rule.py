@@ -95,3 +95,16 @@ def test_estimates_grow_with_the_panel() -> None:
         a = estimate_seconds(nm, small, fit_origins(small, {})[0], {})
         b = estimate_seconds(nm, big, fit_origins(big, {})[0], {})
         assert b >= a, nm
+
+
+def test_plan_stock_gives_the_forecast_the_same_share_however_long_start_up_took(metro_small) -> None:  # noqa: ANN001
+    from engine.stocking.plan import FORECAST_SHARE, plan_stock
+
+    # newsvendor: a quick, exact stocking rule, so that only the forecast can differ
+    runs = [plan_stock(metro_small, backend="newsvendor", scenarios=6, time_limit=10.0, process_start_age=age)
+            for age in (0.0, 3.0)]
+    shares = [next(s for s in r.stages if s.name == "forecast").budget_s for r in runs]
+    assert shares == [FORECAST_SHARE * 10.0] * 2
+    for key in ("notes", "chosen", "total_mean"):
+        assert runs[0].forecast[key] == runs[1].forecast[key]
+    np.testing.assert_array_equal(runs[0].result.units, runs[1].result.units)

@@ -9,7 +9,6 @@ the predictive distribution is out-of-sample by construction.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +48,107 @@ KNOWN_OPTIONS = {
     *_hier.OPTIONS,
 }
 MIN_HOLDOUT_HISTORY = 8  # periods; below this there is no honest holdout
+
+# The work rule of ``auto`` under a time share: each candidate's cost is estimated from the
+# panel's shape (series x periods x origins) and the options, before anything runs, and a
+# candidate starts only if the estimates of the ones started plus its own fit the share. The
+# choice then depends on the inputs and the share alone, never on the clock or the machine's load.
+#
+# The coefficients are CPU seconds with one thread, measured once on this machine (2-vCPU AMD
+# EPYC Firecracker VM, shared, 1-minute load 5-6) on 2026-12-01, best of 3: the 20 000-SKU
+# city's SKU-total panel (19 999 series x 365 days, 2 origins) and metro-medium's (sku, zone)
+# panel (3 600 x 365, 3 origins); `benchmarks/forecast/candidate_cost.py` measures them again
+# against the estimate (benchmarks/forecast/RESULTS.md). On a busy machine the wall seconds are
+# larger, and even the CPU seconds of this VM grow with the load (the tree ensemble's the most).
+SEC_LOCAL_CELL = 1.8e-8  # any local method: cutting at an origin, event lifts; per series x period
+SEC_CELL = {  # the method's own sweep over the periods it reads, per series x period
+    "seasonal_naive": 0.0, "seasonal_naive_yearly": 0.0, "moving_average": 0.0,
+    "croston": 2.0e-8, "sba": 2.0e-8, "tsb": 2.0e-8,
+}
+SEC_GRID_CELL = {"ses": 1.1e-8, "ets": 1.7e-8}  # smoothing recursions: per grid point x series x period
+SEC_GBM_FIT = 0.5  # one tree ensemble on 40 000 rows x 100 iterations (scaled by rows x iterations)
+SEC_GBM_ROW = 7e-6  # features and prediction per (series, step, origin) row
+SEC_UNKNOWN_CELL = 2e-7  # a method registered without a cost model: per series x period x origin
+
+
+def estimate_seconds(name: str, panel: Panel, origins: Sequence[int], opts: Mapping[str, Any]) -> float:
+    """Estimated CPU seconds of running candidate ``name`` at ``origins`` on ``panel``.
+
+    Depends on the panel's shape and the options only (see the coefficients above), so the
+    candidates ``auto`` runs under a time share are the same on any machine, at any load.
+    """
+    from engine.forecast import ets as _ets
+
+    n, h = panel.n, panel.h
+    if name == "global":
+        rows = min(int(opts.get("gbm_max_rows", 40_000)), n * panel.t * h)
+        fits = len(origins) if opts.get("gbm_refit", False) else 1
+        fit = SEC_GBM_FIT * rows / 40_000 * int(opts.get("gbm_max_iter", 100)) / 100
+        return fits * fit + SEC_GBM_ROW * n * h * len(origins)
+    if name == "seasonal_naive_yearly" and min(origins) < panel.season_year:
+        return SEC_LOCAL_CELL * n * min(origins)  # stops at the first origin: no year of history
+    total = 0.0
+    for o in origins:
+        total += SEC_LOCAL_CELL * n * o
+        if name in SEC_GRID_CELL:
+            alphas = [float(a) for a in opts.get("ets_alphas", _ets.ALPHAS)]
+            trends = _ets.TRENDS if name == "ets" else _ets.TRENDS[:1]
+            grid = sum(1 for a in alphas for (b, _) in trends if b <= a)
+            if name == "ets" and panel.season_week:
+                grid += sum(1 for g in _ets.GAMMAS if g > 0)
+            win = min(o, int(opts.get("ets_window", 2 * panel.season_year)))
+            total += SEC_GRID_CELL[name] * grid * n * win
+        elif name in SEC_CELL:
+            win = min(o, int(opts.get("intermittent_window", 3 * 364)))
+            total += SEC_CELL[name] * n * win
+        else:
+            total += SEC_UNKNOWN_CELL * n * o
+    return total
+
+
+def fit_origins(panel: Panel, opts: Mapping[str, Any]) -> tuple[list[int], int, int]:
+    """The origins a fit forecasts from (holdout origins, then ``panel.t``), the holdout length
+    and the number of holdout windows (0 when the history is too short for a holdout)."""
+    n, t, h = panel.n, panel.t, panel.h
+    hv = int(opts.get("holdout", min(h, t // 3)))
+    if not (t >= MIN_HOLDOUT_HISTORY and 1 <= hv < t):
+        return [t], hv, 0
+    # two consecutive holdout windows when the history allows (steadier choice and spread);
+    # with many series one window already holds plenty of residuals, and costs a third less
+    wins = max(1, int(opts.get("holdout_windows", 2 if n * h <= 100_000 else 1)))
+    while wins > 1 and t - wins * hv < max(MIN_HOLDOUT_HISTORY, 2 * hv):
+        wins -= 1
+    return [t - j * hv for j in range(wins, 0, -1)] + [t], hv, wins
+
+
+def _plan_candidates(
+    names: list[str], panel: Panel, origins: list[int], opts: Mapping[str, Any], budget: float,
+    notes: list[str],
+) -> list[str]:
+    """The candidates to run within ``budget`` estimated seconds, in their order; at least one."""
+    est = {nm: estimate_seconds(nm, panel, origins, opts) for nm in names}
+    plan: list[str] = []
+    spent = 0.0
+    skipped = []
+    for nm in names:
+        if spent + est[nm] <= budget:
+            plan.append(nm)
+            spent += est[nm]
+        else:
+            skipped.append(nm)
+    if not plan:  # the cheapest that can run on this history always runs
+        sensible = [nm for nm in names
+                    if not (nm == "seasonal_naive_yearly" and min(origins) < panel.season_year)] or names
+        cheapest = min(sensible, key=lambda nm: est[nm])
+        plan = [cheapest]
+        spent = est[cheapest]
+        skipped = [nm for nm in skipped if nm != cheapest]
+        notes.append(f"auto: no candidate fits the share of {budget:.3g} s: ran the cheapest, "
+                     f"{cheapest} (estimated {est[cheapest]:.3g} s)")
+    for nm in skipped:
+        notes.append(f"auto skipped {nm}: estimated {est[nm]:.3g} s, share {budget:.3g} s "
+                     f"({spent:.3g} s estimated for {', '.join(plan)})")
+    return plan
 
 
 def _check_quantiles(quantiles: Sequence[float]) -> tuple[float, ...]:
@@ -142,38 +242,33 @@ def _run_method(
 
 def fit_panel(
     panel: Panel, method: str, opts: Mapping[str, Any], *, build_seconds: float = 0.0, threads: int = 1,
-    deadline: float | None = None,
+    budget: float | None = None,
 ) -> FittedForecast:
     """Fit ``method`` (a registry name, or "auto") on a panel whose calendar runs ``panel.h`` ahead.
 
     ``threads`` caps the native thread pools (the tree ensemble's OpenMP); on a shared
-    machine one thread is often faster than two contended ones. ``deadline`` (a
-    ``time.perf_counter()`` value): past it, ``auto`` starts no further candidate (the ones
-    already run compete; at least one always runs) and says which it skipped in the notes.
+    machine one thread is often faster than two contended ones. ``budget`` (seconds of work):
+    ``auto`` runs only the candidates whose estimated costs (:func:`estimate_seconds`) add up
+    to at most it, in their order (at least one, the cheapest), and names the others in the
+    notes; the choice depends on the inputs and the budget, never on the clock.
     """
     FORECASTERS.info(method)  # unknown / unavailable names fail here, with the list of choices
     if method == _hier.NAME:
         return _hier.fit_parts(_hier.parts_from_panel(panel, opts), opts, threads=threads,  # type: ignore[return-value]
-                               build_seconds=build_seconds, deadline=deadline)
+                               build_seconds=build_seconds, budget=budget)
     with threadpool_limits(limits=max(1, int(threads))):
-        return _fit_panel(panel, method, opts, build_seconds, deadline)
+        return _fit_panel(panel, method, opts, build_seconds, budget)
 
 
 def _fit_panel(
-    panel: Panel, method: str, opts: Mapping[str, Any], build_seconds: float, deadline: float | None = None
+    panel: Panel, method: str, opts: Mapping[str, Any], build_seconds: float, budget: float | None = None
 ) -> FittedForecast:
     notes = list(panel.notes)
     with stopwatch() as elapsed:
         n, t, h = panel.n, panel.t, panel.h
         segment = classify(panel.y)
-        hv = int(opts.get("holdout", min(h, t // 3)))
-        has_holdout = t >= MIN_HOLDOUT_HISTORY and 1 <= hv < t
-        # two consecutive holdout windows when the history allows (steadier choice and spread);
-        # with many series one window already holds plenty of residuals, and costs a third less
-        wins = max(1, int(opts.get("holdout_windows", 2 if n * h <= 100_000 else 1)))
-        while wins > 1 and t - wins * hv < max(MIN_HOLDOUT_HISTORY, 2 * hv):
-            wins -= 1
-        origins = [t - j * hv for j in range(wins, 0, -1)] + [t] if has_holdout else [t]
+        origins, hv, wins = fit_origins(panel, opts)
+        has_holdout = len(origins) > 1
 
         if method == "auto":
             names = [c for c in opts.get("candidates", AUTO_CANDIDATES) if c != "auto"]
@@ -185,16 +280,14 @@ def _fit_panel(
             if not has_holdout:
                 notes.append(f"history of {t} periods is too short to compare methods: auto used moving_average")
                 names = ["moving_average"]
+            if budget is not None:
+                names = _plan_candidates(names, panel, origins, opts, float(budget), notes)
         else:
             names = [method]
 
         holds: dict[str, np.ndarray] = {}
         futures: dict[str, np.ndarray] = {}
-        for j, name in enumerate(names):
-            if deadline is not None and futures and time.perf_counter() > deadline:
-                notes.append(f"auto reached its time share after {len(futures)} candidate(s): "
-                             f"skipped {', '.join(names[j:])}")
-                break
+        for name in names:
             try:
                 out = _run_method(name, panel, origins, h, opts, notes)
             except MethodUnavailable as exc:
@@ -319,8 +412,9 @@ def forecast(
 
     ``settings.backend`` names the method ("" = "auto"), ``settings.seed`` seeds the
     scenarios, ``settings.options`` holds method options (see ``KNOWN_OPTIONS``). With
-    ``time_limit`` (seconds), ``auto`` starts no further candidate once it has passed (see
-    :func:`fit_panel`); the methods themselves are not interrupted.
+    ``time_limit`` (seconds), ``auto`` runs only the candidates whose estimated work fits it
+    (see :func:`fit_panel`): a work rule, so the same inputs and limit give the same forecast
+    on a quiet or a busy machine; the limit is not a wall-clock guarantee.
     """
     s = _settings(settings)
     _check_quantiles(quantiles)
@@ -342,7 +436,6 @@ def fit(
     ``auto`` forecasts top-down (``hierarchical``) when the dense history would exceed
     ``hier_auto_cells`` cells (20 million) and SKUs span several zones.
     """
-    deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
     s = _settings(settings)
     method = s.backend or "auto"
     FORECASTERS.info(method)
@@ -358,7 +451,7 @@ def fit(
             f"auto chose {_hier.NAME} ({sh.n} series x {sh.t} periods, "
             f"{len(sh.qty) / max(sh.n * sh.t, 1):.2%} non-zero)")
         return _hier.fit_parts(parts, s.options, threads=s.threads, build_seconds=elapsed(),  # type: ignore[return-value]
-                               label=label, deadline=deadline)
+                               label=label, budget=time_limit)
     with stopwatch() as elapsed:
         panel = sh.to_panel()
-    return fit_panel(panel, method, s.options, build_seconds=elapsed(), threads=s.threads, deadline=deadline)
+    return fit_panel(panel, method, s.options, build_seconds=elapsed(), threads=s.threads, budget=time_limit)

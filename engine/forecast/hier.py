@@ -311,7 +311,7 @@ class HierarchicalFit:
 
 
 def fit_parts(parts: _Parts, opts: Mapping[str, Any], *, threads: int = 1, build_seconds: float = 0.0,
-              label: str = NAME, deadline: float | None = None) -> HierarchicalFit:
+              label: str = NAME, budget: float | None = None) -> HierarchicalFit:
     """Fit the SKU totals with ``hier_base`` (default ``auto``) and the zone shares."""
     from engine.forecast.core import fit_panel
 
@@ -322,7 +322,7 @@ def fit_parts(parts: _Parts, opts: Mapping[str, Any], *, threads: int = 1, build
     if not np.isfinite(prior) or prior < 0:
         raise ConfigError(f"options hier_prior must be a number >= 0, got {prior!r}")
     with stopwatch() as elapsed:
-        sku_fit = fit_panel(parts.sku_panel, base, opts, threads=threads, deadline=deadline)
+        sku_fit = fit_panel(parts.sku_panel, base, opts, threads=threads, budget=budget)
         n_sku = parts.sku_panel.n
         share = zone_shares(parts.sku_index, parts.recent, parts.zone_weight, n_sku, prior)
     notes = list(parts.notes)

@@ -6,9 +6,10 @@ left, and hands the solver whatever the earlier stages did not use, less a reser
 writing that follows it.
 
 - load and build are not interruptible; they are measured and their time taken out of the rest;
-- forecast: ``auto`` starts no further candidate method once the forecast's share
-  (``FORECAST_SHARE`` of the limit) has passed; at city scale it forecasts top-down
-  (``hierarchical``), which keeps this stage to a few tens of seconds;
+- forecast: ``auto`` runs only the candidate methods whose estimated work fits the forecast's
+  share (``FORECAST_SHARE`` of the limit, fixed by the limit alone, not by what the load took:
+  the same instance, seed and limit give the same forecast at any load); at city scale it
+  forecasts top-down (``hierarchical``), which keeps this stage to a few tens of seconds;
 - solve: the stocking back-end gets 90% of the time left after a 2 s reserve for writing and
   exiting (its own uninterruptible steps overran a full share on a busy machine); every back-end
   returns its best plan with its status at its limit (``decomp`` leaves room for the exact
@@ -38,7 +39,7 @@ import pandas as pd
 
 from engine.solver import Settings
 
-FORECAST_SHARE = 0.35  # of the whole limit: auto tries no further candidate after it
+FORECAST_SHARE = 0.35  # of the whole limit: the estimated work auto's candidates may take
 MIN_SOLVE_S = 1.0  # the solver always gets this long, even when the limit is already used
 WRITE_RESERVE_S = 2.0  # kept back from the solver for writing the outputs and the process's exit
 # the solver's share of what is left after the reserve: on a busy machine its uninterruptible
@@ -303,7 +304,9 @@ def _plan(
     FORECASTERS.info(fs.backend)
 
     tell("forecast")
-    share = None if clock.limit is None else max(FORECAST_SHARE * clock.limit - clock.now(), 0.0)
+    # a work budget from the limit alone (not from the clock), so that the forecast is the same
+    # however long start-up and loading took on a busy machine
+    share = None if clock.limit is None else FORECAST_SHARE * clock.limit
     with clock.stage("forecast", share) as notes:
         fc = forecast_with(chunk_map, inst.demand, horizon=m.planning.horizon_days, start=m.planning.start_date,
                            events=inst.events, n_scenarios=k, settings=fs, time_limit=share)

@@ -99,6 +99,8 @@ def versus(base: pd.DataFrame, new: pd.DataFrame) -> str:
         "all_new": n["delivered"] == n["orders"], "all_base": b["delivered"] == b["orders"],
     }, index=common)
     pb, pn = b["policy"].iloc[0], n["policy"].iloc[0]
+    if pb == pn:  # one policy in two settings: [1] the base file, [2] the others
+        pb, pn = f"{pb}[1]", f"{pn}[2]"
     head = (f"| variant | instances | {pn} worse on click-to-door | click-to-door {pn} − {pb}: mean | max "
             f"| mean / bound {pb} | {pn} | orders delivered {pn} − {pb} | all delivered {pb} | {pn} |")
     rule = "|---|" + "---:|" * 9

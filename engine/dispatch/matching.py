@@ -18,10 +18,7 @@ At every decision epoch the policy
    unable to wait one more epoch without reaching the warehouse later than
    ``ready − wait_slack_min``. Everything else goes back to the pool; at the next epoch a
    better courier may be free (couriers busy for up to ``horizon_min`` more minutes take part
-   in the matching for that reason, but are never committed while busy). A bundle close to its
-   hard limit (less than ``urgent_slack_min`` to spare with the best courier free now) is
-   *urgent*: its "not now" costs twice as much and it may not wait for a busy courier, so when
-   couriers are scarce the orders about to be lost go first.
+   in the matching for that reason, but are never committed while busy).
 
 The policy sees only the :class:`~engine.dispatch.policy.EpochView`: no future orders. It draws
 no random numbers, so the same view always gives the same trips.
@@ -141,9 +138,7 @@ class MatchingPolicy:
     busy_courier_weight: float = 1.0  # extra cost per minute a busy courier still needs to be free
     piggyback: bool = True  # add waiting orders of the same warehouse to trips that leave now
     piggyback_wait_min: float = 2.0  # ... when they are ready at most this long after the trip would leave
-    # a bundle whose best courier free now leaves it less than this many minutes before its hard
-    # limit is urgent: matched before the others, never left for a busy courier (0: off)
-    urgent_slack_min: float = 10.0
+    urgent_slack_min: float = 0.0  # a bundle with less slack than this with a courier free now is urgent (0: off)
     urgent_first: bool = True  # urgent bundles are matched before all others
     age_weight: float = 0.0  # priority per minute an order has waited (from its promise) when couriers are few
     log: list[MatchLog] = field(default_factory=list)

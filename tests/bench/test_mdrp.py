@@ -231,19 +231,25 @@ def test_the_impossible_orders_of_the_five(name: str) -> None:
     assert undeliverable(MDRP / name) == IMPOSSIBLE[name]
 
 
-def test_matching_delivers_every_order_that_can_be_on_the_five() -> None:
-    """The committed run of the five (``results/mdrp_matching_urgent*``): the orders left are
-    exactly the impossible ones."""
+# orders of the five that some plan could deliver and ``matching`` (its defaults) does not: o364 on
+# 1o100, lost to courier scarcity at its hard limit (MDRP.md section 9)
+LOST_BUT_POSSIBLE = {"1o100t100s1p100": {"o364"}}
+
+
+def test_matching_loses_only_the_impossible_orders_and_one_more_on_the_five() -> None:
+    """The committed run of the five with ``matching``'s defaults (``results/mdrp_matching_after151*``):
+    the orders it does not deliver are the impossible ones and o364 on ``1o100...``."""
     if not MDRP.is_dir():
         pytest.skip("shared MDRP data not present")
-    rows = pd.read_csv(RESULTS / "mdrp_matching_urgent.csv").set_index("instance")
-    stops = pd.read_csv(RESULTS / "mdrp_matching_urgent_stops.csv.gz")
+    rows = pd.read_csv(RESULTS / "mdrp_matching_after151.csv").set_index("instance")
+    stops = pd.read_csv(RESULTS / "mdrp_matching_after151_stops.csv.gz")
     assert sorted(rows.index) == sorted(IMPOSSIBLE)
     for name, bad in IMPOSSIBLE.items():
         orders = set(pd.read_csv(MDRP / name / "orders.txt", sep="\t")["order"])
         dropped = set(stops.loc[(stops["instance"] == name) & (stops["kind"] == "dropoff"), "order"])
-        assert orders - dropped == bad, name
-        assert rows.at[name, "delivered"] == len(orders) - len(bad)
+        lost = bad | LOST_BUT_POSSIBLE.get(name, set())
+        assert orders - dropped == lost, name
+        assert rows.at[name, "delivered"] == len(orders) - len(lost)
 
 
 # ---- small synthetic instances (files written in tmp_path) ---------------------------------------

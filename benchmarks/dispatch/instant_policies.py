@@ -9,6 +9,7 @@ greedy); this script only keeps its rows in a file of its own, so the simulate s
         --policies greedy rolling matching --replications 5 --seed 7   # runs, writes, prints
     python benchmarks/dispatch/instant_policies.py --render-only      # the table from the CSV
     python benchmarks/dispatch/instant_policies.py --render-only --base rolling   # vs rolling
+    python benchmarks/dispatch/instant_policies.py --policies matching --update   # matching again
 """
 
 from __future__ import annotations
@@ -57,9 +58,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--render-only", action="store_true")
     ap.add_argument("--base", default="greedy", help="the policy the others are compared with")
+    ap.add_argument("--update", action="store_true",
+                    help="re-measure only --policies; keep the file's rows of the other policies")
     a = ap.parse_args()
     if not a.render_only:
         df = _policies().measure(a.instances, a.policies, a.replications, a.seed)
+        if a.update and RESULTS.is_file():
+            old = pd.read_csv(RESULTS)
+            keep = old[~(old["policy"].isin(a.policies) & old["instance"].isin(a.instances))]
+            df = pd.concat([keep, df], ignore_index=True)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         tmp = RESULTS.with_suffix(".tmp")
         df.to_csv(tmp, index=False, lineterminator="\n")

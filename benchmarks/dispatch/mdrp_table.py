@@ -4,6 +4,7 @@
     python benchmarks/dispatch/mdrp_table.py --summary RESULTS.csv ...  # one row per policy
     python benchmarks/dispatch/mdrp_table.py --by-variant RESULTS.csv ...  # per policy and variant
     python benchmarks/dispatch/mdrp_table.py --versus BASE.csv NEW.csv ... # NEW (one or more files) against BASE
+    python benchmarks/dispatch/mdrp_table.py --side-by-side RESULTS.csv ... # one row per instance, policies in columns
 
 Each RESULTS.csv is written by ``nearstock bench mdrp ... --out`` (one row per instance).
 """
@@ -98,6 +99,8 @@ def versus(base: pd.DataFrame, new: pd.DataFrame) -> str:
         "all_new": n["delivered"] == n["orders"], "all_base": b["delivered"] == b["orders"],
     }, index=common)
     pb, pn = b["policy"].iloc[0], n["policy"].iloc[0]
+    if pb == pn:  # one policy in two settings: [1] the base file, [2] the others
+        pb, pn = f"{pb}[1]", f"{pn}[2]"
     head = (f"| variant | instances | {pn} worse on click-to-door | click-to-door {pn} − {pb}: mean | max "
             f"| mean / bound {pb} | {pn} | orders delivered {pn} − {pb} | all delivered {pb} | {pn} |")
     rule = "|---|" + "---:|" * 9
@@ -113,11 +116,55 @@ def versus(base: pd.DataFrame, new: pd.DataFrame) -> str:
     return "\n".join([head, rule, *rows])
 
 
+SIDE = (
+    ("delivered", "delivered", "{:d}"),
+    ("click_to_door_mean", "click-to-door mean", "{:.1f}"),
+    ("ratio", "mean / bound", "{:.2f}"),
+    ("within_target_when_possible", "≤ 40 of bound ≤ 40", "{:.1%}"),
+    ("pay_per_order", "pay / order", "{:.2f}"),
+)
+
+
+def side_by_side(df: pd.DataFrame) -> str:
+    """One row per instance that every policy ran, each measure with one column per policy; a
+    last row over those instances (orders and deliveries summed, the rest averaged)."""
+    pols = [p for p in (*POLICY_ORDER, *sorted(set(df["policy"]) - set(POLICY_ORDER))) if p in set(df["policy"])]
+    by = {p: df[df["policy"] == p].set_index("instance") for p in pols}
+    common = [i for i in dict.fromkeys(df["instance"]) if all(i in by[p].index for p in pols)]
+    head = "| instance | orders | " + " | ".join(f"{h}: {p}" if k == 0 else p for _, h, _ in SIDE
+                                                 for k, p in enumerate(pols)) + " |"
+    rule = "|---|" + "---:|" * (1 + len(SIDE) * len(pols))
+
+    def cells(get: object) -> list[str]:
+        out = []
+        for key, _, f in SIDE:
+            for p in pols:
+                v = get(p, key)  # type: ignore[operator]
+                out.append("–" if pd.isna(v) else f.format(int(v) if f == "{:d}" else v))
+        return out
+
+    rows = []
+    for i in common:
+        orders = int(by[pols[0]].at[i, "orders"])
+        rows.append(f"| {i} | {orders} | " + " | ".join(cells(lambda p, k, i=i: by[p].at[i, k])) + " |")
+    if common:
+        def total(p: str, k: str) -> float:
+            col = by[p].loc[common, k]
+            return float(col.sum()) if k == "delivered" else float(col.mean())
+
+        orders = int(by[pols[0]].loc[common, "orders"].sum())
+        rows.append(f"| **all {len(common)}** | {orders} | " + " | ".join(cells(total)) + " |")
+    return "\n".join([head, rule, *rows])
+
+
 def main(argv: list[str]) -> None:
     flags = {a for a in argv if a.startswith("--")}
     paths = [Path(a) for a in argv if not a.startswith("--")]
-    if not paths or flags - {"--summary", "--by-variant", "--versus"}:
+    if not paths or flags - {"--summary", "--by-variant", "--versus", "--side-by-side"}:
         raise SystemExit(__doc__)
+    if "--side-by-side" in flags:
+        print(side_by_side(load(paths)))
+        return
     if "--versus" in flags:
         if len(paths) < 2:
             raise SystemExit(__doc__)

@@ -66,6 +66,7 @@ def render(df: pd.DataFrame, base: str = "greedy") -> str:
     for name, g in df.groupby("instance", sort=False):
         pols = list(dict.fromkeys(g["policy"]))
         others = [p for p in pols if p != base]
+        cols = [base, *others]  # the header's order, whatever order the file's rows are in
         head = f"| indicator | {base} | " + " | ".join(others) + " | " + " | ".join(f"{p} − {base} (95% CI, paired)" for p in others) + " |"
         lines += [f"**{name}** ({int(g.loc[g['replication'] >= 0, 'replication'].nunique())} replications, seed shared)", "",
                   f"Source: `benchmarks/simulate/results/policies.csv` (rows of {name}), printed by "
@@ -77,7 +78,7 @@ def render(df: pd.DataFrame, base: str = "greedy") -> str:
             dfmt = (lambda x: f"{100 * x:+.1f}") if share else (lambda x: f"{x:+.1f}")
             vals = {p: g[(g["policy"] == p) & (g["indicator"] == ind)].sort_values("replication")["value"].to_numpy(float)
                     for p in pols}
-            cells = [fmt(np.nanmean(vals[p])) if np.isfinite(vals[p]).any() else "–" for p in pols]
+            cells = [fmt(np.nanmean(vals[p])) if np.isfinite(vals[p]).any() else "–" for p in cols]
             diffs = []
             for p in others:
                 m, lo, hi = delta_interval(vals[base], vals[p], paired=len(vals[base]) == len(vals[p]))
@@ -88,7 +89,7 @@ def render(df: pd.DataFrame, base: str = "greedy") -> str:
                          + " | ".join(diffs) + " |")
         for metric in ("service_quality_index", "cost_per_order", "wall_seconds"):
             cells = []
-            for p in pols:
+            for p in cols:
                 v = g[(g["policy"] == p) & (g["indicator"] == metric)]["value"]
                 cells.append(f"{float(v.iloc[0]):.2f}" if len(v) else "–")
             lines.append(f"| {metric.replace('_', ' ')} | " + " | ".join(cells) + " | " + " | ".join("" for _ in others) + " |")

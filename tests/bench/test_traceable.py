@@ -243,6 +243,9 @@ def test_readme_simulate_headline_from_committed_files() -> None:
     assert f"takes {ex.loc[1, 'x_plan']:.1f}× one plan in wall time ({ex.loc[2, 'x_plan']:.1f}× with 2 workers" in row
     per_rep = ex.loc[1, "x_plan_cpu"] / ex.loc[1, "replications"]
     assert f"one replication costs {per_rep:.2f}× the plan's CPU" in row
+    if 5 in ex.index:  # one worker per replication, measured from f9f2dc3 on
+        assert f"{ex.loc[5, 'x_plan']:.2f}× with one worker per replication" in row
+        assert f"2-core floor is {ex.loc[1, 'x_plan_cpu'] / 2:.2f}×" in row
 
 
 def test_readme_mdrp_headline_from_committed_files() -> None:

@@ -53,6 +53,19 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return target
 
 
+def replace_marked_section(path: str | Path, begin: str, end: str, section: str) -> Path:
+    """Replace the text from the ``begin`` marker to the ``end`` marker (and the newline after it)
+    with ``section`` (which carries both markers), or append it if the file has none; atomically.
+    The benchmark scripts keep their own sections of a RESULTS.md up to date this way."""
+    target = Path(path)
+    text = target.read_text(encoding="utf-8")
+    if begin in text:
+        text = text[: text.index(begin)] + section + text[text.index(end) + len(end) + 1:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    return atomic_write_text(target, text)
+
+
 def to_json_text(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n"
 

@@ -208,3 +208,16 @@ def test_any_user_folder_survives_byte_identical(tmp_path_factory: pytest.TempPa
         _write_output(target, force=force)
     assert _snapshot(target) == before
     assert _leftovers(root, {"out"}) == []
+
+
+def test_replace_marked_section_swaps_only_between_the_markers_or_appends(tmp_path: Path) -> None:
+    from engine.io import replace_marked_section
+
+    b, e = "<!-- x:begin -->", "<!-- x:end -->"
+    doc = tmp_path / "RESULTS.md"
+    doc.write_text("# head\n\ntext\n", encoding="utf-8")
+    replace_marked_section(doc, b, e, f"{b}\nold\n{e}\n")
+    assert doc.read_text(encoding="utf-8") == f"# head\n\ntext\n\n{b}\nold\n{e}\n"
+    doc.write_text(doc.read_text(encoding="utf-8") + "## after\n", encoding="utf-8")
+    replace_marked_section(doc, b, e, f"{b}\nnew\n{e}\n")
+    assert doc.read_text(encoding="utf-8") == f"# head\n\ntext\n\n{b}\nnew\n{e}\n## after\n"

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.forecast.data import kaggle  # noqa: E402
 from engine.forecast import backtest  # noqa: E402
 from engine.instance import load_instance  # noqa: E402
+from engine.io import replace_marked_section  # noqa: E402
 from engine.solver import Settings  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "forecast" / "results" / "hier_backtest.csv"
@@ -94,13 +95,8 @@ def render(frame: pd.DataFrame) -> str:
 
 
 def write_section(frame: pd.DataFrame) -> None:
-    text = DOC.read_text(encoding="utf-8")
     new = render(frame)
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + new + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new
-    DOC.write_text(text, encoding="utf-8")
+    replace_marked_section(DOC, BEGIN, END, new)
     print(new)
 
 

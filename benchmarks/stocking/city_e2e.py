@@ -37,6 +37,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from engine.io import replace_marked_section
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 CSV = RESULTS / "city_e2e.csv"
@@ -153,15 +155,10 @@ def make_tight(dst: Path, src: Path, factor: float = 0.3) -> None:
 
 def render() -> None:
     doc = HERE / "RESULTS.md"
-    text = doc.read_text(encoding="utf-8")
     frame = pd.read_csv(CSV)
     stages = pd.read_csv(STAGES) if STAGES.exists() else pd.DataFrame()
     new = section(frame, stages)
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + new + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new
-    doc.write_text(text, encoding="utf-8")
+    replace_marked_section(doc, BEGIN, END, new)
     print(new)
 
 

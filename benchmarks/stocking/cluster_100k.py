@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from engine.io import replace_marked_section
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 CSV = RESULTS / "cluster_100k.csv"
@@ -226,13 +228,8 @@ def section(frame: pd.DataFrame) -> str:
 
 def render() -> None:
     doc = HERE / "RESULTS.md"
-    text = doc.read_text(encoding="utf-8")
     new = section(pd.read_csv(CSV))
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + new + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new
-    doc.write_text(text, encoding="utf-8")
+    replace_marked_section(doc, BEGIN, END, new)
     print(new)
 
 

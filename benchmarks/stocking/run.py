@@ -172,6 +172,11 @@ def write_results(args: argparse.Namespace, scaling: pd.DataFrame, slotting: pd.
         from city_load import section as load_section
 
         lines.append(load_section(pd.read_csv(load_csv)))
+    cluster_csv = out / "results" / "cluster_100k.csv"
+    if cluster_csv.exists():  # and the Dask cluster section (cluster_100k.py)
+        from cluster_100k import section as cluster_section
+
+        lines.append(cluster_section(pd.read_csv(cluster_csv)))
     atomic_write_text(out / "RESULTS.md", "\n".join(lines))
     print((out / "RESULTS.md").read_text())
 

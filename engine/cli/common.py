@@ -27,6 +27,13 @@ def say_replaced(replaced: Replaced | None) -> None:
         err_console.print(f"[yellow]replaced[/] {escape(replaced.describe())}", soft_wrap=True)
 
 
+def warn_failed_solves(failed: int, solves: int, first_at: str, error: object, outcome: str) -> None:
+    """On stderr (so --json stays clean): how many dispatch solves failed, what became of their
+    orders (``outcome``), and the first failure (where, ``first_at``, and its error)."""
+    err_console.print(f"[bold yellow]warning:[/] {failed} of {solves} dispatch solves failed; {outcome} "
+                      f"(first failure: {escape(first_at)}: {escape(str(error))})", soft_wrap=True)
+
+
 def kv_table(title: str, rows: dict[str, Any]) -> Table:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")

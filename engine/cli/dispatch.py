@@ -8,7 +8,6 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from engine.cli.common import (
@@ -17,10 +16,10 @@ from engine.cli.common import (
     SeedOpt,
     TimeLimitOpt,
     console,
-    err_console,
     fmt,
     kv_table,
     say_replaced,
+    warn_failed_solves,
 )
 from engine.io import (
     atomic_dir,
@@ -78,11 +77,9 @@ def dispatch_cmd(
                                                           "stats": res.stats.to_dict(), "issues": issues}))
         say_replaced(replaced)
     failed = [s for s in res.meta.get("solves", []) if s.get("error")]
-    if failed:  # on stderr, so --json stays clean
-        err_console.print(f"[bold yellow]warning:[/] {len(failed)} of {len(res.meta['solves'])} dispatch solves "
-                          "failed; nothing of theirs was committed and their orders waited for the next epoch "
-                          f"(first at minute {failed[0]['epoch_min']:g}: {escape(str(failed[0]['error']))})",
-                          soft_wrap=True)
+    if failed:
+        warn_failed_solves(len(failed), len(res.meta["solves"]), f"minute {failed[0]['epoch_min']:g}",
+                           failed[0]["error"], "nothing of theirs was committed and their orders waited for the next epoch")
     if json:
         console.print_json(_json.dumps({"headline": head, "cost": res.cost, "issues": issues}, default=str))
         return

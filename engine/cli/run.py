@@ -8,11 +8,18 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.cli.common import ForceOpt, JsonOpt, SeedOpt, console, err_console, fmt, say_replaced
+from engine.cli.common import (
+    ForceOpt,
+    JsonOpt,
+    SeedOpt,
+    console,
+    fmt,
+    say_replaced,
+    warn_failed_solves,
+)
 from engine.instance import load_instance
 from engine.io import check_output_dir, to_json_text
 from engine.pipeline import STAGES, RunResult, RunSettings, run
@@ -83,27 +90,26 @@ def run_cmd(
     say_replaced(replaced)
     if json:
         typer.echo(to_json_text(result.to_dict()), nl=False)
-        warn_failed_solves(result.summary())  # stderr: the JSON on stdout stays clean
+        warn_run_failed_solves(result.summary())  # stderr: the JSON on stdout stays clean
         return
     render(result)
     console.print(f"outputs in [bold]{out}[/]")
 
 
-def warn_failed_solves(summary: dict[str, Any]) -> None:
+def warn_run_failed_solves(summary: dict[str, Any]) -> None:
     """A warning on stderr when dispatch solves failed (the plan is then worse than it could be)."""
     waves = summary.get("dispatch_waves", {})
     if not waves.get("errored"):
         return
     first = waves["errors"][0]
-    err_console.print(f"[bold yellow]warning:[/] {waves['errored']} of {waves['solves']} dispatch solves failed; "
-                      "nothing of theirs was executed and their orders stayed in the pool for the next epoch "
-                      f"(first failure: replication {first['replication']}, minute {first['epoch_min']:g}: "
-                      f"{escape(str(first['error']))})", soft_wrap=True)
+    warn_failed_solves(waves["errored"], waves["solves"],
+                       f"replication {first['replication']}, minute {first['epoch_min']:g}", first["error"],
+                       "nothing of theirs was executed and their orders stayed in the pool for the next epoch")
 
 
 def render(result: RunResult) -> None:
     s = result.summary()
-    warn_failed_solves(s)
+    warn_run_failed_solves(s)
     head = Table(title=f"{s['instance']} · {s['day']} · seed {s['seed']}", show_header=False, title_justify="left")
     head.add_column(style="bold")
     head.add_column()

@@ -263,6 +263,15 @@ def _context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
+def _start_server() -> None:
+    """Start the fork server now (it returns at once; the server imports in its own process)."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def _executed_days(day: _Day, seeds: list[int], workers: int) -> Iterator[ExecutedDay]:
     """Every replication's executed day, in replication order, in this process or in ``workers``."""
     if workers <= 1 or len(seeds) <= 1:
@@ -316,6 +325,8 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
     seeds = [int(ss.generate_state(1)[0]) for ss in streams]
     days: list[ExecutedDay] = []
     if len(fast):
+        if (workers or 1) > 1 and R > 1:
+            _start_server()  # it loads the engine while this process builds the day problem
         P = build_problem(instance, fast, assign_crowd=False, settings=settings)
         created = instance_orders(instance, fast)["created_min"].to_numpy(float)
         shared = _Day(P, created, fast["fragile"].to_numpy(bool), policy, inner, period, tpo, params, focus,

@@ -103,6 +103,7 @@ def one(instance_dir: str, what: str, replications: int, workers: int, seed: int
                    on_time=float(o.loc[fwd & o["served_by_plan"].astype(bool), "on_time"].astype(bool).sum())
                    / replications,
                    epochs=int(len(res.epochs)), couriers=int(res.days[0].problem.n_couriers))
+    _stop_fork_server()
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     row["cpu_s"] = time.process_time() - cpu + kids.ru_utime + kids.ru_stime  # this process and its workers
     row["dispatcher_share"] = float(row["dispatcher_s"]) / wall  # type: ignore[arg-type]
@@ -112,6 +113,18 @@ def one(instance_dir: str, what: str, replications: int, workers: int, seed: int
                backend=settings.backend, time_limit=settings.time_limit, period_min=period,
                load_before=load0, load_after=os.getloadavg()[0])
     return row
+
+
+def _stop_fork_server() -> None:
+    """Stop multiprocessing's fork server and wait for it, so that ``RUSAGE_CHILDREN`` counts the
+    replication workers (the server's children, which it reaps) in CPU seconds and peak memory.
+    ``_stop`` is the standard library's own (its tests use it)."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    if getattr(server, "_forkserver_pid", None) is None:
+        return
+    server._stop()
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:

@@ -4,6 +4,7 @@
     python benchmarks/dispatch/mdrp_table.py --summary RESULTS.csv ...  # one row per policy
     python benchmarks/dispatch/mdrp_table.py --by-variant RESULTS.csv ...  # per policy and variant
     python benchmarks/dispatch/mdrp_table.py --versus BASE.csv NEW.csv ... # NEW (one or more files) against BASE
+                                                        # (BASE may be several files joined by commas)
     python benchmarks/dispatch/mdrp_table.py --side-by-side RESULTS.csv ... # one row per instance, policies in columns
 
 Each RESULTS.csv is written by ``nearstock bench mdrp ... --out`` (one row per instance).
@@ -89,6 +90,8 @@ def versus(base: pd.DataFrame, new: pd.DataFrame) -> str:
     many instances its click-to-door mean is higher (worse) and how many orders it delivers more."""
     b, n = (d.set_index("instance") for d in (base, new))
     common = b.index.intersection(n.index)
+    if common.empty:
+        raise SystemExit("--versus: the base and the new files have no instance in common")
     b, n = b.loc[common], n.loc[common]
     d = pd.DataFrame({
         "variant": common.str.replace(r"^\d+", "", regex=True),
@@ -159,7 +162,8 @@ def side_by_side(df: pd.DataFrame) -> str:
 
 def main(argv: list[str]) -> None:
     flags = {a for a in argv if a.startswith("--")}
-    paths = [Path(a) for a in argv if not a.startswith("--")]
+    args = [a for a in argv if not a.startswith("--")]
+    paths = [Path(a) for a in args]
     if not paths or flags - {"--summary", "--by-variant", "--versus", "--side-by-side"}:
         raise SystemExit(__doc__)
     if "--side-by-side" in flags:
@@ -168,7 +172,7 @@ def main(argv: list[str]) -> None:
     if "--versus" in flags:
         if len(paths) < 2:
             raise SystemExit(__doc__)
-        print(versus(load(paths[:1]), load(paths[1:])))
+        print(versus(load([Path(a) for a in args[0].split(",")]), load(paths[1:])))
         return
     df = load(paths)
     if flags:

@@ -7,7 +7,8 @@
 Each configuration is a JSON object of ``MatchingPolicy`` fields (``engine.bench.mdrp.MATCHING_KNOBS``),
 ``{}`` being the defaults. Rows already in ``--out`` (same configuration and instance) are skipped,
 so a tuning session can be resumed; new rows are appended (the file is rewritten atomically).
-Print the comparison with ``--show``.
+Print the comparison with ``--show`` (``--against-first [--watch INSTANCE]``: each configuration
+instance by instance against the first one in the file).
 """
 
 from __future__ import annotations
@@ -51,6 +52,26 @@ def show(df: pd.DataFrame) -> str:
     return "\n".join(rows)
 
 
+def against_first(df: pd.DataFrame, watch: str = "") -> str:
+    """Each configuration against the first one tried, instance by instance: orders delivered more,
+    click-to-door minutes more (mean and max over the instances, and on how many it is worse),
+    and the orders delivered on the ``watch`` instance."""
+    configs = list(dict.fromkeys(df["config"]))
+    base = df[df["config"] == configs[0]].set_index("instance")
+    head = (f"| configuration | instances | orders delivered more | click-to-door more: mean | max | worse on "
+            + (f"| delivered on {watch} |" if watch else "|"))
+    rows = [head, "|---|" + "---:|" * (5 + bool(watch))]
+    for c in configs:
+        x = df[df["config"] == c].set_index("instance")
+        common = x.index.intersection(base.index)
+        dd = x.loc[common, "delivered"] - base.loc[common, "delivered"]
+        dc = x.loc[common, "click_to_door_mean"] - base.loc[common, "click_to_door_mean"]
+        tail = f" {int(x.at[watch, 'delivered'])} of {int(x.at[watch, 'orders'])} |" if watch else ""
+        rows.append(f"| `{c}` | {len(common)} | {int(dd.sum()):+d} | {dc.mean():+.2f} | {dc.max():+.2f} "
+                    f"| {int((dc > 1e-9).sum())} |{tail}")
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -58,6 +79,8 @@ def main() -> None:
     ap.add_argument("--config", action="append", default=[])
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--show", action="store_true")
+    ap.add_argument("--against-first", action="store_true", help="with --show: each configuration against the first")
+    ap.add_argument("--watch", default="", help="with --against-first: an instance whose deliveries get a column")
     a = ap.parse_args()
     old = pd.read_csv(a.out) if a.out.is_file() else pd.DataFrame(columns=["config", *KEEP])
     done = set(zip(old["config"], old["instance"], strict=True))
@@ -73,7 +96,7 @@ def main() -> None:
         old = new
     if a.show or not jobs:
         sel = old[old["config"].isin(configs)] if configs else old
-        print(show(sel))
+        print(against_first(sel, a.watch) if a.against_first else show(sel))
 
 
 if __name__ == "__main__":

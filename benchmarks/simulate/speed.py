@@ -103,6 +103,7 @@ def one(instance_dir: str, what: str, replications: int, workers: int, seed: int
                    on_time=float(o.loc[fwd & o["served_by_plan"].astype(bool), "on_time"].astype(bool).sum())
                    / replications,
                    epochs=int(len(res.epochs)), couriers=int(res.days[0].problem.n_couriers))
+    _stop_fork_server()
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     row["cpu_s"] = time.process_time() - cpu + kids.ru_utime + kids.ru_stime  # this process and its workers
     row["dispatcher_share"] = float(row["dispatcher_s"]) / wall  # type: ignore[arg-type]
@@ -112,6 +113,18 @@ def one(instance_dir: str, what: str, replications: int, workers: int, seed: int
                backend=settings.backend, time_limit=settings.time_limit, period_min=period,
                load_before=load0, load_after=os.getloadavg()[0])
     return row
+
+
+def _stop_fork_server() -> None:
+    """Stop multiprocessing's fork server and wait for it, so that ``RUSAGE_CHILDREN`` counts the
+    replication workers (the server's children, which it reaps) in CPU seconds and peak memory.
+    ``_stop`` is the standard library's own (its tests use it)."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    if getattr(server, "_forkserver_pid", None) is None:
+        return
+    server._stop()
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -129,6 +142,22 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
     plan_cpu = med[med["what"] == "plan"].set_index("label")["cpu_s"]
     med["x_plan_cpu"] = med["cpu_s"] / med["label"].map(plan_cpu)
     return med
+
+
+def per_run(frame: pd.DataFrame, labels: list[str]) -> str:
+    """Each execution of ``labels`` over the plan measured just before it (same label, file order):
+    the ratio run by run, which on a noisy machine varies less than the ratio of medians."""
+    lines = ["| code | workers | plan wall s | execution wall s | × that plan | CPU s | peak RSS MB (largest worker) |",
+             "|---|---|---|---|---|---|---|"]
+    for label in labels:
+        plan = float("nan")
+        for r in frame[frame["label"].astype(str) == label].itertuples(index=False):
+            if r.what == "plan":
+                plan = r.wall_s
+                continue
+            lines.append(f"| {label} | {r.workers} | {plan:.1f} | {r.wall_s:.1f} | {r.wall_s / plan:.2f} "
+                         f"| {r.cpu_s:.1f} | {r.peak_rss_mb:.0f} ({r.peak_rss_worker_mb:.0f}) |")
+    return "\n".join(lines)
 
 
 def _or_dash(v: float, fmt: str) -> str:
@@ -160,14 +189,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--label", default="", help="a note stored in every row (e.g. the code version)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--append", action="store_true", help="keep this label's earlier rows in --out (more runs of it)")
     ap.add_argument("--summary", default=None, help="print the medians of a result file as a markdown table")
+    ap.add_argument("--per-run", default=None, metavar="LABELS",
+                    help="with --summary: instead, each execution of these comma-separated labels over its plan")
     ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                     help="a dispatch option for both sides (repeatable), e.g. focus_per_courier=0")
     ap.add_argument("--one", default=None, choices=["plan", "execute"], help=argparse.SUPPRESS)
     ap.add_argument("--one-workers", type=int, default=1, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.summary:
-        print(markdown(summary(pd.read_csv(a.summary, dtype={"label": str}))))
+        frame = pd.read_csv(a.summary, dtype={"label": str})
+        print(per_run(frame, a.per_run.split(",")) if a.per_run else markdown(summary(frame)))
         return
     if a.one:
         print(json.dumps(one(a.instance, a.one, a.replications, a.one_workers, a.seed, a.option)))
@@ -191,10 +224,13 @@ def main() -> None:
     if a.out:
         out = Path(a.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        if out.exists():  # keep earlier labels' rows, replace this label's
+        if out.exists():  # keep earlier labels' rows, replace this label's (or keep them: --append)
             old = pd.read_csv(out, dtype={"label": str})
-            df = pd.concat([old[old["label"].fillna("") != a.label], df], ignore_index=True)
-        df.to_csv(out, index=False)
+            keep = old if a.append else old[old["label"].fillna("") != a.label]
+            df = pd.concat([keep, df], ignore_index=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        df.to_csv(tmp, index=False)
+        tmp.replace(out)
     print(markdown(summary(df)))
 
 

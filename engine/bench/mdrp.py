@@ -65,6 +65,10 @@ MATCHING_KNOBS = (  # MatchingPolicy fields a run may set through Settings.optio
     "urgent_slack_min",
     "urgent_first",
     "piggyback_wait_min",
+    "scarce_couriers",
+    "scarce_slack_min",
+    "scarce_weight",
+    "scarce_max_bundles",
 )
 
 FILES: dict[str, tuple[str, ...]] = {

@@ -13,7 +13,12 @@ At every decision epoch the policy
    limit, the shift, the working time, the capacity or the warehouse are not allowed;
 3. **matches** bundles to couriers with :func:`scipy.optimize.linear_sum_assignment` on a
    rectangular matrix whose extra columns are "not now" (a large cost per order, so the
-   matching serves as many orders as it can, then at the least cost);
+   matching serves as many orders as it can, then at the least cost). A *scarce* bundle — one
+   that at most ``scarce_couriers`` of the epoch's couriers can still take before its hard
+   limit, with less than ``scarce_slack_min`` to spare — costs more to leave: a bundle that
+   many couriers can take will find another one, a scarce one is likely lost for good. In an
+   epoch with more than ``scarce_max_bundles`` scarce bundles (too few couriers for all of
+   them) none is favoured: ranking them would only choose which orders run late;
 4. **commits** only the pairs whose courier should leave now: free before the next epoch, and
    unable to wait one more epoch without reaching the warehouse later than
    ``ready − wait_slack_min``. Everything else goes back to the pool; at the next epoch a
@@ -141,6 +146,10 @@ class MatchingPolicy:
     urgent_slack_min: float = 0.0  # a bundle with less slack than this with a courier free now is urgent (0: off)
     urgent_first: bool = True  # urgent bundles are matched before all others
     age_weight: float = 0.0  # priority per minute an order has waited (from its promise) when couriers are few
+    scarce_couriers: int = 2  # a bundle at most this many of the epoch's couriers can take in time is scarce (0: off)
+    scarce_slack_min: float = 15.0  # ... when its best slack is below this many minutes
+    scarce_weight: float = 1.0  # a scarce bundle's "not now" costs (1 + this) times more
+    scarce_max_bundles: int = 1  # no bundle is treated as scarce in an epoch with more scarce bundles than this (0: no cap)
     log: list[MatchLog] = field(default_factory=list)
     _pickup_done: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # per courier
     _pickup_extra: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
@@ -185,11 +194,22 @@ class MatchingPolicy:
         urgent = np.isfinite(best_now) & (best_now < self.urgent_slack_min)
         if urgent.any():
             cost[np.ix_(urgent, ~now)] = FORBIDDEN
+        # scarce: few couriers of this epoch (free now or soon) can still take the bundle in time and
+        # its slack is running out; leaving it is likely to lose it for good, where a bundle with many
+        # couriers will find another one, so leaving a scarce bundle costs more
+        scarce = np.zeros(nb, bool)
+        if self.scarce_couriers > 0:
+            supply = (cost < FORBIDDEN).sum(axis=1)
+            best = slack.max(axis=1, initial=-np.inf)
+            scarce = (supply > 0) & (supply <= self.scarce_couriers) & (best < self.scarce_slack_min)
+            if 0 < self.scarce_max_bundles < int(scarce.sum()):
+                scarce[:] = False
         full = np.full((nb, len(cour) + nb), FORBIDDEN)
         full[:, : len(cour)] = cost
         # not now: a large cost per order, plus the bundle's age (old orders first when couriers are few)
         age = np.array([float((t - P.due[list(b.orders)]).sum()) for b in bundles])
-        full[np.arange(nb), len(cour) + np.arange(nb)] = NOT_NOW * sizes * (1 + self.urgent_first * urgent) + self.age_weight * age
+        full[np.arange(nb), len(cour) + np.arange(nb)] = (NOT_NOW * sizes * (1 + self.urgent_first * urgent + self.scarce_weight * scarce)
+                                                          + self.age_weight * age)
         rows, cols = linear_sum_assignment(full)
         trips: list[Trip] = []
         waiting: dict[int, float] = {}  # order -> arrival expected with its (later) match; inf if none

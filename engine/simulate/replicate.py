@@ -26,6 +26,7 @@ from engine.dispatch.policy import FOCUS_PER_COURIER, POLICIES, EpochBudget, mak
 from engine.dispatch.problem import CROWD, DispatchProblem
 from engine.errors import ConfigError
 from engine.simulate.execute import ExecutedDay, ExecutionParams, execute_problem_day
+from engine.simulate.sharing import attach, share
 from engine.solver import Settings, SolveStats, SolveStatus
 
 OUTCOME_COLUMNS = (
@@ -180,29 +181,68 @@ def _replicate(day: _Day, rep_seed: int) -> ExecutedDay:
 
 
 _WORKER_DAY: _Day | None = None
+SHARE_MIN_BYTES = 1 << 20  # arrays of the day problem at least this large go to workers in shared memory
 
 
-def _worker_init(day: _Day, parent: int | None = None) -> None:
+def _worker_init(payload: bytes, parent: int | None = None) -> None:
     global _WORKER_DAY
-    _WORKER_DAY = day
     _die_with_parent(parent)
+    _WORKER_DAY = attach(payload)
 
 
 def _die_with_parent(parent: int | None) -> None:
-    """On Linux, have the kernel end this worker when its parent dies (a killed ``nearstock run``
-    leaves no replication running); elsewhere the pool's own shutdown is all there is."""
+    """End this worker when the run that started it dies (a killed ``nearstock run`` leaves no
+    replication running). A spawned worker asks Linux for a signal when its parent dies; a
+    worker forked from the fork server (whose parent is the server, kept alive by its workers)
+    watches the run's process from a thread. Elsewhere the pool's own shutdown is all there is."""
     import ctypes
     import signal
     import sys
 
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or parent is None:
         return
+    if os.getppid() == parent:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+        return
+    _watch(parent)
+
+
+def _watch(pid: int) -> None:
+    """A daemon thread that ends this process when process ``pid`` ends."""
+    import select
+    import threading
+
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if parent is not None and os.getppid() != parent:  # the parent died before the request took effect
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
         os._exit(1)
+    except (OSError, AttributeError):  # no pidfd (Linux < 5.3): poll
+        fd = None
+
+    def wait() -> None:
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while _alive(pid):
+                time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=wait, name="nearstock-watch-run", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _worker_replicate(rep_seed: int) -> ExecutedDay:
@@ -211,15 +251,38 @@ def _worker_replicate(rep_seed: int) -> ExecutedDay:
     return replace(_replicate(_WORKER_DAY, rep_seed), problem=None)
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a fork server that has imported the engine once: each worker starts
+    in milliseconds with the modules loaded (a spawned one re-imports numpy, pandas, PyVRP, ...:
+    about 0.6 s of CPU each), and it is safe in a process that runs threads (a progress bar, a
+    solver's pool), which a plain fork is not. Spawn where there is no fork server (Windows)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["engine.simulate.replicate"])  # only read when the server starts
+    return ctx
+
+
+def _start_server() -> None:
+    """Start the fork server now (it returns at once; the server imports in its own process)."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def _executed_days(day: _Day, seeds: list[int], workers: int) -> Iterator[ExecutedDay]:
     """Every replication's executed day, in replication order, in this process or in ``workers``."""
     if workers <= 1 or len(seeds) <= 1:
         for s in seeds:
             yield _replicate(day, s)
         return
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(seeds)), mp_context=ctx,
-                             initializer=_worker_init, initargs=(day, os.getpid())) as pool:
+    # the travel matrices go to the workers once, in shared memory; the rest is pickled
+    P = day.problem
+    with share(day, [P.time_min, P.dist_km], min_bytes=SHARE_MIN_BYTES) as shared, ProcessPoolExecutor(
+            max_workers=min(workers, len(seeds)), mp_context=_context(),
+            initializer=_worker_init, initargs=(shared.payload, os.getpid())) as pool:
         for done in pool.map(_worker_replicate, seeds):
             yield replace(done, problem=day.problem)
 
@@ -233,8 +296,9 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
     ``allocated`` comes from :func:`engine.simulate.allocate_orders` (``source`` forward or
     central). ``settings`` are the dispatch back-end's (rolling and waves solve with it);
     ``period`` defaults to the instance's ``dispatch.wave_min``. With ``workers`` > 1 the
-    replications run in that many processes (spawned; the day problem is built once and sent
-    to each); the results are those of ``workers=1``, only the measured seconds differ.
+    replications run in that many processes (forked from a fork server that has loaded the
+    engine; the day problem is built once and its travel matrices placed in shared memory);
+    the results are those of ``workers=1``, only the measured seconds differ.
     """
     from engine.dispatch.day import build_problem, instance_orders
 
@@ -261,6 +325,8 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
     seeds = [int(ss.generate_state(1)[0]) for ss in streams]
     days: list[ExecutedDay] = []
     if len(fast):
+        if (workers or 1) > 1 and R > 1:
+            _start_server()  # it loads the engine while this process builds the day problem
         P = build_problem(instance, fast, assign_crowd=False, settings=settings)
         created = instance_orders(instance, fast)["created_min"].to_numpy(float)
         shared = _Day(P, created, fast["fragile"].to_numpy(bool), policy, inner, period, tpo, params, focus,

@@ -249,9 +249,11 @@ def test_readme_simulate_headline_from_committed_files() -> None:
 
 
 def test_readme_mdrp_headline_from_committed_files() -> None:
+    import sys
+
     row = _readme_row("dispatch", "MDRP.md")
     res = BENCH / "dispatch" / "results"
-    m = pd.read_csv(res / "mdrp_matching_after151.csv")
+    m = pd.read_csv(res / "mdrp_matching_scarce.csv")
     g = pd.read_csv(res / "mdrp_greedy_after151.csv")
     rm, rg = m["click_to_door_mean"] / m["lower_bound_mean"], g["click_to_door_mean"] / g["lower_bound_mean"]
     assert f"in {rm.min():.2f}–{rm.max():.2f}× the per-order lower bound" in row
@@ -259,12 +261,21 @@ def test_readme_mdrp_headline_from_committed_files() -> None:
     w = 100 * m["within_target_when_possible"]
     assert f"{w.min():.1f}–{w.max():.1f}% of the orders that could make 40 min" in row
     assert f"{m['delivered'].sum():,} of {m['orders'].sum():,} orders delivered".replace(",", " ") in row
+    sys.path.insert(0, str(REPO))
+    from tests.bench.test_mdrp import IMPOSSIBLE
+
+    impossible = sum(len(v) for v in IMPOSSIBLE.values())
+    assert m["orders"].sum() - m["delivered"].sum() == impossible
+    assert f"(the other {impossible} cannot be delivered by anyone)" in row
     assert f"re-plan p95 ≤ {m['replan_s_p95'].max():.2f} s" in row
-    a = pd.concat([pd.read_csv(res / f"mdrp_all_matching_after151_{x}.csv") for x in "abc"])
-    assert len(a) == 120
+    a = pd.read_csv(res / "mdrp_all_matching_scarce.csv").set_index("instance")
+    ga = pd.read_csv(res / "mdrp_all_greedy_after151.csv").set_index("instance")
+    assert len(a) == 120 and len(pd.read_csv(res / "mdrp_all_rolling.csv")) == 120
     r = a["click_to_door_mean"] / a["lower_bound_mean"]
     assert f"delivers every order on {int((a['delivered'] == a['orders']).sum())}" in row
     assert f"within {r.min():.2f}–{r.max():.2f}× the bound" in row
+    assert (a["click_to_door_mean"] <= ga.loc[a.index, "click_to_door_mean"]).all()
+    assert "never worse than greedy on click-to-door" in row
 
 
 def test_readme_horizon_headline_from_committed_files() -> None:

@@ -74,30 +74,64 @@ def test_workers_die_with_a_killed_parent(tmp_path) -> None:
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.Popen([sys.executable, str(script), str(inst)], env=env, cwd=root)
 
-    def children() -> list[int]:
-        out = []
+    def parents() -> dict[int, int]:
+        out = {}
         for d in Path("/proc").iterdir():
             if d.name.isdigit():
                 try:
                     stat = (d / "stat").read_text()
                 except OSError:
                     continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == proc.pid:
-                    out.append(int(d.name))
+                out[int(d.name)] = int(stat.rsplit(")", 1)[1].split()[1])
         return out
 
+    def descendants() -> set[int]:
+        ppid = parents()
+        found, frontier = set(), {proc.pid}
+        while frontier:
+            frontier = {p for p, pp in ppid.items() if pp in frontier} - found
+            found |= frontier
+        return found
+
+    def workers(tree: set[int]) -> set[int]:
+        """The pool's workers: children of the fork server (or spawned children), not the
+        fork server or the resource tracker themselves."""
+        ppid = parents()
+        return {p for p in tree if ppid.get(p) != proc.pid}
+
     deadline = time.monotonic() + 60
-    kids: list[int] = []
-    while time.monotonic() < deadline and len(kids) < 2:  # the pool's workers (and its resource tracker)
+    tree: set[int] = set()
+    while time.monotonic() < deadline and len(workers(tree)) < 2:
         time.sleep(0.5)
-        kids = children()
-    assert len(kids) >= 2, "the workers never started"
+        tree = descendants()
+    assert len(workers(tree)) >= 2, "the workers never started"
     time.sleep(2.0)  # let them receive the day and start working
+    tree = descendants()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    time.sleep(3.0)
-    alive = [k for k in kids if Path(f"/proc/{k}").exists()
-             and "spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes().decode(errors="replace")]
+    end = time.monotonic() + 10
+    while time.monotonic() < end and any(Path(f"/proc/{k}").exists() for k in tree):
+        time.sleep(0.2)
+    alive = [k for k in tree if Path(f"/proc/{k}").exists()
+             and "python" in Path(f"/proc/{k}/cmdline").read_bytes().decode(errors="replace")]
     for k in alive:  # do not leave them behind even when the test fails
         os.kill(k, signal.SIGKILL)
     assert not alive
+
+
+def test_workers_read_the_travel_matrices_from_shared_memory(tiny, monkeypatch) -> None:
+    """The tiny day's matrices are below the sharing threshold; lowered to 0, they go through
+    shared memory: same results, and no segment is left once the replications are done."""
+    import os
+
+    from engine.simulate import replicate
+
+    monkeypatch.setattr(replicate, "SHARE_MIN_BYTES", 0)
+    before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    inst, alloc = tiny
+    s = Settings(backend="pyvrp", time_limit=30.0, seed=0, options={"max_iterations": 15})
+    one = execute_day(inst, alloc, policy="rolling", settings=s, replications=2, seed=5)
+    two = execute_day(inst, alloc, policy="rolling", settings=s, replications=2, seed=5, workers=2)
+    _same(one, two)
+    after = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    assert {f for f in after - before if not f.startswith("sem.")} == set()

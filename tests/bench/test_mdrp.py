@@ -236,38 +236,43 @@ def test_the_impossible_orders_of_the_five(name: str) -> None:
 LOST_BUT_POSSIBLE = {"1o100t100s1p100": {"o364"}}
 
 
+def _committed_run_of_the_five(stem: str) -> tuple[pd.DataFrame, dict[str, set[str]]]:
+    """A committed run of the five (``results/<stem>.csv`` and its stops): its rows by instance,
+    and per instance the orders of the instance file that no committed drop-off delivered."""
+    if not MDRP.is_dir():
+        pytest.skip("shared MDRP data not present")
+    rows = pd.read_csv(RESULTS / f"{stem}.csv").set_index("instance")
+    stops = pd.read_csv(RESULTS / f"{stem}_stops.csv.gz")
+    assert sorted(rows.index) == sorted(IMPOSSIBLE)
+    undelivered = {}
+    for name in IMPOSSIBLE:
+        orders = set(pd.read_csv(MDRP / name / "orders.txt", sep="\t")["order"])
+        assert rows.at[name, "orders"] == len(orders), name
+        dropped = set(stops.loc[(stops["instance"] == name) & (stops["kind"] == "dropoff"), "order"])
+        undelivered[name] = orders - dropped
+    return rows, undelivered
+
+
 def test_matching_loses_only_the_impossible_orders_and_one_more_on_the_five() -> None:
     """The committed run of the five with ``matching``'s defaults before the scarcity rule
     (``results/mdrp_matching_after151*``): the orders it does not deliver are the impossible
     ones and o364 on ``1o100...``."""
-    if not MDRP.is_dir():
-        pytest.skip("shared MDRP data not present")
-    rows = pd.read_csv(RESULTS / "mdrp_matching_after151.csv").set_index("instance")
-    stops = pd.read_csv(RESULTS / "mdrp_matching_after151_stops.csv.gz")
-    assert sorted(rows.index) == sorted(IMPOSSIBLE)
+    rows, undelivered = _committed_run_of_the_five("mdrp_matching_after151")
     for name, bad in IMPOSSIBLE.items():
-        orders = set(pd.read_csv(MDRP / name / "orders.txt", sep="\t")["order"])
-        dropped = set(stops.loc[(stops["instance"] == name) & (stops["kind"] == "dropoff"), "order"])
         lost = bad | LOST_BUT_POSSIBLE.get(name, set())
-        assert orders - dropped == lost, name
-        assert rows.at[name, "delivered"] == len(orders) - len(lost)
+        assert undelivered[name] == lost, name
+        assert rows.at[name, "delivered"] == rows.at[name, "orders"] - len(lost)
 
 
 def test_matching_delivers_every_order_that_can_be_delivered_on_the_five() -> None:
     """The committed run of the five with today's ``matching`` (the scarcity rule on,
-    ``results/mdrp_matching_scarce*``, MDRP.md section 11): every order is delivered except the
+    ``results/mdrp_matching_scarce*``, MDRP.md section 10): every order is delivered except the
     impossible ones, and #15.4's other targets hold on each of the five."""
-    if not MDRP.is_dir():
-        pytest.skip("shared MDRP data not present")
-    rows = pd.read_csv(RESULTS / "mdrp_matching_scarce.csv").set_index("instance")
-    stops = pd.read_csv(RESULTS / "mdrp_matching_scarce_stops.csv.gz")
-    assert sorted(rows.index) == sorted(IMPOSSIBLE)
+    rows, undelivered = _committed_run_of_the_five("mdrp_matching_scarce")
     for name, bad in IMPOSSIBLE.items():
-        orders = set(pd.read_csv(MDRP / name / "orders.txt", sep="\t")["order"])
-        dropped = set(stops.loc[(stops["instance"] == name) & (stops["kind"] == "dropoff"), "order"])
-        assert orders - dropped == bad, name
+        assert undelivered[name] == bad, name
         r = rows.loc[name]
-        assert r["delivered"] == len(orders) - len(bad)
+        assert r["delivered"] == r["orders"] - len(bad)
         assert r["click_to_door_mean"] <= 1.15 * r["lower_bound_mean"], name
         assert r["within_target_when_possible"] >= 0.90, name
     assert rows.loc["6o100t100s1p100", "replan_s_p95"] <= 2.0  # the largest of the five (1 671 orders)

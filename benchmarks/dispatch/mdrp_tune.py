@@ -58,7 +58,7 @@ def against_first(df: pd.DataFrame, watch: str = "") -> str:
     and the orders delivered on the ``watch`` instance."""
     configs = list(dict.fromkeys(df["config"]))
     base = df[df["config"] == configs[0]].set_index("instance")
-    head = (f"| configuration | instances | orders delivered more | click-to-door more: mean | max | worse on "
+    head = ("| configuration | instances | orders delivered more | click-to-door more: mean | max | worse on "
             + (f"| delivered on {watch} |" if watch else "|"))
     rows = [head, "|---|" + "---:|" * (5 + bool(watch))]
     for c in configs:

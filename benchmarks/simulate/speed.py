@@ -144,19 +144,30 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
     return med
 
 
-def per_run(frame: pd.DataFrame, labels: list[str]) -> str:
+def run_ratios(frame: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """Each execution of ``labels`` over the plan measured just before it (same label, file order):
     the ratio run by run, which on a noisy machine varies less than the ratio of medians."""
-    lines = ["| code | workers | plan wall s | execution wall s | × that plan | CPU s | peak RSS MB (largest worker) |",
-             "|---|---|---|---|---|---|---|"]
+    rows = []
     for label in labels:
         plan = float("nan")
         for r in frame[frame["label"].astype(str) == label].itertuples(index=False):
             if r.what == "plan":
                 plan = r.wall_s
                 continue
-            lines.append(f"| {label} | {r.workers} | {plan:.1f} | {r.wall_s:.1f} | {r.wall_s / plan:.2f} "
-                         f"| {r.cpu_s:.1f} | {r.peak_rss_mb:.0f} ({r.peak_rss_worker_mb:.0f}) |")
+            rows.append({"label": label, "workers": int(r.workers), "plan_s": plan, "execute_s": r.wall_s,
+                         "x_plan": r.wall_s / plan, "cpu_s": r.cpu_s, "peak_rss_mb": r.peak_rss_mb,
+                         "peak_rss_worker_mb": r.peak_rss_worker_mb})
+    return pd.DataFrame(rows, columns=["label", "workers", "plan_s", "execute_s", "x_plan", "cpu_s", "peak_rss_mb",
+                                       "peak_rss_worker_mb"])
+
+
+def per_run(frame: pd.DataFrame, labels: list[str]) -> str:
+    """:func:`run_ratios` as the RESULTS.md table."""
+    lines = ["| code | workers | plan wall s | execution wall s | × that plan | CPU s | peak RSS MB (largest worker) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in run_ratios(frame, labels).itertuples(index=False):
+        lines.append(f"| {r.label} | {r.workers} | {r.plan_s:.1f} | {r.execute_s:.1f} | {r.x_plan:.2f} "
+                     f"| {r.cpu_s:.1f} | {r.peak_rss_mb:.0f} ({r.peak_rss_worker_mb:.0f}) |")
     return "\n".join(lines)
 
 

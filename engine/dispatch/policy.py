@@ -251,21 +251,27 @@ class SolvingPolicy:
             return []
         self.log.append(EpochLog(status=res.stats.status.value if isinstance(res.stats.status, SolveStatus)
                                  else str(res.stats.status)))
+        # the solve's routes, courier by courier (ascending id) in stop order; a row of the
+        # assignments table is the sub-problem's order of the same index
         a = res.assignments
-        served = a[a["status"] == "served"].sort_values(["courier", "stop_seq"])
+        rows = np.flatnonzero(a["status"].to_numpy() == "served")
+        cid = a["courier"].to_numpy()[rows]
+        seq = a["stop_seq"].to_numpy(dtype=float, na_value=np.nan)[rows]
+        depart = a["depart_min"].to_numpy(dtype=float)[rows]
         cid_to_sub = {c: j for j, c in enumerate(sub.courier_ids)}
-        oid_to_sub = {o: j for j, o in enumerate(sub.order_ids)}
         lead = sub.reach_min() + sub.pickup_service[np.maximum(sub.courier_warehouse, 0)]  # set off before
+        routes: dict[str, list[int]] = {}
+        for k in sorted(range(len(rows)), key=lambda k: (cid[k], seq[k])):
+            routes.setdefault(cid[k], []).append(k)
         trips: list[Trip] = []
         self._warm = {}
-        for cid, g in served.groupby("courier", sort=False):
-            j = cid_to_sub[cid]
-            depart = float(g["depart_min"].iloc[0])
-            if not self.commit_all and depart - lead[j] > view.next_t + 1e-9:
-                self._warm[cid] = list(g["order"])
+        for c, ks in routes.items():
+            j = cid_to_sub[c]
+            if not self.commit_all and depart[ks[0]] - lead[j] > view.next_t + 1e-9:
+                self._warm[c] = [sub.order_ids[rows[k]] for k in ks]
                 continue
             v = int(cour[j])
-            trips.append(Trip(v, int(sub.courier_warehouse[j]), tuple(int(pend[oid_to_sub[o]]) for o in g["order"]),
+            trips.append(Trip(v, int(sub.courier_warehouse[j]), tuple(int(pend[rows[k]]) for k in ks),
                               int(view.loc[v]), float(sub.start_min[j]), trip_no=int(view.trips_done[v]) + 1))
         return trips
 

@@ -62,7 +62,7 @@ from engine.solver import Settings, SolveStats, SolveStatus, stopwatch
 PIPELINE_COLUMNS = ("id", "created_min", "ready_min", "due_min", "size_m3", "lat", "lon", "warehouse")
 R_BUSY = "no courier free in time to deliver it before its deadline"
 DAY_OPTIONS = {"wave_time_per_order", "simulate_declines", "decline_cost", "focus_per_courier", "focus_lookahead_min",
-               "wave_iterations", "wave_no_improvement"}
+               "wave_iterations", "wave_no_improvement", "late_window_min"}
 R_SOLVE_ERROR = "solve_error: the last dispatch solve that had it pending failed"
 
 
@@ -257,13 +257,17 @@ def plan_problem_day(
     focus_lookahead_min: float | None = None,
     wave_iterations: int = WAVE_ITERATIONS,
     wave_no_improvement: int = WAVE_NO_IMPROVEMENT,
+    late_window_min: float = 0.0,
 ) -> DispatchResult:
     """:func:`plan_day` on a day problem whose crowd couriers have no fixed warehouse.
 
     Each epoch solves :func:`~engine.dispatch.policy.focus_orders`' part of it: the couriers
     free by the next epoch's end (``focus_lookahead_min`` after the next epoch, default one
     period) and each one's ``focus_per_courier`` soonest pending orders (0 turns it off).
+    ``late_window_min`` is the executed day's (:func:`~engine.dispatch.policy.epoch_problem`):
+    a plan has no late orders to bound, it leaves an order unserved at its promise.
     """
+    del late_window_min  # accepted so that one options table serves planning and execution
     if not (period > 0 and math.isfinite(period)):
         raise DispatchInputError(f"re-plan period must be a positive number of minutes, got {period!r}")
     if decline_cost is not None:

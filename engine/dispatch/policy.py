@@ -22,7 +22,8 @@ deliver them before their hard limit ``due + max_late_min``. How each back-end s
 * PyVRP 0.14 has hard time windows only: orders that can still be on time keep their promise
   as the window; orders that can no longer make it are planned against the hard limit, and
   compete for couriers through their (segment-weighted) unserved penalty — lateness itself
-  is not priced in that solve.
+  is not priced in that solve. The option ``late_window_min`` bounds it instead: such an
+  order must then begin within that many minutes of its soonest possible start.
 
 The option ``service_weight`` (both back-ends, default 1) scales those penalties against money.
 The pickup service at the warehouse and each courier's last pickup minute (``pickup_end``)
@@ -134,8 +135,8 @@ def focus_orders(P: DispatchProblem, pend: np.ndarray, cour: np.ndarray, wh: np.
     return pend[hit], cour, wh
 
 
-def epoch_problem(view: EpochView, *, soft: bool = False, focus: tuple[int, float] | None = None
-                  ) -> tuple[DispatchProblem, np.ndarray, np.ndarray]:
+def epoch_problem(view: EpochView, *, soft: bool = False, focus: tuple[int, float] | None = None,
+                  late_window: float = 0.0) -> tuple[DispatchProblem, np.ndarray, np.ndarray]:
     """The epoch's static problem, with the day indices of its orders and couriers.
 
     Crowd couriers are given a warehouse for this epoch (nearest with pending work, spread
@@ -144,6 +145,11 @@ def epoch_problem(view: EpochView, *, soft: bool = False, focus: tuple[int, floa
     bounds); otherwise orders that no courier can serve on time any more are planned against
     their hard limit ``due + max_late_min`` (late, but delivered; the back-end sees hard windows).
     ``focus`` = (orders per courier, look-ahead minutes) restricts the epoch (:func:`focus_orders`).
+    ``late_window`` > 0 (hard windows only) narrows such an order's window: it ends
+    ``late_window`` minutes after the soonest any of the epoch's couriers could begin it
+    (:func:`earliest_begin`), never before its promise nor after its hard limit. An order that
+    does not fit stays pending, and the next epoch gives it a new window from its new soonest
+    start: a bound on its lateness that PyVRP, which cannot price minutes late, respects.
     """
     P = view.problem
     pend = np.asarray(view.pending, dtype=np.int64)
@@ -170,8 +176,30 @@ def epoch_problem(view: EpochView, *, soft: bool = False, focus: tuple[int, floa
         if late.any():
             due = sub.due.copy()
             due[late] = view.hard_due[pend[late]]
+            if late_window > 0:
+                soonest = earliest_begin(sub)[late]
+                due[late] = np.minimum(due[late], np.maximum(soonest + late_window, sub.due[late]))
             sub = replace(sub, due=due)
     return sub, pend, cour
+
+
+def earliest_begin(P: DispatchProblem) -> np.ndarray:
+    """(n,) the soonest minute any courier of ``P`` could begin each order on a trip of its own
+    (same warehouse, capacity, special goods and last pickup as :func:`screen`; inf: none)."""
+    n, m = P.n_orders, P.n_couriers
+    if n == 0 or m == 0:
+        return np.full(n, np.inf)
+    prof = P.courier_profile[None, :]
+    cw = P.courier_warehouse
+    ok = (cw[None, :] == P.order_wh[:, None]) | (cw[None, :] < 0)
+    ok &= ~P.special[:, None] | P.may_carry_special[None, :]
+    ok &= P.size[:, None] <= P.capacity[None, :] + EPS
+    wloc = P.warehouse_loc[P.order_wh]
+    pick = np.maximum(P.start_min[None, :] + P.time_min[prof, P.start_loc[None, :], wloc[:, None]], P.ready[:, None])
+    ok &= pick <= P.pickup_end[None, :] + EPS
+    leg = P.time_min[prof, wloc[:, None], P.order_loc[:, None]]
+    begin = np.maximum(pick + P.pickup_service[P.order_wh][:, None] + leg, P.open_min[:, None])
+    return np.where(ok, begin, np.inf).min(axis=1)
 
 
 WAVE_ITERATIONS = 500  # default of the day option wave_iterations (PyVRP iterations per epoch solve)
@@ -227,6 +255,7 @@ class SolvingPolicy:
     name: str = "rolling"
     focus: tuple[int, float] | None = None  # (orders per courier, look-ahead min): focus_orders
     budget: EpochBudget | None = None  # None: time-bounded with time_per_order
+    late_window: float = 0.0  # minutes past the soonest possible start (epoch_problem); 0: the hard limit
     log: list[EpochLog] = field(default_factory=list)
     _warm: dict[str, list[str]] = field(default_factory=dict)
 
@@ -234,7 +263,7 @@ class SolvingPolicy:
         from engine.dispatch.solve import dispatch
 
         soft = (self.settings.backend or "pyvrp") == "ortools" and view.max_late_min > 0
-        sub, pend, cour = epoch_problem(view, soft=soft, focus=self.focus)
+        sub, pend, cour = epoch_problem(view, soft=soft, focus=self.focus, late_window=self.late_window)
         if not len(pend) or not len(cour):
             self.log.append(EpochLog(status="idle"))
             return []
@@ -323,14 +352,18 @@ class GreedyPolicy:
 
 def make_policy(name: str, settings: Settings | None = None, *, period: float,
                 time_per_order: float = 0.003, focus: tuple[int, float] | None | str = "default",
-                budget: EpochBudget | None = None) -> Policy:
+                budget: EpochBudget | None = None, late_window: float = 0.0) -> Policy:
     """A policy by name (``rolling``, ``waves``, ``greedy``, ``matching``) re-planning every ``period`` minutes.
 
     ``focus`` (orders per courier, look-ahead minutes) restricts each solve to what the free
     couriers can act on (:func:`focus_orders`); by default 15 orders per courier and one
     period of look-ahead, ``None`` solves every pending order with every courier. ``budget``
-    bounds each solve (:class:`EpochBudget`; by default work-bounded with PyVRP).
+    bounds each solve (:class:`EpochBudget`; by default work-bounded with PyVRP). ``late_window``
+    (minutes, ``rolling`` and ``waves`` with hard windows) bounds how late a solve may plan an
+    order that can no longer be on time (:func:`epoch_problem`); 0 allows up to its hard limit.
     """
+    if not (late_window >= 0 and math.isfinite(late_window)):
+        raise ConfigError(f"late_window_min must be a number of minutes >= 0, got {late_window!r}")
     if not (period > 0 and math.isfinite(period)):
         raise ConfigError(f"the re-plan period must be a positive number of minutes, got {period!r}")
     if name == "greedy":
@@ -344,10 +377,10 @@ def make_policy(name: str, settings: Settings | None = None, *, period: float,
             focus = (FOCUS_PER_COURIER, float(period))
         return SolvingPolicy(settings or Settings(), float(period), commit_all=name == "waves",
                              time_per_order=time_per_order, name=name,
-                             budget=budget or EpochBudget(time_per_order),
+                             budget=budget or EpochBudget(time_per_order), late_window=float(late_window),
                              focus=None if not focus or int(focus[0]) <= 0 else (int(focus[0]), float(focus[1])))
     raise ConfigError(f"unknown dispatch policy {name!r}; choose one of {', '.join(POLICIES)}")
 
 
 __all__ = ["FLEET", "FOCUS_PER_COURIER", "POLICIES", "WAVE_ITERATIONS", "WAVE_NO_IMPROVEMENT", "EpochBudget", "EpochView", "GreedyPolicy", "Policy", "SolvingPolicy", "epoch_problem",
-           "focus_orders", "make_policy"]
+           "earliest_begin", "focus_orders", "make_policy"]

@@ -10,6 +10,7 @@ here): on time with the instance's ``central_on_time`` share, at ``central_cost_
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import time
@@ -170,13 +171,14 @@ class _Day:
     params: ExecutionParams
     focus: tuple[int, float] | None
     budget: EpochBudget
+    late_window: float = 0.0
 
 
 def _replicate(day: _Day, rep_seed: int) -> ExecutedDay:
     """One replication: a fresh policy seeded from the replication's seed, the day executed."""
     pol = make_policy(day.policy, day.settings.with_(seed=rep_seed % (2**31)), period=day.period,
                       time_per_order=day.time_per_order, focus=day.focus,
-                      budget=day.budget)
+                      budget=day.budget, late_window=day.late_window)
     return execute_problem_day(day.problem, day.created, pol, day.params, seed=rep_seed, fragile=day.fragile)
 
 
@@ -323,6 +325,10 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
     tpo = float(settings.options.get("wave_time_per_order", 0.003))
     k = int(settings.options.get("focus_per_courier", FOCUS_PER_COURIER))
     focus = (k, float(settings.options.get("focus_lookahead_min", period))) if k > 0 else None
+    raw = settings.options.get("late_window_min", 0.0)
+    late_window = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else math.nan
+    if not (late_window >= 0 and math.isfinite(late_window)):
+        raise ConfigError(f"dispatch option late_window_min must be a number of minutes >= 0, got {raw!r}")
     streams = np.random.SeedSequence(seed).spawn(R)
     seeds = [int(ss.generate_state(1)[0]) for ss in streams]
     days: list[ExecutedDay] = []
@@ -332,7 +338,7 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
         P = build_problem(instance, fast, assign_crowd=False, settings=settings)
         created = instance_orders(instance, fast)["created_min"].to_numpy(float)
         shared = _Day(P, created, fast["fragile"].to_numpy(bool), policy, inner, period, tpo, params, focus,
-                      EpochBudget.from_options(settings.options))
+                      EpochBudget.from_options(settings.options), late_window)
         for r, day in enumerate(_executed_days(shared, seeds, workers or 1)):
             days.append(day)
             if progress:

@@ -40,3 +40,15 @@ def test_the_scripts_named_exist() -> None:
     for script in ("speed.py", "profile_day.py", "checker_speed.py"):
         assert Path(SUITE / script).is_file()
         assert f"python benchmarks/simulate/{script}" in _doc()
+
+
+def test_late_window_tables_are_the_scripts_render_of_the_committed_file() -> None:
+    spec = importlib.util.spec_from_file_location("late_window_under_test", SUITE / "late_window.py")
+    assert spec and spec.loader
+    lw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lw)
+    df = pd.read_csv(SUITE / "results" / "late_window.csv")
+    assert set(df["window_min"]) >= {0.0} and df.groupby(["instance", "window_min"]).size().nunique() == 1
+    for block in lw.render(df).strip().split("\n\n"):
+        assert block in _doc()
+    assert "python benchmarks/simulate/late_window.py" in _doc()

@@ -56,7 +56,7 @@ def run_cmd(
     dispatch_time_limit: Annotated[float | None, typer.Option(help="Dispatch time limit per wave, seconds.")] = None,
     scenarios: Annotated[int | None, typer.Option(help="Demand scenarios for the stocking model.")] = None,
     replications: Annotated[int | None, typer.Option(help="Executed replications of the day.")] = None,
-    workers: Annotated[int, typer.Option(help="Replications executed in parallel processes (same results); one more than the cores when they do not divide the replications (5 on 2 cores: 3).")] = 1,
+    workers: Annotated[int, typer.Option(help="Replications executed in parallel processes (same results); choose a count that leaves no core idle in the last round (5 on 2 cores: 3).")] = 1,
     force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:

@@ -300,9 +300,10 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
     ``period`` defaults to the instance's ``dispatch.wave_min``. With ``workers`` > 1 the
     replications run in that many processes (forked from a fork server that has loaded the
     engine; the day problem is built once and its travel matrices placed in shared memory);
-    the results are those of ``workers=1``, only the measured seconds differ. When the cores do
-    not divide the replications, one worker more than the cores keeps every core busy to the
-    end (5 replications on 2 cores: 3 workers; ``benchmarks/simulate/RESULTS.md`` §1).
+    the results are those of ``workers=1``, only the measured seconds differ. Pick a count that
+    leaves no core idle in the last round: 2 workers run 5 replications in three rounds, the
+    last on one core; 3 workers keep 2 cores busy to the end, with less memory than 5
+    (``benchmarks/simulate/RESULTS.md`` §1).
     """
     from engine.dispatch.day import build_problem, instance_orders
 

@@ -42,7 +42,7 @@ import numpy as np
 
 from engine.dispatch.build import assign_crowd_warehouses
 from engine.dispatch.problem import CROWD, FLEET, DispatchProblem
-from engine.dispatch.schedule import EPS, Trip, screen
+from engine.dispatch.schedule import EPS, Trip, earliest_begin, screen
 from engine.errors import ConfigError
 from engine.solver import Settings, SolveStatus
 
@@ -181,25 +181,6 @@ def epoch_problem(view: EpochView, *, soft: bool = False, focus: tuple[int, floa
                 due[late] = np.minimum(due[late], np.maximum(soonest + late_window, sub.due[late]))
             sub = replace(sub, due=due)
     return sub, pend, cour
-
-
-def earliest_begin(P: DispatchProblem) -> np.ndarray:
-    """(n,) the soonest minute any courier of ``P`` could begin each order on a trip of its own
-    (same warehouse, capacity, special goods and last pickup as :func:`screen`; inf: none)."""
-    n, m = P.n_orders, P.n_couriers
-    if n == 0 or m == 0:
-        return np.full(n, np.inf)
-    prof = P.courier_profile[None, :]
-    cw = P.courier_warehouse
-    ok = (cw[None, :] == P.order_wh[:, None]) | (cw[None, :] < 0)
-    ok &= ~P.special[:, None] | P.may_carry_special[None, :]
-    ok &= P.size[:, None] <= P.capacity[None, :] + EPS
-    wloc = P.warehouse_loc[P.order_wh]
-    pick = np.maximum(P.start_min[None, :] + P.time_min[prof, P.start_loc[None, :], wloc[:, None]], P.ready[:, None])
-    ok &= pick <= P.pickup_end[None, :] + EPS
-    leg = P.time_min[prof, wloc[:, None], P.order_loc[:, None]]
-    begin = np.maximum(pick + P.pickup_service[P.order_wh][:, None] + leg, P.open_min[:, None])
-    return np.where(ok, begin, np.inf).min(axis=1)
 
 
 WAVE_ITERATIONS = 500  # default of the day option wave_iterations (PyVRP iterations per epoch solve)
@@ -350,6 +331,14 @@ class GreedyPolicy:
         return trips
 
 
+def check_late_window(value: object) -> float:
+    """The dispatch option ``late_window_min`` as minutes (a number >= 0), else ConfigError."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    if not ok:
+        raise ConfigError(f"dispatch option late_window_min must be a number of minutes >= 0, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
 def make_policy(name: str, settings: Settings | None = None, *, period: float,
                 time_per_order: float = 0.003, focus: tuple[int, float] | None | str = "default",
                 budget: EpochBudget | None = None, late_window: float = 0.0) -> Policy:
@@ -362,8 +351,7 @@ def make_policy(name: str, settings: Settings | None = None, *, period: float,
     (minutes, ``rolling`` and ``waves`` with hard windows) bounds how late a solve may plan an
     order that can no longer be on time (:func:`epoch_problem`); 0 allows up to its hard limit.
     """
-    if not (late_window >= 0 and math.isfinite(late_window)):
-        raise ConfigError(f"late_window_min must be a number of minutes >= 0, got {late_window!r}")
+    late_window = check_late_window(late_window)
     if not (period > 0 and math.isfinite(period)):
         raise ConfigError(f"the re-plan period must be a positive number of minutes, got {period!r}")
     if name == "greedy":
@@ -383,4 +371,4 @@ def make_policy(name: str, settings: Settings | None = None, *, period: float,
 
 
 __all__ = ["FLEET", "FOCUS_PER_COURIER", "POLICIES", "WAVE_ITERATIONS", "WAVE_NO_IMPROVEMENT", "EpochBudget", "EpochView", "GreedyPolicy", "Policy", "SolvingPolicy", "epoch_problem",
-           "earliest_begin", "focus_orders", "make_policy"]
+           "check_late_window", "earliest_begin", "focus_orders", "make_policy"]

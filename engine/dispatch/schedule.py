@@ -55,19 +55,9 @@ def screen(problem: DispatchProblem) -> tuple[np.ndarray, np.ndarray]:
         bad = P.due < P.ready - EPS
         reason[bad] = R_DEADLINE
         return np.zeros((n, 0), bool), reason
-    prof = P.courier_profile[None, :]
-    cw = P.courier_warehouse
-    same_wh = (cw[None, :] == P.order_wh[:, None]) | (cw[None, :] < 0)
-    special_ok = ~P.special[:, None] | P.may_carry_special[None, :]
-    size_ok = P.size[:, None] <= P.capacity[None, :] + EPS
-    # earliest arrival at the warehouse: each courier's own warehouse, or the order's one
-    wloc = P.warehouse_loc[P.order_wh]  # (n,)
-    reach = P.time_min[prof, P.start_loc[None, :], wloc[:, None]]  # (n, m)
+    same_wh, special_ok, size_ok = _may_carry(P)
+    prof, reach, pick, begin = _alone(P)
     reach_km_ok = np.isfinite(reach)
-    pick = np.maximum(P.start_min[None, :] + reach, P.ready[:, None])  # the pickup starts
-    depart = pick + P.pickup_service[P.order_wh][:, None]
-    leg = P.time_min[prof, wloc[:, None], P.order_loc[:, None]]
-    begin = np.maximum(depart + leg, P.open_min[:, None])
     time_ok = (begin <= P.due[:, None] + P.max_late_min + EPS) & (pick <= P.pickup_end[None, :] + EPS)
     done = begin + P.service[:, None]
     back = np.where(P.end_loc[None, :] >= 0,
@@ -83,6 +73,39 @@ def screen(problem: DispatchProblem) -> tuple[np.ndarray, np.ndarray]:
     reason[none & ~same_wh.any(axis=1)] = R_NO_COURIER
     reason[none & (P.due < P.ready - EPS)] = R_DEADLINE
     return cand, reason
+
+
+def _may_carry(P: DispatchProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, m) masks: the courier works at the order's warehouse (or at none yet), may carry its
+    special goods, has room for it."""
+    cw = P.courier_warehouse
+    same_wh = (cw[None, :] == P.order_wh[:, None]) | (cw[None, :] < 0)
+    special_ok = ~P.special[:, None] | P.may_carry_special[None, :]
+    size_ok = P.size[:, None] <= P.capacity[None, :] + EPS
+    return same_wh, special_ok, size_ok
+
+
+def _alone(P: DispatchProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each (order, courier) pair as a trip of its own: the courier's profile row (1, m), its
+    ride to the order's warehouse, the pickup start and the service start at the customer (n, m)."""
+    prof = P.courier_profile[None, :]
+    wloc = P.warehouse_loc[P.order_wh]  # (n,)
+    reach = P.time_min[prof, P.start_loc[None, :], wloc[:, None]]  # (n, m)
+    pick = np.maximum(P.start_min[None, :] + reach, P.ready[:, None])  # the pickup starts
+    depart = pick + P.pickup_service[P.order_wh][:, None]
+    leg = P.time_min[prof, wloc[:, None], P.order_loc[:, None]]
+    return prof, reach, pick, np.maximum(depart + leg, P.open_min[:, None])
+
+
+def earliest_begin(P: DispatchProblem) -> np.ndarray:
+    """(n,) the soonest minute any courier of ``P`` could begin each order on a trip of its own
+    (same warehouse, capacity, special goods and last pickup as :func:`screen`; inf: none)."""
+    if P.n_orders == 0 or P.n_couriers == 0:
+        return np.full(P.n_orders, np.inf)
+    same_wh, special_ok, size_ok = _may_carry(P)
+    _, _, pick, begin = _alone(P)
+    ok = same_wh & special_ok & size_ok & (pick <= P.pickup_end[None, :] + EPS)
+    return np.where(ok, begin, np.inf).min(axis=1)
 
 
 @dataclass(slots=True)

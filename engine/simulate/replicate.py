@@ -10,7 +10,6 @@ here): on time with the instance's ``central_on_time`` share, at ``central_cost_
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import time
@@ -23,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from engine.dispatch.day import DAY_OPTIONS
-from engine.dispatch.policy import FOCUS_PER_COURIER, POLICIES, EpochBudget, make_policy
+from engine.dispatch.policy import (
+    FOCUS_PER_COURIER,
+    POLICIES,
+    EpochBudget,
+    check_late_window,
+    make_policy,
+)
 from engine.dispatch.problem import CROWD, DispatchProblem
 from engine.errors import ConfigError
 from engine.simulate.execute import ExecutedDay, ExecutionParams, execute_problem_day
@@ -326,10 +331,7 @@ def execute_day(instance: Any, allocated: pd.DataFrame, *, policy: str = "rollin
     tpo = float(settings.options.get("wave_time_per_order", 0.003))
     k = int(settings.options.get("focus_per_courier", FOCUS_PER_COURIER))
     focus = (k, float(settings.options.get("focus_lookahead_min", period))) if k > 0 else None
-    raw = settings.options.get("late_window_min", 0.0)
-    late_window = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else math.nan
-    if not (late_window >= 0 and math.isfinite(late_window)):
-        raise ConfigError(f"dispatch option late_window_min must be a number of minutes >= 0, got {raw!r}")
+    late_window = check_late_window(settings.options.get("late_window_min", 0.0))
     streams = np.random.SeedSequence(seed).spawn(R)
     seeds = [int(ss.generate_state(1)[0]) for ss in streams]
     days: list[ExecutedDay] = []
